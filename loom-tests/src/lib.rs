@@ -1,0 +1,1 @@
+//! Loom models for telemeter live in tests/.

@@ -1,0 +1,1 @@
+//! telemeter (bootstrap)
