@@ -1,1 +1,73 @@
-//! telemeter (bootstrap)
+//! # telemeter
+//!
+//! A metrics engine for programs that cannot afford to slow down to be
+//! observed. Hot paths record into per-thread shards — no lock, no
+//! allocation, no hashing, no read-modify-write instruction — and a scrape
+//! merges the shards and writes Prometheus text 0.0.4 by hand into a reused
+//! buffer.
+//!
+//! ```
+//! use telemeter::{Buckets, Opts, Registry};
+//!
+//! let reg = Registry::new();
+//! let requests = reg.counter_family(
+//!     Opts::new("http_requests_total", "Requests served.").labels(&["method", "code"]),
+//! )?;
+//! let latency = reg.histogram("http_request_duration_seconds", "Latency.", Buckets::default())?;
+//!
+//! let ok = requests.with_label_values(&["GET", "200"])?; // resolve once, keep
+//! ok.inc();
+//! latency.observe(0.012);
+//!
+//! let body = reg.encode_to_string();
+//! let parsed = telemeter::parse::parse(&body).expect("valid 0.0.4");
+//! assert_eq!(parsed.family("http_requests_total").unwrap().samples[0].value, 1.0);
+//! # Ok::<(), telemeter::Error>(())
+//! ```
+//!
+//! ## Index
+//!
+//! * Metric handles: [`Counter`], [`FloatCounter`], [`Gauge`],
+//!   [`FloatGauge`], [`Histogram`] (with [`Buckets`]).
+//! * Labels: [`Family`], [`Opts`], fixed label sets with
+//!   [`FixedCardinalityLabel`] / [`fixed_label!`].
+//! * Scrape-time values: [`Registry::gauge_fn`], [`Registry::gauge_callback`].
+//! * Scrape: [`Registry::encode`], [`CONTENT_TYPE`], [`parse`] (a strict
+//!   text-format parser).
+//! * Labels that must not carry raw identifiers: [`fingerprint`].
+//!
+//! `docs/ARCHITECTURE.md` describes the shard protocol and its proofs.
+#![deny(missing_docs)]
+#![deny(missing_debug_implementations)]
+#![warn(rust_2018_idioms)]
+
+mod collect;
+mod counter;
+mod error;
+mod family;
+mod gauge;
+mod histogram;
+mod registry;
+mod shard;
+mod sync;
+
+pub mod encode;
+pub mod fingerprint;
+pub mod parse;
+#[cfg(not(telemeter_noserver))]
+pub mod server;
+
+pub use collect::{CallbackSink, FamilySummary, RegistrySummary};
+pub use counter::{Counter, FloatCounter};
+pub use encode::text::CONTENT_TYPE;
+pub use error::Error;
+pub use family::{
+    ByLabel, Family, FixedCardinalityLabel, Metric, Opts, DEFAULT_MAX_SERIES,
+    OVERFLOW_LABEL_VALUE,
+};
+pub use gauge::{FloatGauge, Gauge};
+pub use histogram::{Buckets, Histogram, HistogramSnapshot, HistogramTimer, MAX_BUCKETS};
+#[cfg(not(telemeter_loom))]
+pub use registry::default_registry;
+pub use registry::{Registry, RegistryBuilder};
+pub use shard::{pool_stats, PoolStats};

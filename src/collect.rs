@@ -1,0 +1,410 @@
+//! The scrape: merge shards, run callbacks, encode.
+#![forbid(unsafe_code)]
+
+use std::collections::HashSet;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+use crate::encode::text::{
+    escape_label_value, render_prefix, write_f64, write_i64, write_u64, Variant,
+};
+use crate::family::{FamilyCore, SeriesCell};
+use crate::registry::{Entry, Registry};
+use crate::sync::{lock, AtomicU64, Mutex, Ordering};
+use crate::Opts;
+
+pub(crate) type CallbackFn = dyn Fn(&mut CallbackSink<'_>) + Send + Sync;
+
+/// A family whose samples a closure produces at scrape time.
+pub(crate) struct CallbackFamily {
+    name: String,
+    label_names: Box<[String]>,
+    variants: Box<[Variant]>,
+    f: Box<CallbackFn>,
+}
+
+impl fmt::Debug for CallbackFamily {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallbackFamily")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallbackFamily {
+    pub(crate) fn new(opts: &Opts, variants: Box<[Variant]>, f: Box<CallbackFn>) -> Self {
+        CallbackFamily {
+            name: opts.name.clone(),
+            label_names: opts.labels.iter().cloned().collect(),
+            variants,
+            f,
+        }
+    }
+}
+
+/// Receives a callback family's samples during a scrape.
+///
+/// A sample with the wrong number of label values, or a label set already
+/// emitted in this scrape, is dropped (a duplicate would make the whole body
+/// invalid) and counted in `telemeter_scrape_callback_errors_total`.
+pub struct CallbackSink<'a> {
+    label_names: &'a [String],
+    /// Rendered `labels} value\n` tails, one per accepted sample.
+    lines: &'a mut String,
+    ends: &'a mut Vec<usize>,
+    seen: &'a mut HashSet<u64>,
+    hasher: &'a foldhash::fast::FixedState,
+    rejected: u64,
+}
+
+impl fmt::Debug for CallbackSink<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallbackSink")
+            .field("samples", &self.ends.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallbackSink<'_> {
+    /// Emits one sample: `values` in the order of the family's label names.
+    pub fn sample(&mut self, values: &[&str], value: f64) {
+        if values.len() != self.label_names.len() {
+            self.rejected += 1;
+            return;
+        }
+        let mut h = self.hasher.build_hasher();
+        for v in values {
+            h.write(v.as_bytes());
+            h.write_u8(0xff);
+        }
+        let start = self.ends.last().copied().unwrap_or(0);
+        // Render the labels (without the name, which differs per variant).
+        let mut tail = std::mem::take(self.lines);
+        render_prefix(&mut tail, "", "", self.label_names, values, None);
+        let key = h.finish();
+        if !self.seen.insert(key) && self.is_duplicate(&tail, start) {
+            tail.truncate(start);
+            *self.lines = tail;
+            self.rejected += 1;
+            return;
+        }
+        let mut num = Vec::with_capacity(24);
+        write_f64(&mut num, value);
+        tail.push_str(std::str::from_utf8(&num).unwrap_or("NaN"));
+        tail.push('\n');
+        *self.lines = tail;
+        self.ends.push(self.lines.len());
+    }
+
+    /// Whether the labels just rendered at `tail[start..]` equal those of an
+    /// earlier sample (hash collisions are resolved by comparing text).
+    fn is_duplicate(&self, tail: &str, start: usize) -> bool {
+        let new = &tail[start..];
+        let mut prev = 0;
+        self.ends.iter().any(|&end| {
+            let line = &tail[prev..end];
+            prev = end;
+            line.starts_with(new)
+        })
+    }
+}
+
+/// Per-registry scrape bookkeeping and reusable buffers.
+#[derive(Default)]
+pub(crate) struct ScrapeState {
+    scrapes: AtomicU64,
+    last_duration_ns: AtomicU64,
+    last_series: AtomicU64,
+    callback_errors: AtomicU64,
+    scratch: Mutex<Scratch>,
+}
+
+#[derive(Default)]
+struct Scratch {
+    buckets: Vec<u64>,
+    lines: String,
+    ends: Vec<usize>,
+    seen: HashSet<u64>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl fmt::Debug for ScrapeState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScrapeState").finish_non_exhaustive()
+    }
+}
+
+/// What one family contributes to a [`RegistrySummary`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct FamilySummary {
+    /// The family name.
+    pub name: String,
+    /// `counter`, `gauge` or `histogram`.
+    pub kind: &'static str,
+    /// Series in the family (callback families: samples in the last scrape
+    /// are not tracked, so 0).
+    pub series: usize,
+    /// Label sets redirected to the overflow series.
+    pub overflow: u64,
+}
+
+/// A registry's families and scrape statistics, for the admin console.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistrySummary {
+    /// One entry per family, in registration order.
+    pub families: Vec<FamilySummary>,
+    /// Series over all families.
+    pub series: usize,
+    /// Scrapes encoded so far.
+    pub scrapes: u64,
+    /// How long the last scrape took, in seconds.
+    pub last_scrape_duration_seconds: f64,
+    /// Callback panics and rejected callback samples so far.
+    pub callback_errors: u64,
+}
+
+impl RegistrySummary {
+    /// The summary as JSON (the `/admin/metrics-summary` body).
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "families": self.families.iter().map(|f| serde_json::json!({
+                "name": f.name,
+                "type": f.kind,
+                "series": f.series,
+                "overflow": f.overflow,
+            })).collect::<Vec<_>>(),
+            "series": self.series,
+            "scrapes": self.scrapes,
+            "last_scrape_duration_seconds": self.last_scrape_duration_seconds,
+            "callback_errors": self.callback_errors,
+        })
+    }
+}
+
+fn encode_family(core: &FamilyCore, out: &mut Vec<u8>, buckets: &mut Vec<u64>) -> usize {
+    let list = lock(&core.list);
+    let per_variant = core.prefixes_per_variant();
+    let mut series = 0;
+    for (vi, variant) in core.variants.iter().enumerate() {
+        out.extend_from_slice(variant.header.as_bytes());
+        let base = vi * per_variant;
+        for s in list.iter() {
+            series += 1;
+            match &s.cell {
+                SeriesCell::Counter(c) => {
+                    out.extend_from_slice(s.prefix(base));
+                    write_u64(out, c.get());
+                }
+                SeriesCell::FloatCounter(c) => {
+                    out.extend_from_slice(s.prefix(base));
+                    write_f64(out, c.get());
+                }
+                SeriesCell::Gauge(g) => {
+                    out.extend_from_slice(s.prefix(base));
+                    write_i64(out, g.get());
+                }
+                SeriesCell::FloatGauge(g) => {
+                    out.extend_from_slice(s.prefix(base));
+                    write_f64(out, g.get());
+                }
+                SeriesCell::Histogram(h) => {
+                    let n = h.bucket_cells();
+                    buckets.clear();
+                    buckets.resize(n, 0);
+                    let sum = h.read_into(buckets);
+                    let mut cumulative = 0u64;
+                    for (i, b) in buckets.iter().enumerate() {
+                        cumulative = cumulative.wrapping_add(*b);
+                        out.extend_from_slice(s.prefix(base + i));
+                        write_u64(out, cumulative);
+                        out.push(b'\n');
+                    }
+                    out.extend_from_slice(s.prefix(base + n));
+                    write_f64(out, sum);
+                    out.push(b'\n');
+                    out.extend_from_slice(s.prefix(base + n + 1));
+                    write_u64(out, cumulative);
+                }
+            }
+            out.push(b'\n');
+        }
+    }
+    series / core.variants.len().max(1)
+}
+
+fn encode_callback(
+    cb: &CallbackFamily,
+    out: &mut Vec<u8>,
+    scratch: &mut Scratch,
+    errors: &AtomicU64,
+) -> usize {
+    scratch.lines.clear();
+    scratch.ends.clear();
+    scratch.seen.clear();
+    let mut sink = CallbackSink {
+        label_names: &cb.label_names,
+        lines: &mut scratch.lines,
+        ends: &mut scratch.ends,
+        seen: &mut scratch.seen,
+        hasher: &scratch.hasher,
+        rejected: 0,
+    };
+    let ok = catch_unwind(AssertUnwindSafe(|| (cb.f)(&mut sink))).is_ok();
+    let rejected = sink.rejected;
+    if rejected > 0 {
+        errors.fetch_add(rejected, Ordering::Relaxed);
+    }
+    if !ok {
+        errors.fetch_add(1, Ordering::Relaxed);
+        // Drop the family's samples for this scrape; keep its HELP/TYPE so
+        // the body stays complete and valid.
+        scratch.ends.clear();
+    }
+    for variant in cb.variants.iter() {
+        out.extend_from_slice(variant.header.as_bytes());
+        let mut prev = 0;
+        for &end in scratch.ends.iter() {
+            out.extend_from_slice(variant.name.as_bytes());
+            out.extend_from_slice(&scratch.lines.as_bytes()[prev..end]);
+            prev = end;
+        }
+    }
+    scratch.ends.len()
+}
+
+impl Registry {
+    /// Appends a complete Prometheus text 0.0.4 body to `out`.
+    ///
+    /// Families come in registration order, each with its HELP and TYPE
+    /// lines, then the `telemeter_*` self-metrics (unless switched off).
+    /// Reuse `out` (clear it between scrapes): once it has grown to the
+    /// body's size, a scrape allocates nothing.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let start = Instant::now();
+        let entries = self.inner.entries.load();
+        let state = &self.inner.scrape;
+        // A concurrent scrape may hold the shared scratch: use a fresh one
+        // rather than wait.
+        let mut local = None;
+        let mut guard = state.scratch.try_lock().ok();
+        let scratch: &mut Scratch = match guard.as_deref_mut() {
+            Some(s) => s,
+            None => local.get_or_insert_with(Scratch::default),
+        };
+        let mut series = 0usize;
+        for entry in entries.iter() {
+            series += match entry {
+                Entry::Family(core) => encode_family(core, out, &mut scratch.buckets),
+                Entry::Callback(cb) => encode_callback(cb, out, scratch, &state.callback_errors),
+            };
+        }
+        if self.inner.self_metrics {
+            self.encode_self_metrics(out, &entries, series, start);
+        }
+        state.scrapes.fetch_add(1, Ordering::Relaxed);
+        state
+            .last_series
+            .store(series as u64, Ordering::Relaxed);
+        state.last_duration_ns.store(
+            u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    fn encode_self_metrics(&self, out: &mut Vec<u8>, entries: &[Entry], series: usize, start: Instant) {
+        let state = &self.inner.scrape;
+        out.extend_from_slice(
+            b"# HELP telemeter_scrape_duration_seconds Time this scrape spent collecting and encoding, up to this line.\n\
+              # TYPE telemeter_scrape_duration_seconds gauge\ntelemeter_scrape_duration_seconds ",
+        );
+        write_f64(out, start.elapsed().as_secs_f64());
+        out.extend_from_slice(
+            b"\n# HELP telemeter_series Series in this scrape, self-metrics excluded.\n\
+              # TYPE telemeter_series gauge\ntelemeter_series ",
+        );
+        write_u64(out, series as u64);
+        out.extend_from_slice(
+            b"\n# HELP telemeter_series_overflow_total Label sets redirected to a family's overflow series because it reached its cardinality limit.\n\
+              # TYPE telemeter_series_overflow_total counter\n",
+        );
+        let mut label = String::new();
+        for entry in entries {
+            if let Entry::Family(core) = entry {
+                let n = core.overflowed.load(Ordering::Relaxed);
+                if n > 0 {
+                    label.clear();
+                    escape_label_value(&mut label, &core.name);
+                    out.extend_from_slice(b"telemeter_series_overflow_total{family=\"");
+                    out.extend_from_slice(label.as_bytes());
+                    out.extend_from_slice(b"\"} ");
+                    write_u64(out, n);
+                    out.push(b'\n');
+                }
+            }
+        }
+        out.extend_from_slice(
+            b"# HELP telemeter_scrape_callback_errors_total Scrape-time callbacks that panicked, and callback samples rejected.\n\
+              # TYPE telemeter_scrape_callback_errors_total counter\ntelemeter_scrape_callback_errors_total ",
+        );
+        write_u64(out, state.callback_errors.load(Ordering::Relaxed));
+        out.extend_from_slice(
+            b"\n# HELP telemeter_rejected_samples_total Float-counter increments refused in this process (negative or NaN).\n\
+              # TYPE telemeter_rejected_samples_total counter\ntelemeter_rejected_samples_total ",
+        );
+        write_u64(
+            out,
+            crate::counter::REJECTED.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        out.push(b'\n');
+    }
+
+    /// Encodes into a new `String` (convenient in tests; servers should
+    /// reuse a buffer with [`Registry::encode`]).
+    #[must_use]
+    pub fn encode_to_string(&self) -> String {
+        let mut out = Vec::new();
+        self.encode(&mut out);
+        // The encoder writes only UTF-8: names are ASCII, label values and
+        // HELP are Rust strings, numbers are ASCII.
+        String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into())
+    }
+
+    /// Families, series counts, overflow and scrape statistics.
+    #[must_use]
+    pub fn summary(&self) -> RegistrySummary {
+        let entries = self.inner.entries.load();
+        let state = &self.inner.scrape;
+        let families: Vec<FamilySummary> = entries
+            .iter()
+            .map(|e| match e {
+                Entry::Family(core) => FamilySummary {
+                    name: core.name.clone(),
+                    kind: core.layout.type_name(),
+                    series: core.series_count(),
+                    overflow: core.overflowed.load(Ordering::Relaxed),
+                },
+                Entry::Callback(cb) => FamilySummary {
+                    name: cb.name.clone(),
+                    kind: cb
+                        .variants
+                        .first()
+                        .map(|v| if v.header.ends_with(" counter\n") { "counter" } else { "gauge" })
+                        .unwrap_or("gauge"),
+                    series: 0,
+                    overflow: 0,
+                },
+            })
+            .collect();
+        RegistrySummary {
+            series: families.iter().map(|f| f.series).sum(),
+            families,
+            scrapes: state.scrapes.load(Ordering::Relaxed),
+            last_scrape_duration_seconds: state.last_duration_ns.load(Ordering::Relaxed) as f64
+                / 1e9,
+            callback_errors: state.callback_errors.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Counters: sharded, monotonically increasing values.
+
+use crate::shard::{pool, with_shard, SlotLoc};
+use crate::sync::Arc;
+use crate::Error;
+
+/// A run of slots owned by one series; freed (zeroed in every shard, then
+/// reusable) when the last handle to the series is dropped.
+#[derive(Debug)]
+pub(crate) struct Run {
+    start: usize,
+    len: usize,
+    pub(crate) loc: SlotLoc,
+}
+
+impl Run {
+    pub(crate) fn new(len: usize) -> Run {
+        let start = pool().alloc(len);
+        Run {
+            start,
+            len,
+            loc: SlotLoc::of(start),
+        }
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        pool().free(self.start, self.len);
+    }
+}
+
+/// Samples a float counter refused (negative or NaN), process-wide; exposed
+/// as `telemeter_rejected_samples_total`. Not part of any protocol, so a
+/// plain std atomic.
+pub(crate) static REJECTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A monotonically increasing integer counter.
+///
+/// Each thread adds into its own shard (a relaxed load and store, no lock,
+/// no read-modify-write instruction); a scrape sums the shards. Cloning is
+/// cheap and every clone records into the same series.
+///
+/// # Examples
+///
+/// ```
+/// let reg = telemeter::Registry::new();
+/// let requests = reg.counter("requests_total", "Requests served.")?;
+/// requests.inc();
+/// requests.add(4);
+/// assert_eq!(requests.get(), 5);
+/// # Ok::<(), telemeter::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a counter handle records nothing unless it is used"]
+pub struct Counter {
+    run: Arc<Run>,
+}
+
+impl Counter {
+    pub(crate) fn new() -> Counter {
+        Counter {
+            run: Arc::new(Run::new(1)),
+        }
+    }
+
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    /// Adds `v`.
+    #[inline]
+    pub fn add(&self, v: u64) {
+        let loc = self.run.loc;
+        with_shard(|s| s.add(loc, v));
+    }
+
+    /// The current total over every thread (a scrape-time sum: it costs one
+    /// load per shard, so keep it off hot paths).
+    #[must_use]
+    pub fn get(&self) -> u64 {
+        pool().sum(self.run.loc)
+    }
+}
+
+/// A monotonically increasing floating-point counter, for fractional
+/// amounts such as seconds of CPU.
+///
+/// # Examples
+///
+/// ```
+/// let reg = telemeter::Registry::new();
+/// let cpu = reg.float_counter("cpu_seconds_total", "CPU time consumed.")?;
+/// cpu.add(0.25);
+/// cpu.add(0.5);
+/// assert_eq!(cpu.get(), 0.75);
+/// assert!(cpu.try_add(-1.0).is_err());
+/// # Ok::<(), telemeter::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a counter handle records nothing unless it is used"]
+pub struct FloatCounter {
+    run: Arc<Run>,
+}
+
+impl FloatCounter {
+    pub(crate) fn new() -> FloatCounter {
+        FloatCounter {
+            run: Arc::new(Run::new(1)),
+        }
+    }
+
+    /// Adds `v`. A negative or NaN `v` is not added (a counter never
+    /// decreases); it is counted in `telemeter_rejected_samples_total`
+    /// instead. Use [`FloatCounter::try_add`] to get the error.
+    #[inline]
+    pub fn add(&self, v: f64) {
+        if self.try_add(v).is_err() {
+            REJECTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Adds `v`, or returns [`Error::InvalidIncrement`] for a negative or
+    /// NaN value.
+    #[inline]
+    pub fn try_add(&self, v: f64) -> Result<(), Error> {
+        // `!(v >= 0.0)` is true for negatives and NaN.
+        if !(v >= 0.0) {
+            return Err(Error::InvalidIncrement { value: v });
+        }
+        let loc = self.run.loc;
+        with_shard(|s| s.add_f64(loc, v));
+        Ok(())
+    }
+
+    /// The current total over every thread.
+    #[must_use]
+    pub fn get(&self) -> f64 {
+        pool().sum_f64(self.run.loc)
+    }
+}

@@ -1,0 +1,218 @@
+//! Prometheus text exposition format 0.0.4, written by hand.
+//!
+//! Rules (the Prometheus exposition-format spec):
+//! * one `# HELP` (escaping `\` and newline only) and one `# TYPE` line per
+//!   family, before its samples;
+//! * label values escape `\`, `"` and newline;
+//! * floats are written shortest-round-trip (`ryu`), with `+Inf`, `-Inf`
+//!   and `NaN` spelled so; integers with `itoa`;
+//! * the body ends with a newline.
+//!
+//! Each series' `name{labels} ` prefix is rendered once, when the series is
+//! created ([`render_prefix`]); a scrape only copies bytes and formats
+//! numbers into the caller's reused buffer.
+#![forbid(unsafe_code)]
+
+use std::fmt::Write as _;
+
+/// The `Content-Type` of a text 0.0.4 body.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// One exported name of a family (its own name or a deprecated alias) with
+/// its HELP and TYPE lines pre-rendered.
+#[derive(Debug, Clone)]
+pub(crate) struct Variant {
+    pub(crate) name: String,
+    pub(crate) header: Box<str>,
+}
+
+impl Variant {
+    /// `primary` is the family's own name; for an alias, HELP says what
+    /// replaces it.
+    pub(crate) fn new(name: &str, primary: &str, help: &str, type_name: &str) -> Variant {
+        let mut header = String::new();
+        header.push_str("# HELP ");
+        header.push_str(name);
+        header.push(' ');
+        if name != primary {
+            header.push_str("Deprecated: use ");
+            header.push_str(primary);
+            header.push('.');
+            if !help.is_empty() {
+                header.push(' ');
+            }
+        }
+        escape_help(&mut header, help);
+        header.push_str("\n# TYPE ");
+        header.push_str(name);
+        header.push(' ');
+        header.push_str(type_name);
+        header.push('\n');
+        Variant {
+            name: name.to_string(),
+            header: header.into_boxed_str(),
+        }
+    }
+}
+
+/// Appends `help` escaping `\` and newline.
+pub(crate) fn escape_help(out: &mut String, help: &str) {
+    for c in help.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Appends `value` escaping `\`, `"` and newline.
+pub(crate) fn escape_label_value(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Appends `name<suffix>{l1="v1",...[,le="<le>"]} ` (or `name<suffix> `
+/// with no labels).
+pub(crate) fn render_prefix(
+    out: &mut String,
+    name: &str,
+    suffix: &str,
+    label_names: &[String],
+    values: &[&str],
+    le: Option<&str>,
+) {
+    out.push_str(name);
+    out.push_str(suffix);
+    if !label_names.is_empty() || le.is_some() {
+        out.push('{');
+        let mut first = true;
+        for (n, v) in label_names.iter().zip(values) {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(n);
+            out.push_str("=\"");
+            escape_label_value(out, v);
+            out.push('"');
+        }
+        if let Some(le) = le {
+            if !first {
+                out.push(',');
+            }
+            out.push_str("le=\"");
+            out.push_str(le);
+            out.push('"');
+        }
+        out.push('}');
+    }
+    out.push(' ');
+}
+
+/// Appends a float the way Prometheus spells it: shortest round-trip
+/// digits, integers without a trailing `.0`, `+Inf`, `-Inf`, `NaN`.
+pub(crate) fn push_f64(out: &mut String, v: f64) {
+    let mut buf = Vec::with_capacity(24);
+    write_f64(&mut buf, v);
+    // `write_f64` writes ASCII only.
+    let _ = write!(out, "{}", String::from_utf8_lossy(&buf));
+}
+
+/// Writes a float as [`push_f64`] does, into a byte buffer.
+#[inline]
+pub(crate) fn write_f64(out: &mut Vec<u8>, v: f64) {
+    if v.is_nan() {
+        out.extend_from_slice(b"NaN");
+    } else if v.is_infinite() {
+        out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
+    } else if v == v.trunc() && v.abs() < 1e15 {
+        // Exact integers (the common case for sums of integer values).
+        let mut b = itoa::Buffer::new();
+        if v == 0.0 && v.is_sign_negative() {
+            out.extend_from_slice(b"-0");
+        } else {
+            out.extend_from_slice(b.format(v as i64).as_bytes());
+        }
+    } else {
+        let mut b = ryu::Buffer::new();
+        out.extend_from_slice(b.format_finite(v).as_bytes());
+    }
+}
+
+/// Writes an unsigned integer.
+#[inline]
+pub(crate) fn write_u64(out: &mut Vec<u8>, v: u64) {
+    let mut b = itoa::Buffer::new();
+    out.extend_from_slice(b.format(v).as_bytes());
+}
+
+/// Writes a signed integer.
+#[inline]
+pub(crate) fn write_i64(out: &mut Vec<u8>, v: i64) {
+    let mut b = itoa::Buffer::new();
+    out.extend_from_slice(b.format(v).as_bytes());
+}
+
+#[cfg(all(test, not(telemeter_loom)))]
+mod tests {
+    use super::*;
+
+    fn f(v: f64) -> String {
+        let mut s = String::new();
+        push_f64(&mut s, v);
+        s
+    }
+
+    #[test]
+    fn floats_are_spelled_as_prometheus_does() {
+        assert_eq!(f(1.0), "1");
+        assert_eq!(f(0.005), "0.005");
+        assert_eq!(f(2.5), "2.5");
+        assert_eq!(f(-3.0), "-3");
+        assert_eq!(f(f64::INFINITY), "+Inf");
+        assert_eq!(f(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(f(f64::NAN), "NaN");
+        assert_eq!(f(1e21), "1e21");
+        assert_eq!(f(1.5e-7), "1.5e-7");
+        for v in [0.1, 1.0 / 3.0, 123456.789, 1e-300, f64::MAX, f64::MIN_POSITIVE] {
+            assert_eq!(f(v).parse::<f64>().unwrap(), v, "round trip of {v}");
+        }
+    }
+
+    #[test]
+    fn escaping_follows_the_format() {
+        let mut s = String::new();
+        escape_label_value(&mut s, "a\\b\"c\nd}#");
+        assert_eq!(s, r#"a\\b\"c\nd}#"#);
+        let mut h = String::new();
+        escape_help(&mut h, "a\\b\"c\nd");
+        assert_eq!(h, r#"a\\b"c\nd"#);
+    }
+
+    #[test]
+    fn prefixes_render_labels_and_le() {
+        let mut s = String::new();
+        let names = vec!["a".to_string(), "b".to_string()];
+        render_prefix(&mut s, "x", "_bucket", &names, &["1", "q\""], Some("0.5"));
+        assert_eq!(s, "x_bucket{a=\"1\",b=\"q\\\"\",le=\"0.5\"} ");
+        s.clear();
+        render_prefix(&mut s, "x", "", &[], &[], None);
+        assert_eq!(s, "x ");
+    }
+
+    #[test]
+    fn alias_help_names_the_replacement() {
+        let v = Variant::new("glyph_x", "oxg_x", "Things.", "counter");
+        assert_eq!(
+            &*v.header,
+            "# HELP glyph_x Deprecated: use oxg_x. Things.\n# TYPE glyph_x counter\n"
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! The crate's error type.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+
+/// Everything that can go wrong when registering or addressing a metric.
+///
+/// Each variant's message names the problem and how to fix it. Recording on
+/// a handle never fails; only registration, label lookup and bucket layouts
+/// return errors.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A metric name does not match `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+    InvalidMetricName {
+        /// The offending name.
+        name: String,
+    },
+    /// A label name does not match `[a-zA-Z_][a-zA-Z0-9_]*`.
+    InvalidLabelName {
+        /// The offending name.
+        name: String,
+    },
+    /// A metric or label name starts with `__`, which Prometheus reserves.
+    ReservedName {
+        /// The offending name.
+        name: String,
+    },
+    /// A label name that the metric type reserves (`le` on histograms,
+    /// `quantile` on summaries).
+    ReservedLabel {
+        /// The metric family.
+        family: String,
+        /// The reserved label name.
+        label: String,
+    },
+    /// The same label name appears twice in one family.
+    DuplicateLabelName {
+        /// The metric family.
+        family: String,
+        /// The repeated label name.
+        label: String,
+    },
+    /// A family (or one of the sample names it emits, such as a histogram's
+    /// `_bucket`) is already registered in this registry.
+    DuplicateMetric {
+        /// The name that clashes.
+        name: String,
+    },
+    /// The number of label values does not match the family's label names.
+    LabelCount {
+        /// The metric family.
+        family: String,
+        /// Label names the family declares.
+        expected: usize,
+        /// Label values given.
+        got: usize,
+    },
+    /// A histogram bucket layout is invalid.
+    InvalidBuckets {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A value that a counter cannot add (negative or NaN).
+    InvalidIncrement {
+        /// The rejected value.
+        value: f64,
+    },
+    /// A fixed-cardinality label type names a label the family lacks.
+    UnknownLabel {
+        /// The metric family.
+        family: String,
+        /// The label the fixed set names.
+        label: String,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidMetricName { name } => write!(
+                f,
+                "invalid metric name {name:?}: a metric name must match [a-zA-Z_:][a-zA-Z0-9_:]* \
+                 (replace other characters, e.g. '-' or '.', with '_')"
+            ),
+            Error::InvalidLabelName { name } => write!(
+                f,
+                "invalid label name {name:?}: a label name must match [a-zA-Z_][a-zA-Z0-9_]* \
+                 (no ':' and no leading digit; replace other characters with '_')"
+            ),
+            Error::ReservedName { name } => write!(
+                f,
+                "name {name:?} starts with \"__\", which Prometheus reserves for internal use: \
+                 choose a name without the double-underscore prefix"
+            ),
+            Error::ReservedLabel { family, label } => write!(
+                f,
+                "family {family:?} may not declare label {label:?}: the exposition format \
+                 generates it for this metric type; rename the label"
+            ),
+            Error::DuplicateLabelName { family, label } => write!(
+                f,
+                "family {family:?} declares label {label:?} twice: list each label name once"
+            ),
+            Error::DuplicateMetric { name } => write!(
+                f,
+                "metric name {name:?} is already registered (or emitted by another family, \
+                 e.g. as a histogram's _bucket/_sum/_count): keep the handle from the first \
+                 registration, or choose another name"
+            ),
+            Error::LabelCount {
+                family,
+                expected,
+                got,
+            } => write!(
+                f,
+                "family {family:?} has {expected} label name(s) but {got} value(s) were given: \
+                 pass one value per label name, in declaration order"
+            ),
+            Error::InvalidBuckets { reason } => write!(
+                f,
+                "invalid histogram buckets: {reason}; give finite, strictly increasing upper \
+                 bounds (the +Inf bucket is added automatically)"
+            ),
+            Error::InvalidIncrement { value } => write!(
+                f,
+                "a counter cannot add {value}: counters only go up; use a gauge for values \
+                 that can decrease"
+            ),
+            Error::UnknownLabel { family, label } => write!(
+                f,
+                "family {family:?} has no label {label:?}: declare it in Opts::labels or use \
+                 a fixed label type for one of the family's labels"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Checks a metric name against `[a-zA-Z_:][a-zA-Z0-9_:]*` and the `__`
+/// reservation.
+pub(crate) fn check_metric_name(name: &str) -> Result<(), Error> {
+    let mut bytes = name.bytes();
+    let ok = match bytes.next() {
+        Some(b) if b.is_ascii_alphabetic() || b == b'_' || b == b':' => {
+            bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+        }
+        _ => false,
+    };
+    if !ok {
+        return Err(Error::InvalidMetricName { name: name.into() });
+    }
+    if name.starts_with("__") {
+        return Err(Error::ReservedName { name: name.into() });
+    }
+    Ok(())
+}
+
+/// Checks a label name against `[a-zA-Z_][a-zA-Z0-9_]*` and the `__`
+/// reservation.
+pub(crate) fn check_label_name(name: &str) -> Result<(), Error> {
+    let mut bytes = name.bytes();
+    let ok = match bytes.next() {
+        Some(b) if b.is_ascii_alphabetic() || b == b'_' => {
+            bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        }
+        _ => false,
+    };
+    if !ok {
+        return Err(Error::InvalidLabelName { name: name.into() });
+    }
+    if name.starts_with("__") {
+        return Err(Error::ReservedName { name: name.into() });
+    }
+    Ok(())
+}

@@ -1,0 +1,667 @@
+//! Labelled families: one metric name, fixed label names, many series.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+
+use crate::encode::text::{render_prefix, Variant};
+use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
+use crate::{Buckets, Counter, Error, FloatCounter, FloatGauge, Gauge, Histogram};
+
+/// The label value every label of a family's overflow series carries.
+pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
+
+/// The default per-family cardinality limit.
+///
+/// Past it, `with_label_values` with a new label set returns the family's
+/// single overflow series (every label value [`OVERFLOW_LABEL_VALUE`]) and
+/// counts the redirect in `telemeter_series_overflow_total{family="..."}`.
+/// Change it per family with [`Opts::max_series`] or per registry with
+/// [`RegistryBuilder::default_max_series`](crate::RegistryBuilder::default_max_series).
+pub const DEFAULT_MAX_SERIES: usize = 10_000;
+
+/// What a family is called and how it is labelled.
+///
+/// # Examples
+///
+/// ```
+/// use telemeter::{Opts, Registry};
+/// let reg = Registry::new();
+/// let fam = reg.counter_family(
+///     Opts::new("oxg_rpc_requests_total", "Total RPC calls handled by the component.")
+///         .labels(&["component", "method"])
+///         .alias("glyph_rpc_requests_total")
+///         .max_series(1_000),
+/// )?;
+/// fam.with_label_values(&["api", "Get"])?.inc();
+/// # Ok::<(), telemeter::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[must_use]
+pub struct Opts {
+    pub(crate) name: String,
+    pub(crate) help: String,
+    pub(crate) labels: Vec<String>,
+    pub(crate) aliases: Vec<String>,
+    pub(crate) max_series: Option<usize>,
+}
+
+impl Opts {
+    /// A family called `name` with HELP text `help` and no labels.
+    pub fn new(name: impl Into<String>, help: impl Into<String>) -> Opts {
+        Opts {
+            name: name.into(),
+            help: help.into(),
+            labels: Vec::new(),
+            aliases: Vec::new(),
+            max_series: None,
+        }
+    }
+
+    /// The label names, in the order values will be given.
+    pub fn labels(mut self, names: &[&str]) -> Opts {
+        self.labels = names.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// A deprecated alias: every series is also exported under `name`, with
+    /// HELP `Deprecated: use <new name>. <help>`.
+    pub fn alias(mut self, name: impl Into<String>) -> Opts {
+        self.aliases.push(name.into());
+        self
+    }
+
+    /// The cardinality limit (see [`DEFAULT_MAX_SERIES`]). At least 1.
+    pub fn max_series(mut self, n: usize) -> Opts {
+        self.max_series = Some(n.max(1));
+        self
+    }
+}
+
+/// How a family's series store their values.
+#[derive(Clone, Debug)]
+pub(crate) enum Layout {
+    Counter,
+    FloatCounter,
+    Gauge,
+    FloatGauge,
+    Histogram(Buckets),
+}
+
+impl Layout {
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            Layout::Counter | Layout::FloatCounter => "counter",
+            Layout::Gauge | Layout::FloatGauge => "gauge",
+            Layout::Histogram(_) => "histogram",
+        }
+    }
+}
+
+mod sealed {
+    /// Seals [`super::Metric`].
+    pub trait Sealed {}
+}
+
+/// A handle type a [`Family`] can hand out. Sealed: implemented by
+/// [`Counter`], [`FloatCounter`], [`Gauge`], [`FloatGauge`] and
+/// [`Histogram`].
+pub trait Metric: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static {
+    #[doc(hidden)]
+    fn __from_cell(cell: &SeriesCell) -> Self;
+}
+
+/// The state of one series (the handle the family keeps).
+#[doc(hidden)]
+#[derive(Clone, Debug)]
+pub enum SeriesCell {
+    #[doc(hidden)]
+    Counter(Counter),
+    #[doc(hidden)]
+    FloatCounter(FloatCounter),
+    #[doc(hidden)]
+    Gauge(Gauge),
+    #[doc(hidden)]
+    FloatGauge(FloatGauge),
+    #[doc(hidden)]
+    Histogram(Histogram),
+}
+
+impl SeriesCell {
+    fn new(layout: &Layout) -> SeriesCell {
+        match layout {
+            Layout::Counter => SeriesCell::Counter(Counter::new()),
+            Layout::FloatCounter => SeriesCell::FloatCounter(FloatCounter::new()),
+            Layout::Gauge => SeriesCell::Gauge(Gauge::new()),
+            Layout::FloatGauge => SeriesCell::FloatGauge(FloatGauge::new()),
+            Layout::Histogram(b) => SeriesCell::Histogram(Histogram::new(b.clone())),
+        }
+    }
+}
+
+macro_rules! impl_metric {
+    ($($ty:ident),*) => {$(
+        impl sealed::Sealed for $ty {}
+        impl Metric for $ty {
+            #[inline]
+            fn __from_cell(cell: &SeriesCell) -> Self {
+                match cell {
+                    SeriesCell::$ty(h) => h.clone(),
+                    // A family's layout fixes its cell type at registration.
+                    _ => unreachable!("family layout and handle type agree by construction"),
+                }
+            }
+        }
+    )*};
+}
+impl_metric!(Counter, FloatCounter, Gauge, FloatGauge, Histogram);
+
+/// One series: its state and its pre-rendered sample-line prefixes.
+#[derive(Debug)]
+pub(crate) struct Series {
+    pub(crate) cell: SeriesCell,
+    /// Every prefix of every name variant, concatenated.
+    text: Box<str>,
+    /// End offset of each prefix in `text`.
+    ends: Box<[u32]>,
+}
+
+impl Series {
+    /// The `i`-th pre-rendered prefix (`name{labels} `).
+    #[inline]
+    pub(crate) fn prefix(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text.as_bytes()[start..self.ends[i] as usize]
+    }
+}
+
+/// A label set as stored in the lookup map.
+#[derive(Debug, PartialEq, Eq)]
+struct LabelKey(Box<[String]>);
+
+/// A label set as given by a caller; hashes exactly like [`LabelKey`].
+#[derive(Debug)]
+struct LabelRef<'a>(&'a [&'a str]);
+
+/// Values are hashed in order, each followed by a 0xff separator byte
+/// (never part of UTF-8), so ("ab", "c") and ("a", "bc") hash differently;
+/// equality is always checked after the hash matches.
+fn hash_values<'a, H: Hasher>(values: impl Iterator<Item = &'a str>, state: &mut H) {
+    for v in values {
+        state.write(v.as_bytes());
+        state.write_u8(0xff);
+    }
+}
+
+impl Hash for LabelKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_values(self.0.iter().map(String::as_str), state);
+    }
+}
+
+impl Hash for LabelRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_values(self.0.iter().copied(), state);
+    }
+}
+
+impl papaya::Equivalent<LabelKey> for LabelRef<'_> {
+    fn equivalent(&self, key: &LabelKey) -> bool {
+        self.0.len() == key.0.len() && self.0.iter().zip(key.0.iter()).all(|(a, b)| *a == b)
+    }
+}
+
+/// The label-set → series map: lock-free lookups (papaya: readers never
+/// wait for a writer, and resizes are incremental so no reader stalls
+/// behind a rehash). Under loom, a mutex-guarded map stands in: the models
+/// check telemeter's own protocols, not papaya's.
+#[cfg(not(telemeter_loom))]
+struct LabelMap(papaya::HashMap<LabelKey, Arc<Series>, foldhash::fast::RandomState>);
+
+#[cfg(not(telemeter_loom))]
+impl LabelMap {
+    fn new() -> LabelMap {
+        LabelMap(
+            papaya::HashMap::builder()
+                .hasher(foldhash::fast::RandomState::default())
+                .build(),
+        )
+    }
+
+    #[inline]
+    fn get_with<R>(&self, values: &[&str], f: impl FnOnce(&Series) -> R) -> Option<R> {
+        let guard = self.0.guard();
+        self.0.get(&LabelRef(values), &guard).map(|s| f(s))
+    }
+
+    fn insert(&self, values: &[&str], series: Arc<Series>) {
+        let key = LabelKey(values.iter().map(|s| s.to_string()).collect());
+        self.0.pin().insert(key, series);
+    }
+
+    fn remove(&self, values: &[&str]) -> bool {
+        self.0.pin().remove(&LabelRef(values)).is_some()
+    }
+}
+
+#[cfg(telemeter_loom)]
+struct LabelMap(Mutex<std::collections::HashMap<Vec<String>, Arc<Series>>>);
+
+#[cfg(telemeter_loom)]
+impl LabelMap {
+    fn new() -> LabelMap {
+        LabelMap(Mutex::new(std::collections::HashMap::new()))
+    }
+
+    fn get_with<R>(&self, values: &[&str], f: impl FnOnce(&Series) -> R) -> Option<R> {
+        let key: Vec<String> = values.iter().map(|s| s.to_string()).collect();
+        lock(&self.0).get(&key).map(|s| f(s))
+    }
+
+    fn insert(&self, values: &[&str], series: Arc<Series>) {
+        let key: Vec<String> = values.iter().map(|s| s.to_string()).collect();
+        lock(&self.0).insert(key, series);
+    }
+
+    fn remove(&self, values: &[&str]) -> bool {
+        let key: Vec<String> = values.iter().map(|s| s.to_string()).collect();
+        lock(&self.0).remove(&key).is_some()
+    }
+}
+
+/// Series in scrape order, plus the overflow series. Guarded by the family
+/// mutex, which serialises inserts and removals (never lookups).
+#[derive(Debug, Default)]
+pub(crate) struct SeriesList {
+    pub(crate) series: Vec<Arc<Series>>,
+    overflow: Option<Arc<Series>>,
+}
+
+impl SeriesList {
+    /// Every series including the overflow one, in scrape order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<Series>> {
+        self.series.iter().chain(self.overflow.iter())
+    }
+}
+
+/// The shared, type-erased part of a family.
+pub(crate) struct FamilyCore {
+    pub(crate) name: String,
+    pub(crate) label_names: Box<[String]>,
+    pub(crate) layout: Layout,
+    /// The name and every alias, with their pre-rendered HELP/TYPE headers.
+    pub(crate) variants: Box<[Variant]>,
+    max_series: usize,
+    map: LabelMap,
+    pub(crate) list: Mutex<SeriesList>,
+    pub(crate) overflowed: AtomicU64,
+}
+
+impl fmt::Debug for FamilyCore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Family")
+            .field("name", &self.name)
+            .field("labels", &self.label_names)
+            .field("type", &self.layout.type_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FamilyCore {
+    pub(crate) fn new(
+        opts: &Opts,
+        layout: Layout,
+        variants: Box<[Variant]>,
+        default_max: usize,
+    ) -> FamilyCore {
+        FamilyCore {
+            name: opts.name.clone(),
+            label_names: opts.labels.iter().cloned().collect(),
+            layout,
+            variants,
+            max_series: opts.max_series.unwrap_or(default_max),
+            map: LabelMap::new(),
+            list: Mutex::new(SeriesList::default()),
+            overflowed: AtomicU64::new(0),
+        }
+    }
+
+    /// Prefixes per name variant: one for counters and gauges; every bucket,
+    /// `_sum` and `_count` for histograms.
+    pub(crate) fn prefixes_per_variant(&self) -> usize {
+        match &self.layout {
+            Layout::Histogram(b) => b.bounds().len() + 3,
+            _ => 1,
+        }
+    }
+
+    fn render(&self, values: &[&str]) -> (Box<str>, Box<[u32]>) {
+        let mut text = String::new();
+        let mut ends = Vec::with_capacity(self.variants.len() * self.prefixes_per_variant());
+        let names = &self.label_names;
+        for v in self.variants.iter() {
+            match &self.layout {
+                Layout::Histogram(b) => {
+                    let mut le = String::new();
+                    for bound in b.bounds() {
+                        le.clear();
+                        crate::encode::text::push_f64(&mut le, *bound);
+                        render_prefix(&mut text, &v.name, "_bucket", names, values, Some(&le));
+                        ends.push(text.len() as u32);
+                    }
+                    render_prefix(&mut text, &v.name, "_bucket", names, values, Some("+Inf"));
+                    ends.push(text.len() as u32);
+                    render_prefix(&mut text, &v.name, "_sum", names, values, None);
+                    ends.push(text.len() as u32);
+                    render_prefix(&mut text, &v.name, "_count", names, values, None);
+                    ends.push(text.len() as u32);
+                }
+                _ => {
+                    render_prefix(&mut text, &v.name, "", names, values, None);
+                    ends.push(text.len() as u32);
+                }
+            }
+        }
+        (text.into_boxed_str(), ends.into_boxed_slice())
+    }
+
+    fn new_series(&self, values: &[&str]) -> Arc<Series> {
+        let (text, ends) = self.render(values);
+        Arc::new(Series {
+            cell: SeriesCell::new(&self.layout),
+            text,
+            ends,
+        })
+    }
+
+    fn check_arity(&self, values: &[&str]) -> Result<(), Error> {
+        if values.len() != self.label_names.len() {
+            return Err(Error::LabelCount {
+                family: self.name.clone(),
+                expected: self.label_names.len(),
+                got: values.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The slow path: insert under the family mutex, re-checking first.
+    #[cold]
+    fn get_or_insert(&self, values: &[&str]) -> SeriesCell {
+        let mut list = lock(&self.list);
+        if let Some(c) = self.map.get_with(values, |s| s.cell.clone()) {
+            return c;
+        }
+        if list.series.len() >= self.max_series {
+            self.overflowed.fetch_add(1, Ordering::Relaxed);
+            if list.overflow.is_none() {
+                let values = vec![OVERFLOW_LABEL_VALUE; values.len()];
+                list.overflow = Some(self.new_series(&values));
+            }
+            return list.overflow.as_ref().expect("set above").cell.clone();
+        }
+        let series = self.new_series(values);
+        let cell = series.cell.clone();
+        self.map.insert(values, Arc::clone(&series));
+        list.series.push(series);
+        cell
+    }
+
+    pub(crate) fn series_count(&self) -> usize {
+        let list = lock(&self.list);
+        list.series.len() + usize::from(list.overflow.is_some())
+    }
+}
+
+/// A labelled metric family: one name, fixed label names, one series per
+/// distinct label-value set.
+///
+/// Resolve a series once with [`Family::with_label_values`] and keep the
+/// handle: it then records exactly as fast as an unlabelled metric. The
+/// lookup itself hashes the values, finds an existing series without taking
+/// any lock, and only takes the family mutex to insert a new series.
+///
+/// # Examples
+///
+/// ```
+/// use telemeter::{Opts, Registry};
+/// let reg = Registry::new();
+/// let calls = reg.counter_family(Opts::new("calls_total", "Calls.").labels(&["method", "code"]))?;
+/// let ok = calls.with_label_values(&["GET", "200"])?;
+/// ok.inc();
+/// assert_eq!(calls.with_label_values(&["GET", "200"])?.get(), 1);
+/// assert!(calls.remove(&["GET", "200"])?);
+/// assert!(calls.with_label_values(&["GET"]).is_err()); // wrong number of values
+/// # Ok::<(), telemeter::Error>(())
+/// ```
+#[must_use]
+pub struct Family<M> {
+    pub(crate) core: Arc<FamilyCore>,
+    _m: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Family<M> {
+    fn clone(&self) -> Self {
+        Family {
+            core: Arc::clone(&self.core),
+            _m: PhantomData,
+        }
+    }
+}
+
+impl<M> fmt::Debug for Family<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.core.fmt(f)
+    }
+}
+
+impl<M: Metric> Family<M> {
+    pub(crate) fn from_core(core: Arc<FamilyCore>) -> Family<M> {
+        Family {
+            core,
+            _m: PhantomData,
+        }
+    }
+
+    /// The handle for this label-value set, created on first use.
+    ///
+    /// Values are given in the order of the family's label names. Past the
+    /// family's cardinality limit a new set gets the overflow series.
+    #[inline]
+    pub fn with_label_values(&self, values: &[&str]) -> Result<M, Error> {
+        self.core.check_arity(values)?;
+        if let Some(m) = self.core.map.get_with(values, |s| M::__from_cell(&s.cell)) {
+            return Ok(m);
+        }
+        Ok(M::__from_cell(&self.core.get_or_insert(values)))
+    }
+
+    /// Removes a series from the family (and from future scrapes).
+    ///
+    /// Handles to it keep working but record into a series nobody scrapes;
+    /// its slots are reused only once the last handle is dropped, and a new
+    /// series for the same label values starts from zero. Returns whether
+    /// the series existed.
+    pub fn remove(&self, values: &[&str]) -> Result<bool, Error> {
+        self.core.check_arity(values)?;
+        let mut list = lock(&self.core.list);
+        let Some(target) = self.core.map.get_with(values, |s| s as *const Series) else {
+            return Ok(false);
+        };
+        if list
+            .overflow
+            .as_ref()
+            .is_some_and(|o| std::ptr::eq(Arc::as_ptr(o), target))
+        {
+            // The overflow series is not a label set the caller created.
+            return Ok(false);
+        }
+        self.core.map.remove(values);
+        list.series.retain(|s| !std::ptr::eq(Arc::as_ptr(s), target));
+        Ok(true)
+    }
+
+    /// Resolves the series for every value of the fixed label `L` at once,
+    /// given the values of the family's *other* labels in declaration order.
+    ///
+    /// The result is indexed by `L` directly, with no hashing:
+    ///
+    /// ```
+    /// use telemeter::{fixed_label, Opts, Registry};
+    /// fixed_label! {
+    ///     /// Tool call outcome.
+    ///     pub enum Outcome: "outcome" { Ok = "ok", Error = "error", Blocked = "blocked", Unknown = "unknown" }
+    /// }
+    /// let reg = Registry::new();
+    /// let calls = reg.counter_family(
+    ///     Opts::new("nexo_tool_calls_total", "Tool invocations.").labels(&["agent", "outcome", "tool"]),
+    /// )?;
+    /// let by_outcome = calls.by_label::<Outcome>(&["kate", "search"])?;
+    /// by_outcome.get(Outcome::Blocked).inc();
+    /// assert_eq!(calls.with_label_values(&["kate", "blocked", "search"])?.get(), 1);
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    pub fn by_label<L: FixedCardinalityLabel>(
+        &self,
+        other_values: &[&str],
+    ) -> Result<ByLabel<L, M>, Error> {
+        let names = &self.core.label_names;
+        let Some(pos) = names.iter().position(|n| n == L::NAME) else {
+            return Err(Error::UnknownLabel {
+                family: self.core.name.clone(),
+                label: L::NAME.to_string(),
+            });
+        };
+        if other_values.len() + 1 != names.len() {
+            return Err(Error::LabelCount {
+                family: self.core.name.clone(),
+                expected: names.len() - 1,
+                got: other_values.len(),
+            });
+        }
+        let mut values: Vec<&str> = other_values.to_vec();
+        values.insert(pos, "");
+        let mut handles = Vec::with_capacity(L::VALUES.len());
+        for v in L::VALUES {
+            values[pos] = v;
+            handles.push(self.with_label_values(&values)?);
+        }
+        Ok(ByLabel {
+            handles: handles.into_boxed_slice(),
+            _l: PhantomData,
+        })
+    }
+
+    /// Series currently in the family (the overflow series included).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.core.series_count()
+    }
+
+    /// Whether the family has no series yet.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Label sets redirected to the overflow series so far.
+    #[must_use]
+    pub fn overflowed(&self) -> u64 {
+        self.core.overflowed.load(Ordering::Relaxed)
+    }
+
+    /// The family's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+}
+
+/// A label whose values are known in advance (an enum), mapped to a dense
+/// index with no hashing. Implement it with [`fixed_label!`](crate::fixed_label).
+pub trait FixedCardinalityLabel: Copy + 'static {
+    /// The label name.
+    const NAME: &'static str;
+    /// Every value, in index order.
+    const VALUES: &'static [&'static str];
+    /// This value's position in [`Self::VALUES`].
+    fn index(self) -> usize;
+}
+
+/// One handle per value of a [`FixedCardinalityLabel`], indexed directly.
+#[must_use]
+pub struct ByLabel<L, M> {
+    handles: Box<[M]>,
+    _l: PhantomData<fn(L)>,
+}
+
+impl<L, M: Clone> Clone for ByLabel<L, M> {
+    fn clone(&self) -> Self {
+        ByLabel {
+            handles: self.handles.clone(),
+            _l: PhantomData,
+        }
+    }
+}
+
+impl<L, M: fmt::Debug> fmt::Debug for ByLabel<L, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.handles.iter()).finish()
+    }
+}
+
+impl<L: FixedCardinalityLabel, M> ByLabel<L, M> {
+    /// The handle for `value`.
+    #[inline]
+    pub fn get(&self, value: L) -> &M {
+        &self.handles[value.index()]
+    }
+}
+
+/// Declares an enum usable as a [`FixedCardinalityLabel`].
+///
+/// ```
+/// telemeter::fixed_label! {
+///     /// Cache event.
+///     pub enum Event: "event" { Hit = "hit", Miss = "miss" }
+/// }
+/// use telemeter::FixedCardinalityLabel;
+/// assert_eq!(Event::VALUES, &["hit", "miss"]);
+/// assert_eq!(Event::Miss.index(), 1);
+/// assert_eq!(Event::Miss.as_str(), "miss");
+/// ```
+#[macro_export]
+macro_rules! fixed_label {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $ty:ident : $label:literal {
+            $($(#[$vmeta:meta])* $variant:ident = $value:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        $vis enum $ty {
+            $($(#[$vmeta])* #[doc = concat!("`", $value, "`")] $variant),+
+        }
+
+        impl $ty {
+            /// The label value.
+            #[allow(dead_code)]
+            $vis fn as_str(self) -> &'static str {
+                <Self as $crate::FixedCardinalityLabel>::VALUES[
+                    <Self as $crate::FixedCardinalityLabel>::index(self)
+                ]
+            }
+        }
+
+        impl $crate::FixedCardinalityLabel for $ty {
+            const NAME: &'static str = $label;
+            const VALUES: &'static [&'static str] = &[$($value),+];
+            #[inline]
+            fn index(self) -> usize {
+                self as usize
+            }
+        }
+    };
+}
+

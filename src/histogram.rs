@@ -1,0 +1,368 @@
+//! Fixed-bucket histograms.
+
+use std::time::Instant;
+
+use crate::counter::Run;
+use crate::shard::{pool, with_shard, MAX_RUN};
+use crate::sync::Arc;
+use crate::Error;
+
+/// Bounds above which `observe` binary-searches instead of scanning.
+const LINEAR_SCAN_MAX: usize = 16;
+
+/// A histogram's bucket upper bounds (the `+Inf` bucket is implicit).
+///
+/// # Examples
+///
+/// ```
+/// use telemeter::Buckets;
+/// assert_eq!(Buckets::linear(1.0, 1.0, 3)?.bounds(), &[1.0, 2.0, 3.0]);
+/// assert_eq!(Buckets::exponential(1.0, 10.0, 3)?.bounds(), &[1.0, 10.0, 100.0]);
+/// assert!(Buckets::new(vec![2.0, 1.0]).is_err());
+/// # Ok::<(), telemeter::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Buckets {
+    bounds: Arc<[f64]>,
+}
+
+/// The most bounds a histogram may have.
+pub const MAX_BUCKETS: usize = MAX_RUN - 3;
+
+fn invalid(reason: impl Into<String>) -> Error {
+    Error::InvalidBuckets {
+        reason: reason.into(),
+    }
+}
+
+impl Buckets {
+    /// Explicit upper bounds, strictly increasing and not NaN. A trailing
+    /// `+Inf` is accepted and dropped (the `+Inf` bucket always exists).
+    pub fn new(mut bounds: Vec<f64>) -> Result<Buckets, Error> {
+        if bounds.last() == Some(&f64::INFINITY) {
+            bounds.pop();
+        }
+        if bounds.is_empty() {
+            return Err(invalid("no bucket bounds given"));
+        }
+        if bounds.len() > MAX_BUCKETS {
+            return Err(invalid(format!(
+                "{} bounds exceed the maximum of {MAX_BUCKETS}",
+                bounds.len()
+            )));
+        }
+        for (i, b) in bounds.iter().enumerate() {
+            if b.is_nan() {
+                return Err(invalid(format!("bound {i} is NaN")));
+            }
+            if b.is_infinite() {
+                return Err(invalid(format!("bound {i} is infinite ({b})")));
+            }
+            if i > 0 {
+                let prev = bounds[i - 1];
+                if *b == prev {
+                    return Err(invalid(format!("bound {b} appears twice")));
+                }
+                if *b < prev {
+                    return Err(invalid(format!(
+                        "bounds are not sorted: {b} comes after {prev}"
+                    )));
+                }
+            }
+        }
+        Ok(Buckets {
+            bounds: bounds.into(),
+        })
+    }
+
+    /// `count` bounds: `start`, `start + width`, ...
+    pub fn linear(start: f64, width: f64, count: usize) -> Result<Buckets, Error> {
+        if count == 0 {
+            return Err(invalid("linear buckets need a count of at least 1"));
+        }
+        if !(width > 0.0) || !width.is_finite() {
+            return Err(invalid(format!(
+                "linear buckets need a positive, finite width (got {width})"
+            )));
+        }
+        Buckets::new((0..count).map(|i| start + width * i as f64).collect())
+    }
+
+    /// `count` bounds: `start`, `start * factor`, `start * factor^2`, ...
+    pub fn exponential(start: f64, factor: f64, count: usize) -> Result<Buckets, Error> {
+        if count == 0 {
+            return Err(invalid("exponential buckets need a count of at least 1"));
+        }
+        if !(start > 0.0) || !start.is_finite() {
+            return Err(invalid(format!(
+                "exponential buckets need a positive, finite start (got {start})"
+            )));
+        }
+        if !(factor > 1.0) || !factor.is_finite() {
+            return Err(invalid(format!(
+                "exponential buckets need a finite factor above 1 (got {factor})"
+            )));
+        }
+        let mut v = Vec::with_capacity(count);
+        let mut b = start;
+        for _ in 0..count {
+            v.push(b);
+            b *= factor;
+        }
+        Buckets::new(v)
+    }
+
+    /// The Prometheus client default: 5 ms to 10 s, 11 bounds.
+    #[must_use]
+    pub fn default_prometheus() -> Buckets {
+        Buckets {
+            bounds: Arc::from(
+                &[
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ][..],
+            ),
+        }
+    }
+
+    /// The upper bounds, without `+Inf`.
+    #[must_use]
+    pub fn bounds(&self) -> &[f64] {
+        &self.bounds
+    }
+
+    #[inline(always)]
+    fn index(&self, v: f64) -> usize {
+        let b = &self.bounds;
+        if b.len() <= LINEAR_SCAN_MAX {
+            // NaN compares false everywhere and lands in +Inf, as in Go.
+            for (i, bound) in b.iter().enumerate() {
+                if v <= *bound {
+                    return i;
+                }
+            }
+            b.len()
+        } else if v.is_nan() {
+            b.len()
+        } else {
+            b.partition_point(|bound| *bound < v)
+        }
+    }
+}
+
+impl Default for Buckets {
+    fn default() -> Buckets {
+        Buckets::default_prometheus()
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    buckets: Buckets,
+    // Slots: buckets.len() + 1 bucket cells, then the f64 sum, then the
+    // integer sum.
+    run: Run,
+}
+
+/// A histogram with fixed buckets.
+///
+/// `observe` adds one to its bucket's slot and the value to the sum slot of
+/// the calling thread's shard. `_count` is not stored: a scrape derives it
+/// as the sum of the buckets, so `+Inf == _count` holds in every scrape.
+///
+/// # Examples
+///
+/// ```
+/// use telemeter::{Buckets, Registry};
+/// let reg = Registry::new();
+/// let h = reg.histogram("size_bytes", "Payload sizes.", Buckets::new(vec![100.0, 1000.0])?)?;
+/// h.observe(50.0);
+/// h.observe_u64(700);
+/// h.observe_u64(5000);
+/// let snap = h.snapshot();
+/// assert_eq!(snap.buckets, vec![1, 1, 1]); // per bucket, not cumulative
+/// assert_eq!(snap.count, 3);
+/// assert_eq!(snap.sum, 5750.0);
+/// # Ok::<(), telemeter::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a histogram handle records nothing unless it is used"]
+pub struct Histogram {
+    inner: Arc<Inner>,
+}
+
+/// A point-in-time view of a histogram.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistogramSnapshot {
+    /// Observations per bucket (not cumulative); the last is `+Inf`.
+    pub buckets: Vec<u64>,
+    /// Total observations (the sum of `buckets`).
+    pub count: u64,
+    /// Sum of observed values.
+    pub sum: f64,
+}
+
+impl Histogram {
+    pub(crate) fn new(buckets: Buckets) -> Histogram {
+        let n = buckets.bounds.len() + 1;
+        Histogram {
+            inner: Arc::new(Inner {
+                buckets,
+                run: Run::new(n + 2),
+            }),
+        }
+    }
+
+    /// Records `v`.
+    #[inline]
+    pub fn observe(&self, v: f64) {
+        let inner = &*self.inner;
+        let i = inner.buckets.index(v);
+        let n = inner.buckets.bounds.len() + 1;
+        let loc = inner.run.loc;
+        with_shard(|s| {
+            s.add(loc.at(i), 1);
+            s.add_f64(loc.at(n), v);
+        });
+    }
+
+    /// Records an integer value (milliseconds, bytes). Integer observations
+    /// keep an exact integer sum.
+    #[inline]
+    pub fn observe_u64(&self, v: u64) {
+        let inner = &*self.inner;
+        let i = inner.buckets.index(v as f64);
+        let n = inner.buckets.bounds.len() + 1;
+        let loc = inner.run.loc;
+        with_shard(|s| {
+            s.add(loc.at(i), 1);
+            s.add(loc.at(n + 1), v);
+        });
+    }
+
+    /// Starts a timer that observes the elapsed seconds when dropped.
+    ///
+    /// ```
+    /// # let reg = telemeter::Registry::new();
+    /// let h = reg.histogram("work_seconds", "Work.", telemeter::Buckets::default())?;
+    /// {
+    ///     let _timer = h.start_timer();
+    ///     // ... work ...
+    /// }
+    /// assert_eq!(h.snapshot().count, 1);
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    pub fn start_timer(&self) -> HistogramTimer<'_> {
+        HistogramTimer {
+            histogram: self,
+            start: Instant::now(),
+            armed: true,
+        }
+    }
+
+    /// The bucket layout.
+    #[must_use]
+    pub fn buckets(&self) -> &Buckets {
+        &self.inner.buckets
+    }
+
+    /// Sums the shards now.
+    #[must_use]
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        let mut buckets = vec![0; self.inner.buckets.bounds.len() + 1];
+        let sum = self.read_into(&mut buckets);
+        HistogramSnapshot {
+            count: buckets.iter().sum(),
+            buckets,
+            sum,
+        }
+    }
+
+    /// Number of bucket cells, `+Inf` included.
+    pub(crate) fn bucket_cells(&self) -> usize {
+        self.inner.buckets.bounds.len() + 1
+    }
+
+    /// Reads the per-bucket counts into `out` (length `bucket_cells()`) and
+    /// returns the sum.
+    pub(crate) fn read_into(&self, out: &mut [u64]) -> f64 {
+        let n = out.len();
+        let loc = self.inner.run.loc;
+        let pool = pool();
+        pool.sum_into(loc, out);
+        let int_sum = pool.sum(loc.at(n + 1));
+        pool.sum_f64(loc.at(n)) + int_sum as f64
+    }
+}
+
+/// Observes the seconds elapsed since [`Histogram::start_timer`] when
+/// dropped.
+#[derive(Debug)]
+#[must_use = "dropping the timer at once observes an elapsed time of ~0"]
+pub struct HistogramTimer<'a> {
+    histogram: &'a Histogram,
+    start: Instant,
+    armed: bool,
+}
+
+impl HistogramTimer<'_> {
+    /// Observes now and returns the elapsed seconds.
+    pub fn observe_duration(mut self) -> f64 {
+        self.armed = false;
+        let s = self.start.elapsed().as_secs_f64();
+        self.histogram.observe(s);
+        s
+    }
+
+    /// Drops the timer without observing.
+    pub fn discard(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for HistogramTimer<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.histogram.observe(self.start.elapsed().as_secs_f64());
+        }
+    }
+}
+
+#[cfg(all(test, not(telemeter_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_matches_le_semantics_for_scan_and_search() {
+        let small = Buckets::new(vec![1.0, 2.0, 3.0]).unwrap();
+        let big = Buckets::linear(1.0, 1.0, 40).unwrap();
+        for b in [&small, &big] {
+            let n = b.bounds().len();
+            assert_eq!(b.index(0.5), 0);
+            assert_eq!(b.index(1.0), 0, "le is inclusive");
+            assert_eq!(b.index(1.5), 1);
+            assert_eq!(b.index(f64::NAN), n);
+            assert_eq!(b.index(f64::INFINITY), n);
+            assert_eq!(b.index(f64::NEG_INFINITY), 0);
+            assert_eq!(b.index(1e9), n);
+        }
+    }
+
+    #[test]
+    fn layouts_are_validated() {
+        let msg = |r: Result<Buckets, Error>| r.unwrap_err().to_string();
+        assert!(msg(Buckets::new(vec![])).contains("no bucket bounds"));
+        assert!(msg(Buckets::new(vec![1.0, f64::NAN])).contains("NaN"));
+        assert!(msg(Buckets::new(vec![1.0, 1.0])).contains("twice"));
+        assert!(msg(Buckets::new(vec![2.0, 1.0])).contains("not sorted"));
+        assert!(msg(Buckets::new(vec![f64::NEG_INFINITY, 1.0])).contains("infinite"));
+        assert!(msg(Buckets::linear(0.0, 0.0, 3)).contains("width"));
+        assert!(msg(Buckets::linear(0.0, 1.0, 0)).contains("count"));
+        assert!(msg(Buckets::exponential(0.0, 2.0, 3)).contains("start"));
+        assert!(msg(Buckets::exponential(1.0, 1.0, 3)).contains("factor"));
+        assert!(msg(Buckets::new(vec![0.0; MAX_BUCKETS + 1])).contains("maximum"));
+        assert_eq!(
+            Buckets::new(vec![1.0, f64::INFINITY]).unwrap().bounds(),
+            &[1.0]
+        );
+    }
+}

@@ -1,0 +1,426 @@
+//! Registries: families in registration order, validated names, aliases.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use crate::collect::{CallbackFamily, CallbackFn, CallbackSink, ScrapeState};
+use crate::encode::text::Variant;
+use crate::error::{check_label_name, check_metric_name};
+use crate::family::{FamilyCore, Layout, DEFAULT_MAX_SERIES};
+use crate::sync::{lock, Arc, Mutex};
+use crate::{
+    Buckets, Counter, Error, Family, FloatCounter, FloatGauge, Gauge, Histogram, Metric, Opts,
+};
+
+/// Names the self-metrics take when they are on.
+pub(crate) const SELF_METRIC_NAMES: &[&str] = &[
+    "telemeter_scrape_duration_seconds",
+    "telemeter_series",
+    "telemeter_series_overflow_total",
+    "telemeter_scrape_callback_errors_total",
+    "telemeter_rejected_samples_total",
+];
+
+/// One registered family, in registration order.
+#[derive(Clone, Debug)]
+pub(crate) enum Entry {
+    Family(Arc<FamilyCore>),
+    Callback(Arc<CallbackFamily>),
+}
+
+/// A copy-on-write list of entries: scrapes read a snapshot without any
+/// lock (arc-swap); registrations, which are rare, replace it under the
+/// registry mutex. Under loom a mutex stands in for arc-swap.
+#[cfg(not(telemeter_loom))]
+pub(crate) struct Snapshot(arc_swap::ArcSwap<Vec<Entry>>);
+
+#[cfg(not(telemeter_loom))]
+impl Snapshot {
+    fn new() -> Snapshot {
+        Snapshot(arc_swap::ArcSwap::from_pointee(Vec::new()))
+    }
+    pub(crate) fn load(&self) -> Arc<Vec<Entry>> {
+        self.0.load_full()
+    }
+    fn store(&self, v: Vec<Entry>) {
+        self.0.store(Arc::new(v));
+    }
+}
+
+#[cfg(telemeter_loom)]
+pub(crate) struct Snapshot(Mutex<Arc<Vec<Entry>>>);
+
+#[cfg(telemeter_loom)]
+impl Snapshot {
+    fn new() -> Snapshot {
+        Snapshot(Mutex::new(Arc::new(Vec::new())))
+    }
+    pub(crate) fn load(&self) -> Arc<Vec<Entry>> {
+        Arc::clone(&lock(&self.0))
+    }
+    fn store(&self, v: Vec<Entry>) {
+        *lock(&self.0) = Arc::new(v);
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) entries: Snapshot,
+    /// Every sample name in use (families, aliases, their suffixes); the
+    /// mutex also serialises registrations.
+    names: Mutex<HashSet<String>>,
+    pub(crate) self_metrics: bool,
+    default_max_series: usize,
+    pub(crate) scrape: ScrapeState,
+}
+
+/// A set of metric families that is scraped as one body.
+///
+/// Several registries can coexist (a library can keep its own, a test
+/// builds a fresh one); [`default_registry`] is a process-wide one for
+/// convenience. Cloning a registry is cheap and shares it.
+///
+/// Registration validates every name and returns a typed [`Error`] that says
+/// what is wrong and how to fix it; nothing here panics on bad input.
+///
+/// # Examples
+///
+/// ```
+/// use telemeter::{Buckets, Opts, Registry};
+/// let reg = Registry::new();
+/// let hits = reg.counter("cache_hits_total", "Cache hits.")?;
+/// let lat = reg.histogram_family(
+///     Opts::new("rpc_duration_seconds", "RPC latency.").labels(&["method"]),
+///     Buckets::exponential(0.001, 2.0, 12)?,
+/// )?;
+/// hits.inc();
+/// lat.with_label_values(&["Get"])?.observe(0.004);
+///
+/// let mut body = Vec::new();
+/// reg.encode(&mut body);
+/// let text = String::from_utf8(body).unwrap();
+/// assert!(text.contains("cache_hits_total 1\n"));
+/// assert!(text.contains("rpc_duration_seconds_count{method=\"Get\"} 1\n"));
+/// assert!(reg.counter("cache_hits_total", "again").is_err()); // duplicate
+/// # Ok::<(), telemeter::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Registry {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("families", &self.inner.entries.load().len())
+            .field("self_metrics", &self.inner.self_metrics)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`Registry`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct RegistryBuilder {
+    self_metrics: bool,
+    default_max_series: usize,
+}
+
+impl RegistryBuilder {
+    /// Whether scrapes append the `telemeter_*` self-metrics (default on).
+    pub fn self_metrics(mut self, on: bool) -> Self {
+        self.self_metrics = on;
+        self
+    }
+
+    /// The cardinality limit of families that do not set their own
+    /// (default [`DEFAULT_MAX_SERIES`]). At least 1.
+    pub fn default_max_series(mut self, n: usize) -> Self {
+        self.default_max_series = n.max(1);
+        self
+    }
+
+    /// Builds the registry.
+    pub fn build(self) -> Registry {
+        let mut names = HashSet::new();
+        if self.self_metrics {
+            names.extend(SELF_METRIC_NAMES.iter().map(|s| s.to_string()));
+        }
+        Registry {
+            inner: Arc::new(Inner {
+                entries: Snapshot::new(),
+                names: Mutex::new(names),
+                self_metrics: self.self_metrics,
+                default_max_series: self.default_max_series,
+                scrape: ScrapeState::default(),
+            }),
+        }
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Registry {
+        Registry::new()
+    }
+}
+
+/// The sample names a family of this type emits under `name`.
+fn emitted_names(name: &str, layout_is_histogram: bool) -> Vec<String> {
+    if layout_is_histogram {
+        vec![
+            name.to_string(),
+            format!("{name}_bucket"),
+            format!("{name}_sum"),
+            format!("{name}_count"),
+        ]
+    } else {
+        vec![name.to_string()]
+    }
+}
+
+impl Registry {
+    /// A registry with self-metrics on and the default cardinality limit.
+    #[must_use]
+    pub fn new() -> Registry {
+        Registry::builder().build()
+    }
+
+    /// A builder for a configured registry.
+    pub fn builder() -> RegistryBuilder {
+        RegistryBuilder {
+            self_metrics: true,
+            default_max_series: DEFAULT_MAX_SERIES,
+        }
+    }
+
+    /// Validates `opts` and reserves its names; `make` builds the entry
+    /// while the registry mutex is held, so two threads registering the same
+    /// name get one success and one [`Error::DuplicateMetric`].
+    fn register(
+        &self,
+        opts: &Opts,
+        type_name: &'static str,
+        histogram: bool,
+        make: impl FnOnce(Box<[Variant]>) -> Entry,
+    ) -> Result<Entry, Error> {
+        check_metric_name(&opts.name)?;
+        for alias in &opts.aliases {
+            check_metric_name(alias)?;
+        }
+        let mut seen = HashSet::new();
+        for label in &opts.labels {
+            check_label_name(label)?;
+            if histogram && label == "le" {
+                return Err(Error::ReservedLabel {
+                    family: opts.name.clone(),
+                    label: label.clone(),
+                });
+            }
+            if !seen.insert(label.as_str()) {
+                return Err(Error::DuplicateLabelName {
+                    family: opts.name.clone(),
+                    label: label.clone(),
+                });
+            }
+        }
+        let mut wanted = Vec::new();
+        for name in std::iter::once(&opts.name).chain(&opts.aliases) {
+            for n in emitted_names(name, histogram) {
+                if wanted.contains(&n) {
+                    return Err(Error::DuplicateMetric { name: n });
+                }
+                wanted.push(n);
+            }
+        }
+        let mut names = lock(&self.inner.names);
+        if let Some(taken) = wanted.iter().find(|n| names.contains(*n)) {
+            return Err(Error::DuplicateMetric {
+                name: taken.clone(),
+            });
+        }
+        let variants: Box<[Variant]> = std::iter::once(&opts.name)
+            .chain(&opts.aliases)
+            .map(|n| Variant::new(n, &opts.name, &opts.help, type_name))
+            .collect();
+        let entry = make(variants);
+        let mut list: Vec<Entry> = (*self.inner.entries.load()).clone();
+        list.push(entry.clone());
+        self.inner.entries.store(list);
+        names.extend(wanted);
+        Ok(entry)
+    }
+
+    fn family<M: Metric>(&self, opts: Opts, layout: Layout) -> Result<Family<M>, Error> {
+        let histogram = matches!(layout, Layout::Histogram(_));
+        let default_max = self.inner.default_max_series;
+        let entry = self.register(&opts, layout.type_name(), histogram, |variants| {
+            Entry::Family(Arc::new(FamilyCore::new(
+                &opts,
+                layout,
+                variants,
+                default_max,
+            )))
+        })?;
+        match entry {
+            Entry::Family(core) => Ok(Family::from_core(core)),
+            Entry::Callback(_) => unreachable!("register returns the entry `make` built"),
+        }
+    }
+
+    fn single<M: Metric>(&self, name: &str, help: &str, layout: Layout) -> Result<M, Error> {
+        self.family::<M>(Opts::new(name, help), layout)?
+            .with_label_values(&[])
+    }
+
+    /// Registers an unlabelled [`Counter`].
+    pub fn counter(&self, name: &str, help: &str) -> Result<Counter, Error> {
+        self.single(name, help, Layout::Counter)
+    }
+
+    /// Registers an unlabelled [`FloatCounter`].
+    pub fn float_counter(&self, name: &str, help: &str) -> Result<FloatCounter, Error> {
+        self.single(name, help, Layout::FloatCounter)
+    }
+
+    /// Registers an unlabelled integer [`Gauge`].
+    pub fn gauge(&self, name: &str, help: &str) -> Result<Gauge, Error> {
+        self.single(name, help, Layout::Gauge)
+    }
+
+    /// Registers an unlabelled [`FloatGauge`].
+    pub fn float_gauge(&self, name: &str, help: &str) -> Result<FloatGauge, Error> {
+        self.single(name, help, Layout::FloatGauge)
+    }
+
+    /// Registers an unlabelled [`Histogram`].
+    pub fn histogram(&self, name: &str, help: &str, buckets: Buckets) -> Result<Histogram, Error> {
+        self.single(name, help, Layout::Histogram(buckets))
+    }
+
+    /// Registers a family of counters.
+    pub fn counter_family(&self, opts: Opts) -> Result<Family<Counter>, Error> {
+        self.family(opts, Layout::Counter)
+    }
+
+    /// Registers a family of float counters.
+    pub fn float_counter_family(&self, opts: Opts) -> Result<Family<FloatCounter>, Error> {
+        self.family(opts, Layout::FloatCounter)
+    }
+
+    /// Registers a family of integer gauges.
+    pub fn gauge_family(&self, opts: Opts) -> Result<Family<Gauge>, Error> {
+        self.family(opts, Layout::Gauge)
+    }
+
+    /// Registers a family of float gauges.
+    pub fn float_gauge_family(&self, opts: Opts) -> Result<Family<FloatGauge>, Error> {
+        self.family(opts, Layout::FloatGauge)
+    }
+
+    /// Registers a family of histograms sharing one bucket layout.
+    pub fn histogram_family(
+        &self,
+        opts: Opts,
+        buckets: Buckets,
+    ) -> Result<Family<Histogram>, Error> {
+        self.family(opts, Layout::Histogram(buckets))
+    }
+
+    fn callback(
+        &self,
+        opts: Opts,
+        type_name: &'static str,
+        f: Box<CallbackFn>,
+    ) -> Result<(), Error> {
+        self.register(&opts, type_name, false, |variants| {
+            Entry::Callback(Arc::new(CallbackFamily::new(&opts, variants, f)))
+        })
+        .map(|_| ())
+    }
+
+    /// Registers an unlabelled gauge whose value `f` computes at each scrape.
+    ///
+    /// Callbacks run outside every registry lock. A callback that panics is
+    /// dropped from that scrape (the rest of the body is unaffected) and
+    /// counted in `telemeter_scrape_callback_errors_total`.
+    ///
+    /// ```
+    /// let reg = telemeter::Registry::new();
+    /// reg.gauge_fn("active_plugins", "Connected plugins.", || 3.0)?;
+    /// let mut body = Vec::new();
+    /// reg.encode(&mut body);
+    /// assert!(String::from_utf8(body).unwrap().contains("active_plugins 3\n"));
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    pub fn gauge_fn<F>(&self, name: &str, help: &str, f: F) -> Result<(), Error>
+    where
+        F: Fn() -> f64 + Send + Sync + 'static,
+    {
+        self.callback(
+            Opts::new(name, help),
+            "gauge",
+            Box::new(move |s: &mut CallbackSink<'_>| s.sample(&[], f())),
+        )
+    }
+
+    /// Registers an unlabelled counter whose value `f` computes at each
+    /// scrape (for totals kept elsewhere). See [`Registry::gauge_fn`].
+    pub fn counter_fn<F>(&self, name: &str, help: &str, f: F) -> Result<(), Error>
+    where
+        F: Fn() -> f64 + Send + Sync + 'static,
+    {
+        self.callback(
+            Opts::new(name, help),
+            "counter",
+            Box::new(move |s: &mut CallbackSink<'_>| s.sample(&[], f())),
+        )
+    }
+
+    /// Registers a labelled gauge family sampled at scrape time: `f` emits
+    /// one sample per label-value set through the [`CallbackSink`].
+    ///
+    /// ```
+    /// use telemeter::{Opts, Registry};
+    /// let reg = Registry::new();
+    /// reg.gauge_callback(
+    ///     Opts::new("circuit_breaker_state", "0 = Closed, 1 = Open.").labels(&["breaker"]),
+    ///     |s| {
+    ///         s.sample(&["nats"], 0.0);
+    ///         s.sample(&["anthropic"], 1.0);
+    ///     },
+    /// )?;
+    /// let mut body = Vec::new();
+    /// reg.encode(&mut body);
+    /// let text = String::from_utf8(body).unwrap();
+    /// assert!(text.contains("circuit_breaker_state{breaker=\"anthropic\"} 1\n"));
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    pub fn gauge_callback<F>(&self, opts: Opts, f: F) -> Result<(), Error>
+    where
+        F: Fn(&mut CallbackSink<'_>) + Send + Sync + 'static,
+    {
+        self.callback(opts, "gauge", Box::new(f))
+    }
+
+    /// Registers a labelled counter family sampled at scrape time. See
+    /// [`Registry::gauge_callback`].
+    pub fn counter_callback<F>(&self, opts: Opts, f: F) -> Result<(), Error>
+    where
+        F: Fn(&mut CallbackSink<'_>) + Send + Sync + 'static,
+    {
+        self.callback(opts, "counter", Box::new(f))
+    }
+}
+
+/// The process-wide default registry, for programs that want one without
+/// passing it around.
+///
+/// ```
+/// let c = telemeter::default_registry().counter("doc_default_total", "Doc.")?;
+/// c.inc();
+/// # Ok::<(), telemeter::Error>(())
+/// ```
+#[cfg(not(telemeter_loom))]
+pub fn default_registry() -> &'static Registry {
+    static DEFAULT: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    DEFAULT.get_or_init(Registry::new)
+}

@@ -1,0 +1,598 @@
+//! Per-thread shards, the shard pool and the process-wide slot space.
+//!
+//! # Model
+//!
+//! Every sharded value (a counter cell, a histogram bucket, a histogram sum)
+//! is a *slot*: an index into one process-wide slot space. Every *shard* has
+//! a 64-bit cell for every slot, so a series is the same index in every
+//! shard and a scrape sums that index across shards.
+//!
+//! A shard stores its cells in *segments*: segment `k` holds
+//! `SEG0 << k` cells, so the slot space grows geometrically without ever
+//! moving a cell that a writer may be touching. A slot's location
+//! `(segment, offset)` is computed once, when its series is created.
+//!
+//! # Protocol and invariants
+//!
+//! * **Exclusive shards.** A thread takes a free exclusive shard from the
+//!   pool on its first record and gives it back from a thread-local
+//!   destructor. While it holds it, it is the only writer of every cell in
+//!   it, so an add is a relaxed load and a relaxed store (no lock prefix).
+//!   A concurrent scrape may read a cell at any time: 64-bit atomic loads
+//!   never tear, and a cell only ever holds values its single writer stored,
+//!   each no smaller than the last (counts only grow), so by coherence a
+//!   reader never sees a cell go backwards.
+//! * **Hand-off.** Releasing and taking a shard both go through the pool
+//!   mutex, so every store of the old owner happens-before the first load of
+//!   the new owner; the new owner continues from the old owner's values and
+//!   nothing recorded by an exited thread is lost or needs folding.
+//! * **Shared shards.** When every exclusive shard is taken, further threads
+//!   are spread over a few shared shards, which always add with `fetch_add`.
+//!   A shard's mode never changes, so the two kinds of writer never mix on
+//!   one cell.
+//! * **Growth.** Segments are allocated under the pool mutex, in every
+//!   published shard, before a slot inside them is handed out; a new shard
+//!   gets every allocated segment before it is published. A writer learns of
+//!   a slot only through a handle created after that, so it always finds the
+//!   segment (the cold path re-checks under the mutex anyway).
+//! * **Reuse.** A slot run is freed when the last handle to its series is
+//!   dropped: it is zeroed in every shard under the mutex and only then put
+//!   on the free list, so a new series never starts with an old one's counts.
+//!
+//! The loom models in `loom-tests/` check hand-off, increments against a
+//! scrape, and free-then-reuse with this very code.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::ptr;
+
+use crate::sync::{lock, AtomicPtr, AtomicU64, Mutex, Ordering};
+
+/// log2 of the first segment's length. Small under loom so that models cross
+/// segment boundaries.
+#[cfg(not(telemeter_loom))]
+const SEG0_BITS: u32 = 10;
+#[cfg(telemeter_loom)]
+const SEG0_BITS: u32 = 1;
+
+/// Number of segment pointers per shard: `SEG0 << 40` slots is far beyond
+/// any real process.
+const SEGMENTS: usize = 40;
+
+/// Exclusive (single-writer) shards the pool may create.
+#[cfg(not(telemeter_loom))]
+pub(crate) const EXCLUSIVE_SHARDS: usize = 64;
+#[cfg(telemeter_loom)]
+pub(crate) const EXCLUSIVE_SHARDS: usize = 2;
+
+/// Shared (`fetch_add`) shards for threads beyond the exclusive ones.
+#[cfg(not(telemeter_loom))]
+pub(crate) const SHARED_SHARDS: usize = 4;
+#[cfg(telemeter_loom)]
+pub(crate) const SHARED_SHARDS: usize = 1;
+
+const MAX_SHARDS: usize = EXCLUSIVE_SHARDS + SHARED_SHARDS;
+
+/// The largest run of slots one series may take (one segment 0).
+pub(crate) const MAX_RUN: usize = 1 << SEG0_BITS;
+
+/// Where a slot lives inside every shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SlotLoc {
+    seg: usize,
+    off: usize,
+}
+
+impl SlotLoc {
+    /// The location of slot index `slot`.
+    pub(crate) fn of(slot: usize) -> SlotLoc {
+        let x = slot + (1usize << SEG0_BITS);
+        let seg = (usize::BITS - 1 - x.leading_zeros() - SEG0_BITS) as usize;
+        SlotLoc {
+            seg,
+            off: x - (1usize << (SEG0_BITS as usize + seg)),
+        }
+    }
+
+    /// The location `i` slots further on, inside the same run.
+    #[inline(always)]
+    pub(crate) fn at(self, i: usize) -> SlotLoc {
+        SlotLoc {
+            seg: self.seg,
+            off: self.off + i,
+        }
+    }
+}
+
+fn seg_len(seg: usize) -> usize {
+    1usize << (SEG0_BITS as usize + seg)
+}
+
+fn seg_start(seg: usize) -> usize {
+    seg_len(seg) - (1usize << SEG0_BITS)
+}
+
+/// One shard: a cell for every allocated slot.
+pub(crate) struct Shard {
+    segments: [AtomicPtr<AtomicU64>; SEGMENTS],
+    /// Shared shards add with `fetch_add`; exclusive ones load and store.
+    shared: bool,
+    /// Position in the pool (for hand-back).
+    index: usize,
+}
+
+impl std::fmt::Debug for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shard")
+            .field("index", &self.index)
+            .field("shared", &self.shared)
+            .finish()
+    }
+}
+
+impl Shard {
+    fn new(index: usize, shared: bool, segments: usize) -> Shard {
+        let shard = Shard {
+            segments: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            shared,
+            index,
+        };
+        for seg in 0..segments {
+            shard.alloc_segment(seg);
+        }
+        shard
+    }
+
+    fn alloc_segment(&self, seg: usize) {
+        let cells: Box<[AtomicU64]> = (0..seg_len(seg)).map(|_| AtomicU64::new(0)).collect();
+        let p = Box::into_raw(cells) as *mut AtomicU64;
+        // Release: a reader that sees the pointer sees zeroed cells.
+        self.segments[seg].store(p, Ordering::Release);
+    }
+
+    /// The cell for `loc`, if its segment exists in this shard.
+    #[inline(always)]
+    fn cell(&self, loc: SlotLoc) -> Option<&AtomicU64> {
+        let seg = self.segments[loc.seg].load(Ordering::Acquire);
+        if seg.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null segment pointer was produced by `alloc_segment`
+        // from a boxed slice of `seg_len(loc.seg)` cells, and is only freed
+        // when the pool is dropped, which outlives every shard reference.
+        // `loc.off < seg_len(loc.seg)` because every `SlotLoc` comes from
+        // `SlotLoc::of` (offset inside its segment) plus an index inside a run
+        // that `Pool::alloc` placed wholly inside one segment.
+        Some(unsafe { &*seg.add(loc.off) })
+    }
+
+    #[inline(always)]
+    fn cell_or_grow(&self, loc: SlotLoc) -> &AtomicU64 {
+        match self.cell(loc) {
+            Some(c) => c,
+            None => self.cell_cold(loc),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn cell_cold(&self, loc: SlotLoc) -> &AtomicU64 {
+        // Unreachable by the growth invariant; re-establish it rather than
+        // trust it, so that a broken invariant cannot lose a count.
+        let pool = pool();
+        let st = lock(&pool.state);
+        for seg in 0..=loc.seg {
+            if self.segments[seg].load(Ordering::Acquire).is_null() {
+                self.alloc_segment(seg);
+            }
+        }
+        drop(st);
+        self.cell(loc).expect("segment allocated above")
+    }
+
+    /// Adds `v` to the integer cell at `loc`.
+    #[inline(always)]
+    pub(crate) fn add(&self, loc: SlotLoc, v: u64) {
+        let c = self.cell_or_grow(loc);
+        if self.shared {
+            c.fetch_add(v, Ordering::Relaxed);
+        } else {
+            // Single writer: no read-modify-write instruction needed.
+            c.store(c.load(Ordering::Relaxed).wrapping_add(v), Ordering::Relaxed);
+        }
+    }
+
+    /// Adds `v` to the `f64` cell at `loc` (stored as bits).
+    #[inline(always)]
+    pub(crate) fn add_f64(&self, loc: SlotLoc, v: f64) {
+        let c = self.cell_or_grow(loc);
+        if self.shared {
+            let mut cur = c.load(Ordering::Relaxed);
+            loop {
+                let new = (f64::from_bits(cur) + v).to_bits();
+                match c.compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed) {
+                    Ok(_) => break,
+                    Err(actual) => cur = actual,
+                }
+            }
+        } else {
+            let cur = f64::from_bits(c.load(Ordering::Relaxed));
+            c.store((cur + v).to_bits(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Pool bookkeeping, guarded by the pool mutex. Everything here is cold.
+struct PoolState {
+    /// Shards published in `Pool::shards[..created]`.
+    created: usize,
+    exclusive_created: usize,
+    free_exclusive: Vec<usize>,
+    shared: Vec<usize>,
+    next_shared: usize,
+    /// Segments allocated in every published shard.
+    segments: usize,
+    next_slot: usize,
+    free_runs: HashMap<usize, Vec<usize>>,
+    live_slots: usize,
+}
+
+/// The process-wide shard pool and slot allocator.
+pub(crate) struct Pool {
+    shards: [AtomicPtr<Shard>; MAX_SHARDS],
+    state: Mutex<PoolState>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool").finish_non_exhaustive()
+    }
+}
+
+/// Statistics about the pool, for tests, benches and the admin console.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Shards created so far (exclusive and shared).
+    pub shards: usize,
+    /// Exclusive shards currently held by a live thread.
+    pub exclusive_in_use: usize,
+    /// Slots currently allocated to live series.
+    pub live_slots: usize,
+    /// Slots per shard currently backed by memory.
+    pub capacity_slots: usize,
+}
+
+impl Pool {
+    fn new() -> Pool {
+        Pool {
+            shards: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            state: Mutex::new(PoolState {
+                created: 0,
+                exclusive_created: 0,
+                free_exclusive: Vec::new(),
+                shared: Vec::new(),
+                next_shared: 0,
+                segments: 0,
+                next_slot: 0,
+                free_runs: HashMap::new(),
+                live_slots: 0,
+            }),
+        }
+    }
+
+    fn publish(&self, st: &mut PoolState, shared: bool) -> usize {
+        let idx = st.created;
+        let shard = Box::new(Shard::new(idx, shared, st.segments));
+        // Release: a scrape that sees the shard sees its segments.
+        self.shards[idx].store(Box::into_raw(shard), Ordering::Release);
+        st.created += 1;
+        idx
+    }
+
+    fn shard(&self, idx: usize) -> &Shard {
+        let p = self.shards[idx].load(Ordering::Acquire);
+        // SAFETY: callers pass an index below `created`, whose pointer was
+        // published by `publish` from a live Box that is freed only by
+        // `Pool::drop`.
+        unsafe { &*p }
+    }
+
+    /// Takes a shard for the calling thread: a free exclusive one, a new
+    /// exclusive one, or (past the limit) a shared one.
+    fn take(&self) -> (&Shard, bool) {
+        let mut st = lock(&self.state);
+        if let Some(idx) = st.free_exclusive.pop() {
+            return (self.shard(idx), true);
+        }
+        if st.exclusive_created < EXCLUSIVE_SHARDS {
+            st.exclusive_created += 1;
+            let idx = self.publish(&mut st, false);
+            return (self.shard(idx), true);
+        }
+        (self.shared_shard(&mut st), false)
+    }
+
+    fn shared_shard(&self, st: &mut PoolState) -> &Shard {
+        if st.shared.len() < SHARED_SHARDS {
+            let idx = self.publish(st, true);
+            st.shared.push(idx);
+            return self.shard(idx);
+        }
+        let idx = st.shared[st.next_shared % st.shared.len()];
+        st.next_shared = st.next_shared.wrapping_add(1);
+        self.shard(idx)
+    }
+
+    /// Gives an exclusive shard back. Its cells keep their values.
+    fn give_back(&self, idx: usize) {
+        let mut st = lock(&self.state);
+        st.free_exclusive.push(idx);
+    }
+
+    /// Allocates a run of `len` contiguous slots inside one segment, zero in
+    /// every shard. `len` must be in `1..=MAX_RUN`.
+    pub(crate) fn alloc(&self, len: usize) -> usize {
+        debug_assert!((1..=MAX_RUN).contains(&len));
+        let mut st = lock(&self.state);
+        st.live_slots += len;
+        if let Some(start) = st.free_runs.get_mut(&len).and_then(Vec::pop) {
+            return start;
+        }
+        let mut start = st.next_slot;
+        loop {
+            let loc = SlotLoc::of(start);
+            if loc.off + len <= seg_len(loc.seg) {
+                break;
+            }
+            // The run would straddle two segments: start at the next one.
+            start = seg_start(loc.seg + 1);
+        }
+        st.next_slot = start + len;
+        let needed = SlotLoc::of(start + len - 1).seg + 1;
+        while st.segments < needed {
+            let seg = st.segments;
+            for idx in 0..st.created {
+                self.shard(idx).alloc_segment(seg);
+            }
+            st.segments += 1;
+        }
+        start
+    }
+
+    /// Zeroes a run in every shard and puts it on the free list. The caller
+    /// guarantees that no handle can still write the run.
+    pub(crate) fn free(&self, start: usize, len: usize) {
+        let mut st = lock(&self.state);
+        let loc = SlotLoc::of(start);
+        for idx in 0..st.created {
+            let shard = self.shard(idx);
+            for i in 0..len {
+                if let Some(c) = shard.cell(loc.at(i)) {
+                    c.store(0, Ordering::Relaxed);
+                }
+            }
+        }
+        st.live_slots -= len;
+        st.free_runs.entry(len).or_default().push(start);
+    }
+
+    /// Sums the integer cells `loc.at(0..out.len())` over every shard into
+    /// `out` (overwriting it).
+    pub(crate) fn sum_into(&self, loc: SlotLoc, out: &mut [u64]) {
+        out.iter_mut().for_each(|v| *v = 0);
+        self.for_each_shard(|shard| {
+            for (i, acc) in out.iter_mut().enumerate() {
+                if let Some(c) = shard.cell(loc.at(i)) {
+                    *acc = acc.wrapping_add(c.load(Ordering::Relaxed));
+                }
+            }
+        });
+    }
+
+    /// Sums one integer cell over every shard.
+    pub(crate) fn sum(&self, loc: SlotLoc) -> u64 {
+        let mut out = [0u64];
+        self.sum_into(loc, &mut out);
+        out[0]
+    }
+
+    /// Sums one `f64` cell over every shard.
+    pub(crate) fn sum_f64(&self, loc: SlotLoc) -> f64 {
+        let mut total = 0.0;
+        self.for_each_shard(|shard| {
+            if let Some(c) = shard.cell(loc) {
+                total += f64::from_bits(c.load(Ordering::Relaxed));
+            }
+        });
+        total
+    }
+
+    fn for_each_shard(&self, mut f: impl FnMut(&Shard)) {
+        for slot in &self.shards {
+            let p = slot.load(Ordering::Acquire);
+            if p.is_null() {
+                break; // shards are published in index order
+            }
+            // SAFETY: see `shard`: published pointers stay valid for the
+            // pool's lifetime.
+            f(unsafe { &*p });
+        }
+    }
+
+    pub(crate) fn stats(&self) -> PoolStats {
+        let st = lock(&self.state);
+        PoolStats {
+            shards: st.created,
+            exclusive_in_use: st.exclusive_created - st.free_exclusive.len(),
+            live_slots: st.live_slots,
+            capacity_slots: if st.segments == 0 {
+                0
+            } else {
+                seg_start(st.segments)
+            },
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        for slot in &self.shards {
+            let p = slot.load(Ordering::Acquire);
+            if p.is_null() {
+                break;
+            }
+            // SAFETY: the pool is being dropped, so no reference to any
+            // shard remains (thread-local pointers into a pool never outlive
+            // it: the std pool is never dropped, a loom pool is dropped after
+            // its model's threads finished); `p` came from `Box::into_raw`.
+            let shard = unsafe { Box::from_raw(p) };
+            for (seg, sp) in shard.segments.iter().enumerate() {
+                let sp = sp.load(Ordering::Acquire);
+                if !sp.is_null() {
+                    // SAFETY: produced by `alloc_segment` as a boxed slice of
+                    // exactly `seg_len(seg)` cells, freed once here.
+                    drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(sp, seg_len(seg))) });
+                }
+            }
+        }
+    }
+}
+
+// SAFETY (Send/Sync): `Shard` and `Pool` hold raw pointers only to memory
+// they own, every access to which goes through atomics.
+unsafe impl Send for Shard {}
+// SAFETY: as above.
+unsafe impl Sync for Shard {}
+// SAFETY: as above.
+unsafe impl Send for Pool {}
+// SAFETY: as above.
+unsafe impl Sync for Pool {}
+
+#[cfg(not(telemeter_loom))]
+pub(crate) fn pool() -> &'static Pool {
+    static POOL: std::sync::OnceLock<Pool> = std::sync::OnceLock::new();
+    POOL.get_or_init(Pool::new)
+}
+
+#[cfg(telemeter_loom)]
+loom::lazy_static! {
+    static ref POOL: Pool = Pool::new();
+}
+
+#[cfg(telemeter_loom)]
+pub(crate) fn pool() -> &'static Pool {
+    &POOL
+}
+
+/// Hands an exclusive shard back to the pool when its thread exits.
+struct Owner {
+    idx: Cell<usize>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let idx = self.idx.get();
+        if idx != usize::MAX {
+            // Later thread-local destructors that record find no shard and
+            // take a shared one (see `acquire`).
+            let _ = CURRENT.try_with(|c| c.set(ptr::null()));
+            pool().give_back(idx);
+        }
+    }
+}
+
+#[cfg(not(telemeter_loom))]
+std::thread_local! {
+    static CURRENT: Cell<*const Shard> = const { Cell::new(ptr::null()) };
+    static OWNER: Owner = const { Owner { idx: Cell::new(usize::MAX) } };
+}
+
+#[cfg(telemeter_loom)]
+loom::thread_local! {
+    static CURRENT: Cell<*const Shard> = Cell::new(ptr::null());
+    static OWNER: Owner = Owner { idx: Cell::new(usize::MAX) };
+}
+
+#[cold]
+#[inline(never)]
+fn acquire() -> *const Shard {
+    let pool = pool();
+    let (shard, exclusive) = pool.take();
+    let p: *const Shard = shard;
+    if exclusive {
+        // Register the hand-back. If this thread is already tearing down its
+        // thread-locals, there is no destructor to run later: use a shared
+        // shard instead and give the exclusive one straight back.
+        if OWNER.try_with(|o| o.idx.set(shard.index)).is_err() {
+            pool.give_back(shard.index);
+            let mut st = lock(&pool.state);
+            let s: *const Shard = pool.shared_shard(&mut st);
+            return s;
+        }
+    }
+    let _ = CURRENT.try_with(|c| c.set(p));
+    p
+}
+
+/// Runs `f` on the calling thread's shard.
+#[inline(always)]
+pub(crate) fn with_shard<R>(f: impl FnOnce(&Shard) -> R) -> R {
+    let p = CURRENT.try_with(|c| c.get()).unwrap_or(ptr::null());
+    let p = if p.is_null() { acquire() } else { p };
+    // SAFETY: `p` points to a shard published in the pool, which lives as
+    // long as the pool (forever for the std pool, the whole model execution
+    // under loom).
+    f(unsafe { &*p })
+}
+
+/// Statistics of the process-wide pool.
+pub fn pool_stats() -> PoolStats {
+    pool().stats()
+}
+
+#[cfg(all(test, not(telemeter_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_cover_the_space_without_gaps() {
+        let mut expect = (0usize, 0usize);
+        for slot in 0..(MAX_RUN * 20) {
+            let loc = SlotLoc::of(slot);
+            assert_eq!((loc.seg, loc.off), expect, "slot {slot}");
+            expect.1 += 1;
+            if expect.1 == seg_len(expect.0) {
+                expect = (expect.0 + 1, 0);
+            }
+        }
+    }
+
+    #[test]
+    fn runs_never_straddle_segments() {
+        let pool = Pool::new();
+        for len in [1usize, 7, 13, 100, MAX_RUN, 3] {
+            for _ in 0..50 {
+                let s = pool.alloc(len);
+                let a = SlotLoc::of(s);
+                let b = SlotLoc::of(s + len - 1);
+                assert_eq!(a.seg, b.seg);
+            }
+        }
+    }
+
+    #[test]
+    fn freed_runs_are_zeroed_and_reused() {
+        let pool = Pool::new();
+        let mut st = lock(&pool.state);
+        pool.publish(&mut st, false);
+        drop(st);
+        let s = pool.alloc(3);
+        let shard = pool.shard(0);
+        shard.add(SlotLoc::of(s).at(2), 9);
+        assert_eq!(pool.sum(SlotLoc::of(s).at(2)), 9);
+        pool.free(s, 3);
+        let t = pool.alloc(3);
+        assert_eq!(t, s);
+        assert_eq!(pool.sum(SlotLoc::of(t).at(2)), 0);
+    }
+}
