@@ -305,16 +305,20 @@ impl Registry {
             self.encode_self_metrics(out, &entries, series, start);
         }
         state.scrapes.fetch_add(1, Ordering::Relaxed);
-        state
-            .last_series
-            .store(series as u64, Ordering::Relaxed);
+        state.last_series.store(series as u64, Ordering::Relaxed);
         state.last_duration_ns.store(
             u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
         );
     }
 
-    fn encode_self_metrics(&self, out: &mut Vec<u8>, entries: &[Entry], series: usize, start: Instant) {
+    fn encode_self_metrics(
+        &self,
+        out: &mut Vec<u8>,
+        entries: &[Entry],
+        series: usize,
+        start: Instant,
+    ) {
         let state = &self.inner.scrape;
         out.extend_from_slice(
             b"# HELP telemeter_scrape_duration_seconds Time this scrape spent collecting and encoding, up to this line.\n\
@@ -391,7 +395,13 @@ impl Registry {
                     kind: cb
                         .variants
                         .first()
-                        .map(|v| if v.header.ends_with(" counter\n") { "counter" } else { "gauge" })
+                        .map(|v| {
+                            if v.header.ends_with(" counter\n") {
+                                "counter"
+                            } else {
+                                "gauge"
+                            }
+                        })
                         .unwrap_or("gauge"),
                     series: 0,
                     overflow: 0,

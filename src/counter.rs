@@ -126,8 +126,7 @@ impl FloatCounter {
     /// NaN value.
     #[inline]
     pub fn try_add(&self, v: f64) -> Result<(), Error> {
-        // `!(v >= 0.0)` is true for negatives and NaN.
-        if !(v >= 0.0) {
+        if v.is_nan() || v < 0.0 {
             return Err(Error::InvalidIncrement { value: v });
         }
         let loc = self.run.loc;

@@ -48,10 +48,22 @@ pub struct Opts {
 
 impl Opts {
     /// A family called `name` with HELP text `help` and no labels.
+    ///
+    /// Leading spaces and tabs of `help` are dropped: in text format 0.0.4
+    /// they are indistinguishable from the separator after the name, and
+    /// Prometheus drops them too. Everything else, newlines and backslashes
+    /// included, is escaped and reaches the scraper unchanged.
     pub fn new(name: impl Into<String>, help: impl Into<String>) -> Opts {
+        let help: String = help.into();
+        let trimmed = help.trim_start_matches([' ', '\t']);
+        let help = if trimmed.len() == help.len() {
+            help
+        } else {
+            trimmed.to_string()
+        };
         Opts {
             name: name.into(),
-            help: help.into(),
+            help,
             labels: Vec::new(),
             aliases: Vec::new(),
             max_series: None,
@@ -497,7 +509,8 @@ impl<M: Metric> Family<M> {
             return Ok(false);
         }
         self.core.map.remove(values);
-        list.series.retain(|s| !std::ptr::eq(Arc::as_ptr(s), target));
+        list.series
+            .retain(|s| !std::ptr::eq(Arc::as_ptr(s), target));
         Ok(true)
     }
 
@@ -664,4 +677,3 @@ macro_rules! fixed_label {
         }
     };
 }
-

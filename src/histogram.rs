@@ -5,7 +5,10 @@ use std::time::Instant;
 use crate::counter::Run;
 use crate::shard::{pool, with_shard, MAX_RUN};
 use crate::sync::Arc;
+// Bounds are immutable after construction and take part in no protocol:
+// a std Arc (loom's Arc cannot hold a slice).
 use crate::Error;
+use std::sync::Arc as StdArc;
 
 /// Bounds above which `observe` binary-searches instead of scanning.
 const LINEAR_SCAN_MAX: usize = 16;
@@ -23,7 +26,7 @@ const LINEAR_SCAN_MAX: usize = 16;
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Buckets {
-    bounds: Arc<[f64]>,
+    bounds: StdArc<[f64]>,
 }
 
 /// The most bounds a histogram may have.
@@ -80,7 +83,7 @@ impl Buckets {
         if count == 0 {
             return Err(invalid("linear buckets need a count of at least 1"));
         }
-        if !(width > 0.0) || !width.is_finite() {
+        if !(width.is_finite() && width > 0.0) {
             return Err(invalid(format!(
                 "linear buckets need a positive, finite width (got {width})"
             )));
@@ -93,12 +96,12 @@ impl Buckets {
         if count == 0 {
             return Err(invalid("exponential buckets need a count of at least 1"));
         }
-        if !(start > 0.0) || !start.is_finite() {
+        if !(start.is_finite() && start > 0.0) {
             return Err(invalid(format!(
                 "exponential buckets need a positive, finite start (got {start})"
             )));
         }
-        if !(factor > 1.0) || !factor.is_finite() {
+        if !(factor.is_finite() && factor > 1.0) {
             return Err(invalid(format!(
                 "exponential buckets need a finite factor above 1 (got {factor})"
             )));
@@ -116,7 +119,7 @@ impl Buckets {
     #[must_use]
     pub fn default_prometheus() -> Buckets {
         Buckets {
-            bounds: Arc::from(
+            bounds: StdArc::from(
                 &[
                     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
                 ][..],

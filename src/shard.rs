@@ -53,7 +53,7 @@ use crate::sync::{lock, AtomicPtr, AtomicU64, Mutex, Ordering};
 #[cfg(not(telemeter_loom))]
 const SEG0_BITS: u32 = 10;
 #[cfg(telemeter_loom)]
-const SEG0_BITS: u32 = 1;
+const SEG0_BITS: u32 = 2;
 
 /// Number of segment pointers per shard: `SEG0 << 40` slots is far beyond
 /// any real process.

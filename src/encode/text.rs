@@ -9,7 +9,7 @@
 //! * the body ends with a newline.
 //!
 //! Each series' `name{labels} ` prefix is rendered once, when the series is
-//! created ([`render_prefix`]); a scrape only copies bytes and formats
+//! created; a scrape only copies bytes and formats
 //! numbers into the caller's reused buffer.
 #![forbid(unsafe_code)]
 
@@ -181,7 +181,14 @@ mod tests {
         assert_eq!(f(f64::NAN), "NaN");
         assert_eq!(f(1e21), "1e21");
         assert_eq!(f(1.5e-7), "1.5e-7");
-        for v in [0.1, 1.0 / 3.0, 123456.789, 1e-300, f64::MAX, f64::MIN_POSITIVE] {
+        for v in [
+            0.1,
+            1.0 / 3.0,
+            123456.789,
+            1e-300,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+        ] {
             assert_eq!(f(v).parse::<f64>().unwrap(), v, "round trip of {v}");
         }
     }

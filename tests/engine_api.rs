@@ -1,0 +1,454 @@
+//! The registry's contract: validation errors, exposition layout, aliases,
+//! overflow, callbacks, removal and slot reuse, and the peer crates' known
+//! faults that telemeter must not repeat.
+
+use telemeter::parse::{parse, MetricType};
+use telemeter::{fixed_label, Buckets, Error, Opts, Registry, OVERFLOW_LABEL_VALUE};
+
+fn quiet() -> Registry {
+    Registry::builder().self_metrics(false).build()
+}
+
+fn err_msg(e: Error) -> String {
+    e.to_string()
+}
+
+#[test]
+fn every_validation_error_names_the_problem_and_the_fix() {
+    let reg = quiet();
+    let e = reg.counter("1abc", "h").unwrap_err();
+    assert!(matches!(e, Error::InvalidMetricName { .. }));
+    assert!(err_msg(e).contains("[a-zA-Z_:][a-zA-Z0-9_:]*"));
+
+    let e = reg.counter("bad-name", "h").unwrap_err();
+    assert!(err_msg(e).contains("replace other characters"));
+
+    let e = reg.counter("", "h").unwrap_err();
+    assert!(matches!(e, Error::InvalidMetricName { .. }));
+
+    let e = reg.counter("__internal", "h").unwrap_err();
+    assert!(matches!(e, Error::ReservedName { .. }));
+    assert!(err_msg(e).contains("reserves"));
+
+    let e = reg
+        .counter_family(Opts::new("x_total", "h").labels(&["a:b"]))
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidLabelName { .. }));
+    assert!(err_msg(e).contains("[a-zA-Z_][a-zA-Z0-9_]*"));
+
+    let e = reg
+        .counter_family(Opts::new("x_total", "h").labels(&["__a"]))
+        .unwrap_err();
+    assert!(matches!(e, Error::ReservedName { .. }));
+
+    let e = reg
+        .counter_family(Opts::new("x_total", "h").labels(&["a", "a"]))
+        .unwrap_err();
+    assert!(matches!(e, Error::DuplicateLabelName { .. }));
+    assert!(err_msg(e).contains("twice"));
+
+    let e = reg
+        .histogram_family(
+            Opts::new("x_seconds", "h").labels(&["le"]),
+            Buckets::default(),
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::ReservedLabel { .. }));
+    assert!(err_msg(e).contains("\"le\""));
+
+    let _ = reg.counter("dup_total", "h").unwrap();
+    let e = reg.gauge("dup_total", "h").unwrap_err();
+    assert!(matches!(e, Error::DuplicateMetric { .. }));
+    assert!(err_msg(e).contains("already registered"));
+
+    // A histogram's generated names clash with a counter of that name.
+    let _ = reg.counter("lat_count", "h").unwrap();
+    let e = reg.histogram("lat", "h", Buckets::default()).unwrap_err();
+    assert_eq!(
+        e,
+        Error::DuplicateMetric {
+            name: "lat_count".into()
+        }
+    );
+
+    // An alias that clashes.
+    let e = reg
+        .counter_family(Opts::new("fresh_total", "h").alias("dup_total"))
+        .unwrap_err();
+    assert!(matches!(e, Error::DuplicateMetric { .. }));
+
+    let fam = reg
+        .counter_family(Opts::new("two_total", "h").labels(&["a", "b"]))
+        .unwrap();
+    let e = fam.with_label_values(&["x"]).unwrap_err();
+    assert_eq!(
+        e,
+        Error::LabelCount {
+            family: "two_total".into(),
+            expected: 2,
+            got: 1
+        }
+    );
+    assert!(err_msg(e).contains("one value per label name"));
+    assert!(fam.remove(&["x", "y", "z"]).is_err());
+
+    let e = reg.float_counter("f_total", "h").unwrap().try_add(-1.0);
+    assert!(err_msg(e.unwrap_err()).contains("counters only go up"));
+
+    fixed_label! {
+        /// Missing label.
+        enum Nope: "nope" { A = "a" }
+    }
+    let e = fam.by_label::<Nope>(&["x"]).unwrap_err();
+    assert!(matches!(e, Error::UnknownLabel { .. }));
+
+    // Self-metric names are reserved while self-metrics are on.
+    let e = Registry::new()
+        .counter("telemeter_series_overflow_total", "h")
+        .unwrap_err();
+    assert!(matches!(e, Error::DuplicateMetric { .. }));
+}
+
+#[test]
+fn exposition_layout_is_exact() {
+    let reg = quiet();
+    let c = reg.counter("a_total", "A counter.").unwrap();
+    let g = reg.gauge("b", "A gauge.").unwrap();
+    let fg = reg.float_gauge("c", "Float.").unwrap();
+    let h = reg
+        .histogram("d_seconds", "Hist.", Buckets::new(vec![0.5, 1.0]).unwrap())
+        .unwrap();
+    let fc = reg.float_counter("e_total", "Float counter.").unwrap();
+    c.add(3);
+    g.set(-4);
+    fg.set(f64::NAN);
+    h.observe(0.25);
+    h.observe(0.75);
+    h.observe(7.0);
+    fc.add(1.5);
+    assert_eq!(
+        reg.encode_to_string(),
+        "# HELP a_total A counter.\n# TYPE a_total counter\na_total 3\n\
+         # HELP b A gauge.\n# TYPE b gauge\nb -4\n\
+         # HELP c Float.\n# TYPE c gauge\nc NaN\n\
+         # HELP d_seconds Hist.\n# TYPE d_seconds histogram\n\
+         d_seconds_bucket{le=\"0.5\"} 1\nd_seconds_bucket{le=\"1\"} 2\nd_seconds_bucket{le=\"+Inf\"} 3\n\
+         d_seconds_sum 8\nd_seconds_count 3\n\
+         # HELP e_total Float counter.\n# TYPE e_total counter\ne_total 1.5\n"
+    );
+}
+
+#[test]
+fn aliases_export_the_same_series_with_deprecated_help() {
+    let reg = quiet();
+    let fam = reg
+        .histogram_family(
+            Opts::new("oxg_rpc_duration_seconds", "Latency for each RPC handler.")
+                .labels(&["component", "method", "code"])
+                .alias("glyph_rpc_duration_seconds"),
+            Buckets::default(),
+        )
+        .unwrap();
+    fam.with_label_values(&["api", "Get", "OK"])
+        .unwrap()
+        .observe(0.02);
+    let exp = parse(&reg.encode_to_string()).unwrap();
+    let new = exp.family("oxg_rpc_duration_seconds").unwrap();
+    let old = exp.family("glyph_rpc_duration_seconds").unwrap();
+    assert_eq!(old.kind, MetricType::Histogram);
+    assert_eq!(
+        old.help.as_deref(),
+        Some("Deprecated: use oxg_rpc_duration_seconds. Latency for each RPC handler.")
+    );
+    assert_eq!(new.samples.len(), old.samples.len());
+    for (a, b) in new.samples.iter().zip(&old.samples) {
+        assert_eq!(a.value, b.value);
+        assert_eq!(a.labels, b.labels);
+        assert_eq!(
+            a.name.replace("oxg_", ""),
+            b.name.replace("glyph_", ""),
+            "same sample under both names"
+        );
+    }
+}
+
+#[test]
+fn cardinality_limit_redirects_to_one_overflow_series_and_counts() {
+    let reg = Registry::new();
+    let fam = reg
+        .counter_family(
+            Opts::new("capped_total", "Capped.")
+                .labels(&["user"])
+                .max_series(2),
+        )
+        .unwrap();
+    fam.with_label_values(&["a"]).unwrap().inc();
+    fam.with_label_values(&["b"]).unwrap().inc();
+    fam.with_label_values(&["c"]).unwrap().inc();
+    fam.with_label_values(&["d"]).unwrap().add(5);
+    fam.with_label_values(&["a"]).unwrap().inc(); // existing: not redirected
+    assert_eq!(fam.overflowed(), 2);
+    assert_eq!(fam.len(), 3);
+    let exp = parse(&reg.encode_to_string()).unwrap();
+    let f = exp.family("capped_total").unwrap();
+    assert_eq!(f.find("capped_total", &[("user", "a")]).unwrap().value, 2.0);
+    assert_eq!(
+        f.find("capped_total", &[("user", OVERFLOW_LABEL_VALUE)])
+            .unwrap()
+            .value,
+        6.0
+    );
+    assert!(f.find("capped_total", &[("user", "c")]).is_none());
+    let over = exp.family("telemeter_series_overflow_total").unwrap();
+    assert_eq!(
+        over.find(
+            "telemeter_series_overflow_total",
+            &[("family", "capped_total")]
+        )
+        .unwrap()
+        .value,
+        2.0
+    );
+}
+
+#[test]
+fn removed_series_leave_the_scrape_and_new_ones_start_from_zero() {
+    let reg = quiet();
+    let fam = reg
+        .counter_family(Opts::new("rm_total", "Removal.").labels(&["k"]))
+        .unwrap();
+    let kept = fam.with_label_values(&["x"]).unwrap();
+    kept.add(7);
+    assert!(fam.remove(&["x"]).unwrap());
+    assert!(!fam.remove(&["x"]).unwrap());
+    assert!(!reg.encode_to_string().contains("rm_total{"));
+    // The old handle still works, into a series nobody scrapes.
+    kept.inc();
+    assert_eq!(kept.get(), 8);
+    // A new series for the same labels starts at zero, separate from it.
+    let fresh = fam.with_label_values(&["x"]).unwrap();
+    assert_eq!(fresh.get(), 0);
+    fresh.inc();
+    assert_eq!(kept.get(), 8);
+    assert!(reg.encode_to_string().contains("rm_total{k=\"x\"} 1\n"));
+
+    // Once the last handle is gone its slots may be reused: zeroed first.
+    // (The pool is process-wide and other tests allocate concurrently, so
+    // reuse itself is checked in the shard unit tests and the loom model.)
+    drop(kept);
+    for i in 0..100 {
+        let c = fam.with_label_values(&[&format!("n{i}")]).unwrap();
+        assert_eq!(c.get(), 0, "new series must not inherit counts");
+    }
+}
+
+#[test]
+fn scrape_time_callbacks_survive_panics_and_bad_samples() {
+    let reg = Registry::new();
+    reg.gauge_fn("ok_gauge", "Fine.", || 2.5).unwrap();
+    reg.gauge_callback(Opts::new("panicky", "Panics.").labels(&["k"]), |s| {
+        s.sample(&["before"], 1.0);
+        panic!("callback failure");
+    })
+    .unwrap();
+    reg.gauge_callback(Opts::new("sloppy", "Bad samples.").labels(&["k"]), |s| {
+        s.sample(&["a"], 1.0);
+        s.sample(&["a"], 2.0); // duplicate label set: dropped
+        s.sample(&["a", "b"], 3.0); // wrong arity: dropped
+        s.sample(&["b"], 4.0);
+    })
+    .unwrap();
+    reg.counter_fn("uptime_seconds_total", "Up.", || 12.0)
+        .unwrap();
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let body = reg.encode_to_string();
+    std::panic::set_hook(prev);
+    let exp = parse(&body).unwrap();
+    assert_eq!(exp.family("ok_gauge").unwrap().samples[0].value, 2.5);
+    assert!(exp.family("panicky").unwrap().samples.is_empty());
+    let sloppy = exp.family("sloppy").unwrap();
+    assert_eq!(sloppy.samples.len(), 2);
+    assert_eq!(sloppy.find("sloppy", &[("k", "a")]).unwrap().value, 1.0);
+    assert_eq!(
+        exp.family("uptime_seconds_total").unwrap().kind,
+        MetricType::Counter
+    );
+    let errors = exp
+        .family("telemeter_scrape_callback_errors_total")
+        .unwrap();
+    assert_eq!(errors.samples[0].value, 3.0); // one panic + two rejected samples
+}
+
+#[test]
+fn fixed_labels_index_without_hashing_and_share_series_with_lookups() {
+    fixed_label! {
+        /// Outcome.
+        pub enum Outcome: "outcome" { Ok = "ok", Error = "error", Blocked = "blocked", Unknown = "unknown" }
+    }
+    let reg = quiet();
+    let fam = reg
+        .counter_family(
+            Opts::new("nexo_tool_calls_total", "Tool invocations.")
+                .labels(&["agent", "outcome", "tool"]),
+        )
+        .unwrap();
+    let by = fam.by_label::<Outcome>(&["kate", "search"]).unwrap();
+    by.get(Outcome::Error).add(3);
+    by.get(Outcome::Ok).inc();
+    assert_eq!(fam.len(), 4, "every outcome is pre-created");
+    assert_eq!(
+        fam.with_label_values(&["kate", "error", "search"])
+            .unwrap()
+            .get(),
+        3
+    );
+    assert_eq!(Outcome::Blocked.as_str(), "blocked");
+    assert!(fam.by_label::<Outcome>(&["only-one"]).is_err());
+}
+
+#[test]
+fn self_metrics_can_be_switched_off() {
+    let on = Registry::new();
+    let off = quiet();
+    let _on = on.counter("x_total", "x").unwrap();
+    let _off = off.counter("x_total", "x").unwrap();
+    let on_body = on.encode_to_string();
+    assert!(on_body.contains("telemeter_scrape_duration_seconds "));
+    assert!(on_body.contains("telemeter_series 1\n"));
+    assert!(!off.encode_to_string().contains("telemeter_"));
+    let summary = on.summary();
+    assert_eq!(summary.scrapes, 1);
+    assert_eq!(summary.series, 1);
+    assert_eq!(summary.families[0].name, "x_total");
+    assert_eq!(summary.to_json()["families"][0]["type"], "counter");
+}
+
+#[test]
+fn label_values_are_hashed_with_a_separator() {
+    // rust-prometheus keys series by a hash with no equality check; here
+    // ("ab","c") and ("a","bc") are two series however they hash.
+    let reg = quiet();
+    let fam = reg
+        .counter_family(Opts::new("sep_total", "Sep.").labels(&["x", "y"]))
+        .unwrap();
+    fam.with_label_values(&["ab", "c"]).unwrap().inc();
+    fam.with_label_values(&["a", "bc"]).unwrap().add(10);
+    fam.with_label_values(&["", "abc"]).unwrap().add(100);
+    assert_eq!(fam.len(), 3);
+    assert_eq!(fam.with_label_values(&["ab", "c"]).unwrap().get(), 1);
+    assert_eq!(fam.with_label_values(&["a", "bc"]).unwrap().get(), 10);
+}
+
+#[test]
+fn handles_are_owned_so_nested_lookups_cannot_deadlock() {
+    // prometheus-client's get_or_create hands out a lock guard: holding it
+    // while creating another series deadlocks. telemeter hands out owned
+    // handles.
+    let reg = quiet();
+    let fam = reg
+        .counter_family(Opts::new("nested_total", "Nested.").labels(&["k"]))
+        .unwrap();
+    let a = fam.with_label_values(&["a"]).unwrap();
+    let b = fam.with_label_values(&["b"]).unwrap();
+    a.inc();
+    b.inc();
+    let _body = reg.encode_to_string(); // scraping while holding handles
+    assert_eq!(fam.with_label_values(&["c"]).unwrap().get(), 0);
+}
+
+#[test]
+fn hostile_label_values_and_help_stay_one_valid_body() {
+    // metrics-exporter-prometheus treats `\\` as already escaped and
+    // prometheus-client leaves values unescaped: one bad value breaks the
+    // whole scrape. Here every value round-trips.
+    let reg = quiet();
+    let hostile = [
+        "back\\slash",
+        "quote\"d",
+        "new\nline",
+        "}#{",
+        "\\\"\\n",
+        "tab\tcr\r",
+        "ünï©ødé 🚀",
+        "",
+    ];
+    let fam = reg
+        .counter_family(
+            Opts::new(
+                "hostile_total",
+                "Help with \\ backslash\nand newline \"quotes\".",
+            )
+            .labels(&["v"]),
+        )
+        .unwrap();
+    for (i, v) in hostile.iter().enumerate() {
+        fam.with_label_values(&[v]).unwrap().add(i as u64 + 1);
+    }
+    let exp = parse(&reg.encode_to_string()).unwrap();
+    let f = exp.family("hostile_total").unwrap();
+    assert_eq!(
+        f.help.as_deref(),
+        Some("Help with \\ backslash\nand newline \"quotes\".")
+    );
+    for (i, v) in hostile.iter().enumerate() {
+        assert_eq!(
+            f.find("hostile_total", &[("v", v)]).unwrap().value,
+            (i + 1) as f64,
+            "{v:?}"
+        );
+    }
+}
+
+#[test]
+fn families_keep_registration_order_and_series_keep_insertion_order() {
+    let reg = quiet();
+    let z = reg
+        .counter_family(Opts::new("z_total", "z").labels(&["k"]))
+        .unwrap();
+    let _a = reg.counter("a_total", "a").unwrap();
+    for k in ["q", "b", "x"] {
+        z.with_label_values(&[k]).unwrap().inc();
+    }
+    let body = reg.encode_to_string();
+    assert!(body.find("z_total").unwrap() < body.find("a_total").unwrap());
+    let q = body.find("k=\"q\"").unwrap();
+    let b = body.find("k=\"b\"").unwrap();
+    let x = body.find("k=\"x\"").unwrap();
+    assert!(q < b && b < x);
+    assert_eq!(body, reg.encode_to_string(), "stable between scrapes");
+}
+
+#[test]
+fn histogram_timer_and_integer_sum() {
+    let reg = quiet();
+    let h = reg
+        .histogram(
+            "size_bytes",
+            "Sizes.",
+            Buckets::exponential(1.0, 2.0, 10).unwrap(),
+        )
+        .unwrap();
+    // 2^53 + 1 is not representable as f64: an integer sum keeps it exact
+    // until the encoder formats it.
+    h.observe_u64(1 << 40);
+    h.observe_u64(3);
+    let s = h.snapshot();
+    assert_eq!(s.sum, ((1u64 << 40) + 3) as f64);
+    let t = h.start_timer();
+    let secs = t.observe_duration();
+    assert!(secs >= 0.0);
+    h.start_timer().discard();
+    assert_eq!(h.snapshot().count, 3);
+}
+
+#[test]
+fn default_registry_is_shared() {
+    let c = telemeter::default_registry()
+        .counter("default_shared_total", "Shared.")
+        .unwrap();
+    c.inc();
+    assert!(telemeter::default_registry()
+        .encode_to_string()
+        .contains("default_shared_total 1\n"));
+}
