@@ -54,7 +54,6 @@ mod sync;
 pub mod encode;
 pub mod fingerprint;
 pub mod parse;
-#[cfg(not(telemeter_noserver))]
 pub mod server;
 
 pub use collect::{CallbackSink, FamilySummary, RegistrySummary};
@@ -62,12 +61,15 @@ pub use counter::{Counter, FloatCounter};
 pub use encode::text::CONTENT_TYPE;
 pub use error::Error;
 pub use family::{
-    ByLabel, Family, FixedCardinalityLabel, Metric, Opts, DEFAULT_MAX_SERIES,
-    OVERFLOW_LABEL_VALUE,
+    ByLabel, Family, FixedCardinalityLabel, Metric, Opts, DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE,
 };
 pub use gauge::{FloatGauge, Gauge};
 pub use histogram::{Buckets, Histogram, HistogramSnapshot, HistogramTimer, MAX_BUCKETS};
 #[cfg(not(telemeter_loom))]
 pub use registry::default_registry;
 pub use registry::{Registry, RegistryBuilder};
+pub use server::{
+    Exporter, ExporterBuilder, ExporterHandle, MetricsSource, Readiness, ServerError, Stats,
+    Surface,
+};
 pub use shard::{pool_stats, PoolStats};

@@ -1,0 +1,753 @@
+//! `telemeter demo`: a synthetic agent that embeds telemeter the way the two
+//! seed systems do — an RPC/plugin daemon (0xgen: `oxg_*`, legacy `glyph_*`
+//! aliases) and an LLM agent runtime (nexo-rs: LLM and tool metrics, breaker
+//! gauges sampled at scrape time, fingerprinted account labels) — and serves
+//! `/metrics`, `/health`, `/ready` and the admin console.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use serde_json::json;
+use telemeter::fingerprint::Fingerprint;
+use telemeter::server::{Exporter, ExporterHandle};
+use telemeter::{fixed_label, Buckets, ByLabel, Counter, Gauge, Histogram, Opts, Registry};
+
+pub const AFTER_HELP: &str = "\
+Surfaces (each address is host:port, :port for every interface, port 0 for an
+OS-chosen port, or \"\" to disable):
+  metrics  http://<metrics-addr>/metrics
+  health   http://<health-addr>/health and /ready
+  admin    http://<admin-addr>/admin/agents, /admin/tool-policy,
+           /admin/metrics-summary (loopback only)
+
+On SIGINT or SIGTERM /ready turns 503, the server drains for --drain-ms, and
+the process exits 0.
+
+Examples:
+  telemeter demo
+  curl -s http://127.0.0.1:9090/metrics | head
+  curl -s http://127.0.0.1:8080/ready
+  telemeter status";
+
+/// Options of `telemeter demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to serve /metrics ("" disables it).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9090")]
+    metrics_addr: String,
+    /// Where to serve /health and /ready ("" disables them).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    health_addr: String,
+    /// Where to serve the admin console; loopback only ("" disables it).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9091")]
+    admin_addr: String,
+    /// Worker threads generating synthetic work.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    threads: usize,
+    /// Operations per second per worker thread.
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    rate: u32,
+    /// Simulated boot time before /ready can turn 200, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    boot_ms: u64,
+    /// How long /ready answers 503 before the listeners close at shutdown.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    drain_ms: u64,
+}
+
+fixed_label! {
+    /// A tool call's outcome (nexo-rs seed).
+    pub enum Outcome: "outcome" { Ok = "ok", Error = "error", Blocked = "blocked", Unknown = "unknown" }
+}
+
+fixed_label! {
+    /// A tool cache event (nexo-rs seed).
+    pub enum CacheEvent: "event" { Hit = "hit", Miss = "miss", Put = "put", Evict = "evict" }
+}
+
+const AGENTS: [(&str, &str, &str); 3] = [
+    ("kate", "anthropic", "claude-sonnet-4"),
+    ("ops-bot", "openai", "gpt-4o-mini"),
+    ("support", "minimax", "abab6.5s"),
+];
+const TOOLS: [(&str, &str); 4] = [
+    ("web_search", "allow"),
+    ("read_file", "allow"),
+    ("http_fetch", "ask"),
+    ("shell", "deny"),
+];
+const COMPONENTS: [&str; 3] = ["api", "plugin-host", "netgate"];
+const METHODS: [&str; 3] = ["Get", "List", "Run"];
+const CODES: [&str; 3] = ["OK", "NOT_FOUND", "INTERNAL"];
+const PLUGINS: [&str; 3] = ["seer", "excavator", "raider"];
+const EVENTS: [&str; 3] = ["request", "response", "finding"];
+const CAPABILITIES: [&str; 2] = ["CAP_HTTP_ACTIVE", "CAP_HTTP_PASSIVE"];
+const HTTP_METHODS: [&str; 2] = ["GET", "POST"];
+const HTTP_STATUSES: [&str; 3] = ["200", "429", "503"];
+const ACCOUNTS: [&str; 2] = ["kate@example.com", "ops@example.com"];
+
+/// The simulated agents' live state, read by the admin pages and readiness.
+struct AgentState {
+    id: &'static str,
+    provider: &'static str,
+    model: &'static str,
+    /// 0 starting, 1 running, 2 draining.
+    status: AtomicU8,
+    sessions: AtomicI64,
+    messages: AtomicU64,
+}
+
+impl AgentState {
+    fn status_str(&self) -> &'static str {
+        match self.status.load(Ordering::Relaxed) {
+            0 => "starting",
+            1 => "running",
+            _ => "draining",
+        }
+    }
+}
+
+struct World {
+    agents: Vec<AgentState>,
+    broker_ready: AtomicBool,
+    /// Per-provider breaker, 0 closed, 1 open.
+    provider_breakers: Vec<AtomicU8>,
+    active_plugins: AtomicI64,
+    stop: AtomicBool,
+}
+
+impl World {
+    fn agents_running(&self) -> i64 {
+        self.agents
+            .iter()
+            .filter(|a| a.status.load(Ordering::Relaxed) == 1)
+            .count() as i64
+    }
+}
+
+/// Every handle the workers record into, resolved once at start-up.
+struct Metrics {
+    rpc_requests: Vec<Counter>,                    // [component][method]
+    rpc_errors: Vec<Counter>,                      // [component][method][error code]
+    rpc_duration: Vec<Histogram>,                  // [component][method][code]
+    plugin_event_duration: Vec<Histogram>,         // [plugin][event]
+    plugin_queue: Vec<Gauge>,                      // [plugin]
+    http_duration: Vec<Histogram>,                 // [plugin][capability][method][status]
+    http_throttle: Vec<Counter>,                   // [scope]
+    http_backoff: Vec<Counter>,                    // [429, 503]
+    llm_requests: Vec<Counter>,                    // [agent]
+    llm_latency: Vec<Histogram>,                   // [agent]
+    messages: Vec<Counter>,                        // [agent]
+    tool_calls: Vec<ByLabel<Outcome, Counter>>,    // [agent][tool]
+    tool_cache: Vec<ByLabel<CacheEvent, Counter>>, // [agent][tool]
+    tool_latency: Vec<Histogram>,                  // [agent][tool]
+    token_refresh: Vec<(Counter, Counter)>,        // [account] (ok, err)
+    pairing_pending: Gauge,
+}
+
+fn register(reg: &Registry, world: &Arc<World>) -> Result<Metrics, telemeter::Error> {
+    // 0xgen: RPC and plugins, legacy glyph_* names kept as aliases.
+    let rpc_requests = reg.counter_family(
+        Opts::new(
+            "oxg_rpc_requests_total",
+            "Total RPC calls handled by the component.",
+        )
+        .labels(&["component", "method"])
+        .alias("glyph_rpc_requests_total"),
+    )?;
+    let rpc_errors = reg.counter_family(
+        Opts::new(
+            "oxg_rpc_errors_total",
+            "Errors emitted during RPC handling.",
+        )
+        .labels(&["component", "method", "code"])
+        .alias("glyph_rpc_errors_total"),
+    )?;
+    let rpc_duration = reg.histogram_family(
+        Opts::new("oxg_rpc_duration_seconds", "Latency for each RPC handler.")
+            .labels(&["component", "method", "code"])
+            .alias("glyph_rpc_duration_seconds"),
+        Buckets::default_prometheus(),
+    )?;
+    let plugin_event = reg.histogram_family(
+        Opts::new(
+            "oxg_plugin_event_duration_seconds",
+            "Latency for processing plugin events.",
+        )
+        .labels(&["plugin", "event"]),
+        Buckets::exponential(0.001, 2.0, 12)?,
+    )?;
+    let plugin_queue = reg.gauge_family(
+        Opts::new(
+            "oxg_plugin_queue_length",
+            "Depth of each plugin's outbound queue.",
+        )
+        .labels(&["plugin"]),
+    )?;
+    let w = Arc::clone(world);
+    reg.gauge_fn(
+        "oxg_active_plugins",
+        "Number of connected plugins.",
+        move || w.active_plugins.load(Ordering::Relaxed) as f64,
+    )?;
+    let http_duration = reg.histogram_family(
+        Opts::new(
+            "oxg_http_request_duration_seconds",
+            "Latency for outbound HTTP requests executed via the NetGate.",
+        )
+        .labels(&["plugin", "capability", "method", "status"]),
+        Buckets::default_prometheus(),
+    )?;
+    let http_throttle = reg.counter_family(
+        Opts::new(
+            "oxg_http_throttle_total",
+            "Number of outbound HTTP requests delayed by throttling.",
+        )
+        .labels(&["scope"]),
+    )?;
+    let http_backoff = reg.counter_family(
+        Opts::new(
+            "oxg_http_backoff_total",
+            "Number of outbound HTTP retries triggered by upstream status codes.",
+        )
+        .labels(&["status"]),
+    )?;
+
+    // nexo-rs: LLM calls, messages, tools, breakers, credentials, pairing.
+    let llm_requests = reg.counter_family(
+        Opts::new("llm_requests_total", "Every LLM completion request.")
+            .labels(&["agent", "provider", "model"]),
+    )?;
+    let llm_latency = reg.histogram_family(
+        Opts::new("llm_latency_ms", "LLM completion latency in milliseconds.")
+            .labels(&["agent", "provider", "model"]),
+        Buckets::new(vec![
+            50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0,
+        ])?,
+    )?;
+    let messages = reg.counter_family(
+        Opts::new(
+            "messages_processed_total",
+            "Inbound messages that reached an agent.",
+        )
+        .labels(&["agent"]),
+    )?;
+    let tool_calls = reg.counter_family(
+        Opts::new("nexo_tool_calls_total", "Tool invocations.")
+            .labels(&["agent", "outcome", "tool"]),
+    )?;
+    let tool_cache = reg.counter_family(
+        Opts::new("nexo_tool_cache_events_total", "Tool-level memoization.")
+            .labels(&["agent", "event", "tool"]),
+    )?;
+    let tool_latency = reg.histogram_family(
+        Opts::new("nexo_tool_latency_ms", "Per-tool latency in milliseconds.")
+            .labels(&["agent", "tool"]),
+        Buckets::new(vec![
+            5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0,
+        ])?,
+    )?;
+    // Sampled at scrape time from their source of truth, not pushed.
+    let w = Arc::clone(world);
+    reg.gauge_callback(
+        Opts::new(
+            "circuit_breaker_state",
+            "0 = Closed, 1 = Open; always includes nats.",
+        )
+        .labels(&["breaker"]),
+        move |s| {
+            s.sample(
+                &["nats"],
+                if w.broker_ready.load(Ordering::Relaxed) {
+                    0.0
+                } else {
+                    1.0
+                },
+            );
+            for (i, (_, provider, _)) in AGENTS.iter().enumerate() {
+                s.sample(
+                    &[provider],
+                    f64::from(w.provider_breakers[i].load(Ordering::Relaxed)),
+                );
+            }
+        },
+    )?;
+    let token_refresh = reg.counter_family(
+        Opts::new(
+            "credentials_google_token_refresh_total",
+            "Google OAuth refresh attempts (fp = sha256[..8], not raw email).",
+        )
+        .labels(&["account_fp", "outcome"]),
+    )?;
+    let pairing_pending = reg
+        .gauge_family(
+            Opts::new("pairing_requests_pending", "Pending pairing requests.").labels(&["channel"]),
+        )?
+        .with_label_values(&["whatsapp"])?;
+
+    let mut m = Metrics {
+        rpc_requests: Vec::new(),
+        rpc_errors: Vec::new(),
+        rpc_duration: Vec::new(),
+        plugin_event_duration: Vec::new(),
+        plugin_queue: Vec::new(),
+        http_duration: Vec::new(),
+        http_throttle: Vec::new(),
+        http_backoff: Vec::new(),
+        llm_requests: Vec::new(),
+        llm_latency: Vec::new(),
+        messages: Vec::new(),
+        tool_calls: Vec::new(),
+        tool_cache: Vec::new(),
+        tool_latency: Vec::new(),
+        token_refresh: Vec::new(),
+        pairing_pending,
+    };
+    for c in COMPONENTS {
+        for me in METHODS {
+            m.rpc_requests
+                .push(rpc_requests.with_label_values(&[c, me])?);
+            for code in CODES {
+                if code != CODES[0] {
+                    m.rpc_errors
+                        .push(rpc_errors.with_label_values(&[c, me, code])?);
+                }
+                m.rpc_duration
+                    .push(rpc_duration.with_label_values(&[c, me, code])?);
+            }
+        }
+    }
+    for p in PLUGINS {
+        for e in EVENTS {
+            m.plugin_event_duration
+                .push(plugin_event.with_label_values(&[p, e])?);
+        }
+        m.plugin_queue.push(plugin_queue.with_label_values(&[p])?);
+        for cap in CAPABILITIES {
+            for hm in HTTP_METHODS {
+                for st in HTTP_STATUSES {
+                    m.http_duration
+                        .push(http_duration.with_label_values(&[p, cap, hm, st])?);
+                }
+            }
+        }
+    }
+    for scope in ["global", "host"] {
+        m.http_throttle
+            .push(http_throttle.with_label_values(&[scope])?);
+    }
+    for st in ["429", "503"] {
+        m.http_backoff.push(http_backoff.with_label_values(&[st])?);
+    }
+    for (agent, provider, model) in AGENTS {
+        m.llm_requests
+            .push(llm_requests.with_label_values(&[agent, provider, model])?);
+        m.llm_latency
+            .push(llm_latency.with_label_values(&[agent, provider, model])?);
+        m.messages.push(messages.with_label_values(&[agent])?);
+        for (tool, _) in TOOLS {
+            m.tool_calls
+                .push(tool_calls.by_label::<Outcome>(&[agent, tool])?);
+            m.tool_cache
+                .push(tool_cache.by_label::<CacheEvent>(&[agent, tool])?);
+            m.tool_latency
+                .push(tool_latency.with_label_values(&[agent, tool])?);
+        }
+    }
+    for account in ACCOUNTS {
+        let fp = Fingerprint::of(account);
+        m.token_refresh.push((
+            token_refresh.with_label_values(&[fp.as_str(), "ok"])?,
+            token_refresh.with_label_values(&[fp.as_str(), "err"])?,
+        ));
+    }
+    Ok(m)
+}
+
+/// xorshift64*: plenty for synthetic traffic, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn seeded(salt: u64) -> Rng {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        Rng((t ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A heavy-tailed latency around `median` (log-normal-ish).
+    fn latency(&mut self, median: f64) -> f64 {
+        let z = (self.unit() + self.unit() + self.unit() - 1.5) * 2.0;
+        median * z.exp()
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+}
+
+fn work(m: &Metrics, world: &World, rng: &mut Rng) {
+    match rng.below(100) {
+        // An RPC call.
+        0..=29 => {
+            let (c, me) = (rng.below(COMPONENTS.len()), rng.below(METHODS.len()));
+            let code = if rng.chance(0.9) {
+                0
+            } else {
+                1 + rng.below(CODES.len() - 1)
+            };
+            m.rpc_requests[c * METHODS.len() + me].inc();
+            let i = (c * METHODS.len() + me) * CODES.len() + code;
+            if code != 0 {
+                m.rpc_errors[(c * METHODS.len() + me) * (CODES.len() - 1) + code - 1].inc();
+            }
+            m.rpc_duration[i].observe(rng.latency(0.02));
+        }
+        // A plugin event.
+        30..=49 => {
+            let (p, e) = (rng.below(PLUGINS.len()), rng.below(EVENTS.len()));
+            m.plugin_event_duration[p * EVENTS.len() + e].observe(rng.latency(0.008));
+            m.plugin_queue[p].set(rng.below(40) as i64);
+        }
+        // An outbound HTTP request through the NetGate.
+        50..=64 => {
+            let p = rng.below(PLUGINS.len());
+            let cap = rng.below(CAPABILITIES.len());
+            let hm = rng.below(HTTP_METHODS.len());
+            let st = match rng.below(20) {
+                0 => 1,
+                1 => 2,
+                _ => 0,
+            };
+            let i = ((p * CAPABILITIES.len() + cap) * HTTP_METHODS.len() + hm)
+                * HTTP_STATUSES.len()
+                + st;
+            m.http_duration[i].observe(rng.latency(0.12));
+            if st != 0 {
+                m.http_backoff[st - 1].inc();
+            }
+            if rng.chance(0.05) {
+                m.http_throttle[rng.below(2)].inc();
+            }
+        }
+        // An LLM call for a running agent.
+        65..=79 => {
+            let a = rng.below(AGENTS.len());
+            if world.agents[a].status.load(Ordering::Relaxed) != 1 {
+                return;
+            }
+            m.messages[a].inc();
+            world.agents[a].messages.fetch_add(1, Ordering::Relaxed);
+            m.llm_requests[a].inc();
+            m.llm_latency[a].observe_u64(rng.latency(900.0) as u64);
+            if rng.chance(0.01) {
+                let (ok, err) = &m.token_refresh[rng.below(ACCOUNTS.len())];
+                if rng.chance(0.9) { ok } else { err }.inc();
+            }
+        }
+        // A tool call.
+        _ => {
+            let a = rng.below(AGENTS.len());
+            let t = rng.below(TOOLS.len());
+            let i = a * TOOLS.len() + t;
+            let outcome = if TOOLS[t].1 == "deny" {
+                Outcome::Blocked
+            } else {
+                match rng.below(50) {
+                    0..=2 => Outcome::Error,
+                    3 => Outcome::Unknown,
+                    _ => Outcome::Ok,
+                }
+            };
+            m.tool_calls[i].get(outcome).inc();
+            let cache = &m.tool_cache[i];
+            if rng.chance(0.4) {
+                cache.get(CacheEvent::Hit).inc();
+            } else {
+                cache.get(CacheEvent::Miss).inc();
+                cache.get(CacheEvent::Put).inc();
+                if rng.chance(0.1) {
+                    cache.get(CacheEvent::Evict).inc();
+                }
+                m.tool_latency[i].observe_u64(rng.latency(60.0) as u64);
+            }
+        }
+    }
+}
+
+/// Slow-moving state: sessions, breakers, plugins, pairing requests.
+fn churn(m: &Metrics, world: &World, rng: &mut Rng) {
+    for a in &world.agents {
+        if a.status.load(Ordering::Relaxed) == 1 {
+            let s = a.sessions.load(Ordering::Relaxed);
+            let next = (s + rng.below(3) as i64 - 1).clamp(0, 8);
+            a.sessions.store(next, Ordering::Relaxed);
+        }
+    }
+    for b in &world.provider_breakers {
+        let open = b.load(Ordering::Relaxed) == 1;
+        if open && rng.chance(0.5) || !open && rng.chance(0.02) {
+            b.store(u8::from(!open), Ordering::Relaxed);
+        }
+    }
+    world
+        .active_plugins
+        .store(2 + rng.below(2) as i64, Ordering::Relaxed);
+    m.pairing_pending.set(rng.below(3) as i64);
+}
+
+fn admin_agents(world: &World) -> serde_json::Value {
+    let agents: Vec<serde_json::Value> = world
+        .agents
+        .iter()
+        .map(|a| {
+            json!({
+                "id": a.id,
+                "status": a.status_str(),
+                "sessions": a.sessions.load(Ordering::Relaxed),
+                "provider": a.provider,
+                "model": a.model,
+                "messages": a.messages.load(Ordering::Relaxed),
+            })
+        })
+        .collect();
+    json!({ "agents": agents })
+}
+
+fn admin_tool_policy() -> serde_json::Value {
+    let tools: Vec<serde_json::Value> = TOOLS
+        .iter()
+        .map(|(name, policy)| json!({ "tool": name, "policy": policy }))
+        .collect();
+    json!({
+        "default": "ask",
+        "tools": tools,
+        "agents": AGENTS.iter().map(|(id, _, _)| json!({ "agent": id, "overrides": [] })).collect::<Vec<_>>(),
+    })
+}
+
+fn start_exporter(
+    args: &DemoArgs,
+    reg: &Registry,
+    world: &Arc<World>,
+) -> Result<ExporterHandle, telemeter::server::ServerError> {
+    let (w1, w2, w3) = (Arc::clone(world), Arc::clone(world), Arc::clone(world));
+    Exporter::builder()
+        .registry(reg.clone())
+        .metrics_addr(args.metrics_addr.as_str())
+        .health_addr(args.health_addr.as_str())
+        .admin_addr(args.admin_addr.as_str())
+        .drain(Duration::from_millis(args.drain_ms))
+        .ready_check("broker_ready", move || {
+            w1.broker_ready.load(Ordering::Relaxed)
+        })
+        .ready_fact_at_least("agents_running", 1, move || w2.agents_running())
+        .admin_page("/admin/agents", move || admin_agents(&w3))
+        .admin_page("/admin/tool-policy", admin_tool_policy)
+        .start()
+}
+
+fn announce(handle: &ExporterHandle) {
+    let mut out = std::io::stdout().lock();
+    let mut line = |surface: &str, addr: Option<std::net::SocketAddr>, path: &str| {
+        if let Some(a) = addr {
+            let _ = writeln!(out, "{surface} listening on http://{a}{path}");
+        }
+    };
+    line("metrics", handle.metrics_addr(), "/metrics");
+    line("health", handle.health_addr(), "/health");
+    line("ready", handle.health_addr(), "/ready");
+    line("admin", handle.admin_addr(), "/admin/agents");
+    let _ = out.flush();
+}
+
+/// Installs SIGINT and SIGTERM handlers now, and returns a waiter that
+/// blocks until one arrives and names it. Installing before the listening
+/// lines are printed means a signal sent right after them is never lost.
+fn install_signal_handlers(
+) -> std::io::Result<impl FnOnce() -> std::io::Result<&'static str> + Send + 'static> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    #[cfg(unix)]
+    let (mut term, mut int) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        let _enter = rt.enter();
+        (
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+        )
+    };
+    Ok(move || {
+        rt.block_on(async {
+            #[cfg(unix)]
+            {
+                tokio::select! {
+                    _ = term.recv() => Ok("SIGTERM"),
+                    _ = int.recv() => Ok("SIGINT"),
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                tokio::signal::ctrl_c().await?;
+                Ok("Ctrl-C")
+            }
+        })
+    })
+}
+
+pub fn run(args: DemoArgs) -> ExitCode {
+    if args.threads == 0 || args.rate == 0 {
+        eprintln!("error: --threads and --rate must be at least 1");
+        return ExitCode::from(2);
+    }
+    let world = Arc::new(World {
+        agents: AGENTS
+            .iter()
+            .map(|&(id, provider, model)| AgentState {
+                id,
+                provider,
+                model,
+                status: AtomicU8::new(0),
+                sessions: AtomicI64::new(0),
+                messages: AtomicU64::new(0),
+            })
+            .collect(),
+        broker_ready: AtomicBool::new(false),
+        provider_breakers: AGENTS.iter().map(|_| AtomicU8::new(0)).collect(),
+        active_plugins: AtomicI64::new(0),
+        stop: AtomicBool::new(false),
+    });
+    let reg = Registry::new();
+    let metrics = match register(&reg, &world) {
+        Ok(m) => Arc::new(m),
+        Err(e) => {
+            eprintln!("error: registering the demo's metrics: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let wait_for_signal = match install_signal_handlers() {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let handle = match start_exporter(&args, &reg, &world) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    announce(&handle);
+
+    let (sig_tx, sig_rx) = std::sync::mpsc::channel();
+    thread::Builder::new()
+        .name("demo-signals".into())
+        .spawn(move || {
+            let _ = sig_tx.send(wait_for_signal());
+        })
+        .expect("spawn the signal thread");
+
+    let mut workers = Vec::new();
+    let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate));
+    for n in 0..args.threads {
+        let (m, w) = (Arc::clone(&metrics), Arc::clone(&world));
+        workers.push(
+            thread::Builder::new()
+                .name(format!("demo-worker-{n}"))
+                .spawn(move || {
+                    let mut rng = Rng::seeded(n as u64 + 1);
+                    let mut next = Instant::now();
+                    while !w.stop.load(Ordering::Relaxed) {
+                        work(&m, &w, &mut rng);
+                        next += interval;
+                        let now = Instant::now();
+                        if next > now {
+                            thread::sleep(next - now);
+                        } else {
+                            next = now;
+                        }
+                    }
+                })
+                .expect("spawn a worker"),
+        );
+    }
+
+    // Boot: the broker connects, the agents attach, then the host is started.
+    let boot = Duration::from_millis(args.boot_ms);
+    let signal = match sig_rx.recv_timeout(boot) {
+        Ok(sig) => Some(sig),
+        Err(_) => {
+            world.broker_ready.store(true, Ordering::Relaxed);
+            for a in &world.agents {
+                a.status.store(1, Ordering::Relaxed);
+                a.sessions.store(1, Ordering::Relaxed);
+            }
+            world.active_plugins.store(3, Ordering::Relaxed);
+            handle.set_started();
+            None
+        }
+    };
+    let signal = match signal {
+        Some(sig) => sig,
+        None => {
+            let mut rng = Rng::seeded(0);
+            loop {
+                match sig_rx.recv_timeout(Duration::from_millis(500)) {
+                    Ok(sig) => break sig,
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        churn(&metrics, &world, &mut rng)
+                    }
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                        break Err(std::io::Error::other("signal thread ended"))
+                    }
+                }
+            }
+        }
+    };
+    let name = match signal {
+        Ok(name) => name,
+        Err(e) => {
+            eprintln!("error: cannot wait for signals: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!(
+        "received {name}: /ready now answers 503; draining for {} ms",
+        args.drain_ms
+    );
+    for a in &world.agents {
+        a.status.store(2, Ordering::Relaxed);
+    }
+    handle.shutdown();
+    world.stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        let _ = w.join();
+    }
+    eprintln!("stopped");
+    ExitCode::SUCCESS
+}

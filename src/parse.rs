@@ -1,0 +1,1816 @@
+//! A strict parser for the Prometheus text exposition format, version 0.0.4.
+//!
+//! telemeter writes its scrape bodies by hand, so it needs an independent
+//! reader to prove that what it writes is what Prometheus will read. This
+//! parser accepts nothing that Go's `expfmt.TextParser` (what
+//! `promtool check metrics` and the Prometheus server's text path use)
+//! rejects, and it is stricter wherever a stricter rule only catches encoder
+//! bugs:
+//!
+//! - the body must be empty or end with `\n`; a carriage return is refused
+//!   everywhere except inside label values and HELP text, where 0.0.4 has no
+//!   escape for it and it is plain data;
+//! - a sample line has no trailing blanks, and its name, label set, value and
+//!   timestamp are separated by at least one space or tab;
+//! - each family (HELP, TYPE and samples) is one contiguous block, HELP and
+//!   TYPE come before its first sample, and a series (name plus label set)
+//!   appears once;
+//! - label names starting with `__` are reserved; `le` is only allowed on
+//!   histogram `_bucket` samples (and on untyped or summary families);
+//! - histograms are checked per label set: buckets strictly increasing in
+//!   `le`, cumulative counts non-decreasing, a `+Inf` bucket, and a `_count`
+//!   equal to it; summaries need a `quantile` in `[0, 1]` on their quantile
+//!   samples; counters are never negative.
+//!
+//! It is a single pass over the input with a hand-written byte scanner; it
+//! never panics, whatever the input.
+//!
+//! # Examples
+//!
+//! ```
+//! use telemeter::parse::{parse, MetricType};
+//!
+//! let body = concat!(
+//!     "# HELP http_requests_total Requests served.\n",
+//!     "# TYPE http_requests_total counter\n",
+//!     "http_requests_total{method=\"GET\",code=\"200\"} 1027 1395066363000\n",
+//! );
+//! let exposition = parse(body).unwrap();
+//! let family = exposition.family("http_requests_total").unwrap();
+//! assert_eq!(family.kind, MetricType::Counter);
+//! assert_eq!(family.help.as_deref(), Some("Requests served."));
+//! let sample = family
+//!     .find("http_requests_total", &[("code", "200"), ("method", "GET")])
+//!     .unwrap();
+//! assert_eq!(sample.value, 1027.0);
+//! assert_eq!(sample.timestamp_ms, Some(1395066363000));
+//!
+//! let err = parse("up 1").unwrap_err();
+//! assert_eq!(err.line, 1);
+//! assert!(err.to_string().starts_with("line 1: "));
+//! ```
+#![forbid(unsafe_code)]
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+/// A parsed exposition body: every metric family, in the order it appears.
+///
+/// A family declared by `# HELP` or `# TYPE` but without samples is kept,
+/// with an empty sample list.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Exposition {
+    /// The metric families, in order of appearance.
+    pub families: Vec<ParsedFamily>,
+}
+
+impl Exposition {
+    /// Returns the family called `name` (the name on its HELP/TYPE lines, or
+    /// the sample name of an untyped family), if the body has one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exposition = telemeter::parse::parse("up 1\n").unwrap();
+    /// assert!(exposition.family("up").is_some());
+    /// assert!(exposition.family("down").is_none());
+    /// ```
+    #[must_use]
+    pub fn family(&self, name: &str) -> Option<&ParsedFamily> {
+        self.families.iter().find(|family| family.name == name)
+    }
+
+    /// Returns the number of sample lines in the body, over all families.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let exposition = telemeter::parse::parse("a 1\nb 2\nb{x=\"y\"} 3\n").unwrap();
+    /// assert_eq!(exposition.sample_count(), 3);
+    /// ```
+    #[must_use]
+    pub fn sample_count(&self) -> usize {
+        self.families
+            .iter()
+            .map(|family| family.samples.len())
+            .sum()
+    }
+}
+
+/// One metric family: its name, HELP text, type and samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedFamily {
+    /// The family name. For histograms and summaries this is the base name,
+    /// without `_bucket`, `_sum` or `_count`.
+    pub name: String,
+    /// The HELP text with its escapes (`\\`, `\n`) resolved, if the family
+    /// has a HELP line. A HELP line with no text gives `Some("")`.
+    pub help: Option<String>,
+    /// The type from the TYPE line; [`MetricType::Untyped`] without one.
+    pub kind: MetricType,
+    /// The samples, in the order they appear.
+    pub samples: Vec<Sample>,
+}
+
+impl ParsedFamily {
+    /// Returns the sample named `sample_name` whose label set is exactly
+    /// `labels` (same pairs, in any order; no extra labels on either side).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let body = "# TYPE rpc_seconds histogram\n\
+    ///             rpc_seconds_bucket{method=\"get\",le=\"+Inf\"} 2\n\
+    ///             rpc_seconds_sum{method=\"get\"} 0.5\n\
+    ///             rpc_seconds_count{method=\"get\"} 2\n";
+    /// let exposition = telemeter::parse::parse(body).unwrap();
+    /// let family = exposition.family("rpc_seconds").unwrap();
+    /// let bucket = family
+    ///     .find("rpc_seconds_bucket", &[("le", "+Inf"), ("method", "get")])
+    ///     .unwrap();
+    /// assert_eq!(bucket.value, 2.0);
+    /// assert!(family.find("rpc_seconds_count", &[]).is_none());
+    /// ```
+    #[must_use]
+    pub fn find(&self, sample_name: &str, labels: &[(&str, &str)]) -> Option<&Sample> {
+        self.samples
+            .iter()
+            .find(|sample| sample.name == sample_name && same_label_set(&sample.labels, labels))
+    }
+}
+
+/// Whether `have` and `want` hold the same label pairs, ignoring order.
+fn same_label_set(have: &[(String, String)], want: &[(&str, &str)]) -> bool {
+    have.len() == want.len()
+        && want
+            .iter()
+            .all(|(k, v)| have.iter().any(|(hk, hv)| hk == k && hv == v))
+        && have
+            .iter()
+            .all(|(hk, hv)| want.iter().any(|(k, v)| hk == k && hv == v))
+}
+
+/// The type of a metric family, as named on its `# TYPE` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetricType {
+    /// `counter`: a monotonically increasing value; never negative.
+    Counter,
+    /// `gauge`: a value that goes up and down.
+    Gauge,
+    /// `histogram`: `_bucket{le=...}`, `_sum` and `_count` samples.
+    Histogram,
+    /// `summary`: `{quantile=...}`, `_sum` and `_count` samples.
+    Summary,
+    /// `untyped`, or no TYPE line at all.
+    Untyped,
+}
+
+impl MetricType {
+    /// Returns the lowercase name used on TYPE lines, such as `"counter"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use telemeter::parse::MetricType;
+    /// assert_eq!(MetricType::Histogram.as_str(), "histogram");
+    /// ```
+    #[must_use]
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+            MetricType::Summary => "summary",
+            MetricType::Untyped => "untyped",
+        }
+    }
+
+    /// Parses a TYPE line's type token; only the five lowercase names.
+    fn from_token(token: &str) -> Option<MetricType> {
+        match token {
+            "counter" => Some(MetricType::Counter),
+            "gauge" => Some(MetricType::Gauge),
+            "histogram" => Some(MetricType::Histogram),
+            "summary" => Some(MetricType::Summary),
+            "untyped" => Some(MetricType::Untyped),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for MetricType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One sample line: `name{labels} value [timestamp]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// The sample name as written, e.g. `rpc_seconds_bucket`.
+    pub name: String,
+    /// The labels in the order written, with escapes (`\\`, `\"`, `\n`)
+    /// resolved.
+    pub labels: Vec<(String, String)>,
+    /// The value; `+Inf`, `-Inf` and `NaN` are allowed.
+    pub value: f64,
+    /// The optional timestamp, in milliseconds since the Unix epoch.
+    pub timestamp_ms: Option<i64>,
+}
+
+/// Why a body was rejected, and on which line.
+///
+/// # Examples
+///
+/// ```
+/// use telemeter::parse::{parse, ParseErrorKind};
+///
+/// let err = parse("# TYPE jobs counter\njobs -1\n").unwrap_err();
+/// assert_eq!(err.line, 2);
+/// assert!(matches!(err.kind, ParseErrorKind::NegativeCounter { .. }));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParseError {
+    /// The 1-based line the problem is on.
+    pub line: usize,
+    /// What is wrong.
+    pub kind: ParseErrorKind,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.kind)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// What is wrong with a body. Each variant's message names the problem and
+/// the fix.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ParseErrorKind {
+    /// The bytes are not valid UTF-8.
+    InvalidUtf8,
+    /// The last line is not terminated by `\n`.
+    MissingTrailingNewline,
+    /// A carriage return outside a label value or HELP text (usually a
+    /// `\r\n` line ending).
+    CarriageReturn,
+    /// A metric name that does not match `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+    InvalidMetricName {
+        /// The offending token.
+        found: String,
+    },
+    /// A `# HELP` or `# TYPE` line with no metric name.
+    MissingMetadataName {
+        /// `"HELP"` or `"TYPE"`.
+        keyword: &'static str,
+    },
+    /// A `# TYPE` line with no type after the metric name.
+    MissingType {
+        /// The family named on the line.
+        family: String,
+    },
+    /// A `# TYPE` line whose type is not one of the five known ones.
+    UnknownType {
+        /// The family named on the line.
+        family: String,
+        /// The type token as written.
+        found: String,
+    },
+    /// A backslash escape other than `\\` and `\n` in HELP text.
+    InvalidHelpEscape {
+        /// The character after the backslash.
+        found: char,
+    },
+    /// HELP text that ends in a lone backslash.
+    TrailingBackslash,
+    /// A second `# HELP` line for one family.
+    DuplicateHelp {
+        /// The family.
+        family: String,
+    },
+    /// A second `# TYPE` line for one family.
+    DuplicateType {
+        /// The family.
+        family: String,
+    },
+    /// A `# HELP` or `# TYPE` line after the family's first sample.
+    MetadataAfterSamples {
+        /// `"HELP"` or `"TYPE"`.
+        keyword: &'static str,
+        /// The family.
+        family: String,
+    },
+    /// A family whose lines resume after another family started.
+    NotContiguous {
+        /// The family that reappears.
+        family: String,
+        /// The family that was being written when it reappeared.
+        interrupted_by: String,
+    },
+    /// A family name that is also a series name of a histogram or summary.
+    NameCollision {
+        /// The colliding name.
+        name: String,
+        /// The histogram or summary family that owns `name`.
+        family: String,
+    },
+    /// A label name that does not match `[a-zA-Z_][a-zA-Z0-9_]*`.
+    InvalidLabelName {
+        /// The offending token.
+        found: String,
+    },
+    /// A label name starting with `__`.
+    ReservedLabelName {
+        /// The label name.
+        name: String,
+    },
+    /// The same label name twice in one sample.
+    DuplicateLabelName {
+        /// The label name.
+        name: String,
+    },
+    /// A label name not followed by `=`.
+    ExpectedEquals {
+        /// The label name.
+        label: String,
+    },
+    /// A label value that does not start with `"`.
+    ExpectedQuote {
+        /// The label name.
+        label: String,
+    },
+    /// A backslash escape other than `\\`, `\"` and `\n` in a label value.
+    InvalidLabelEscape {
+        /// The label name.
+        label: String,
+        /// The character after the backslash.
+        found: char,
+    },
+    /// A label value whose closing `"` is missing before the end of the line.
+    UnterminatedLabelValue {
+        /// The label name.
+        label: String,
+    },
+    /// Something other than `,` or `}` after a label value.
+    ExpectedLabelSeparator {
+        /// The character found instead.
+        found: char,
+    },
+    /// A label set whose closing `}` is missing before the end of the line.
+    UnterminatedLabelSet,
+    /// No blank between the metric name or label set and the value.
+    MissingSeparator,
+    /// A sample line with no value.
+    MissingValue,
+    /// A value that is not a float in Go `ParseFloat` syntax.
+    InvalidValue {
+        /// The value token.
+        found: String,
+    },
+    /// A finite value too large for an `f64`.
+    ValueOutOfRange {
+        /// The value token.
+        found: String,
+    },
+    /// A timestamp that is not an `i64` integer.
+    InvalidTimestamp {
+        /// The timestamp token.
+        found: String,
+    },
+    /// A sample line ending in spaces or tabs.
+    TrailingWhitespace,
+    /// Text after the timestamp.
+    TrailingContent {
+        /// The extra text.
+        found: String,
+    },
+    /// The same series (name plus label set) twice.
+    DuplicateSeries {
+        /// The series, rendered as `name{label="value",...}`.
+        series: String,
+    },
+    /// A negative counter value.
+    NegativeCounter {
+        /// The sample name.
+        name: String,
+        /// The value.
+        value: f64,
+    },
+    /// A sample named like the histogram itself, not `_bucket`, `_sum` or
+    /// `_count`.
+    InvalidHistogramSample {
+        /// The histogram family.
+        family: String,
+    },
+    /// A histogram `_bucket` sample without an `le` label.
+    MissingLe {
+        /// The sample name.
+        name: String,
+    },
+    /// An `le` label whose value is not a float (or is NaN).
+    InvalidLe {
+        /// The label value.
+        found: String,
+    },
+    /// An `le` label on a sample that is not a histogram bucket.
+    UnexpectedLe {
+        /// The sample name.
+        name: String,
+        /// The type of its family.
+        kind: MetricType,
+    },
+    /// Buckets of one histogram series not strictly increasing in `le`.
+    BucketsNotIncreasing {
+        /// The histogram series (family and labels without `le`).
+        series: String,
+        /// The previous bucket's bound.
+        previous: f64,
+        /// This bucket's bound.
+        le: f64,
+    },
+    /// A cumulative bucket count lower than the previous bucket's.
+    BucketCountDecreasing {
+        /// The histogram series (family and labels without `le`).
+        series: String,
+        /// This bucket's bound.
+        le: f64,
+        /// The previous bucket's count.
+        previous: f64,
+        /// This bucket's count.
+        count: f64,
+    },
+    /// A histogram bucket or `_count` value that is negative or NaN.
+    InvalidHistogramCount {
+        /// The sample name.
+        name: String,
+        /// The value.
+        value: f64,
+    },
+    /// A histogram series without an `le="+Inf"` bucket.
+    MissingInfBucket {
+        /// The histogram series (family and labels without `le`).
+        series: String,
+    },
+    /// A histogram series without a `_count` sample.
+    MissingHistogramCount {
+        /// The histogram series (family and labels).
+        series: String,
+    },
+    /// A histogram `_count` that differs from its `+Inf` bucket.
+    CountMismatch {
+        /// The histogram series (family and labels).
+        series: String,
+        /// The `_count` value.
+        count: f64,
+        /// The `+Inf` bucket value.
+        inf_bucket: f64,
+    },
+    /// A summary quantile sample without a `quantile` label.
+    MissingQuantile {
+        /// The sample name.
+        name: String,
+    },
+    /// A `quantile` label that is not a float in `[0, 1]`.
+    InvalidQuantile {
+        /// The label value.
+        found: String,
+    },
+    /// A `quantile` label on a summary's `_sum` or `_count`.
+    UnexpectedQuantile {
+        /// The sample name.
+        name: String,
+    },
+}
+
+impl fmt::Display for ParseErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use ParseErrorKind as K;
+        match self {
+            K::InvalidUtf8 => f.write_str(
+                "body is not valid UTF-8; encode names, label values and HELP text as UTF-8",
+            ),
+            K::MissingTrailingNewline => f.write_str(
+                "last line does not end with a newline; terminate every line, the last one too, with \\n",
+            ),
+            K::CarriageReturn => f.write_str(
+                "carriage return (\\r) outside a label value or HELP text; end lines with \\n, not \\r\\n",
+            ),
+            K::InvalidMetricName { found } => write!(
+                f,
+                "invalid metric name {found:?}; metric names must match [a-zA-Z_:][a-zA-Z0-9_:]*"
+            ),
+            K::MissingMetadataName { keyword } => write!(
+                f,
+                "# {keyword} line without a metric name; write `# {keyword} <metric_name> ...`"
+            ),
+            K::MissingType { family } => write!(
+                f,
+                "# TYPE line for {family} names no type; add one of counter, gauge, histogram, summary, untyped"
+            ),
+            K::UnknownType { family, found } => write!(
+                f,
+                "unknown metric type {found:?} for {family}; use one of counter, gauge, histogram, summary, untyped (lowercase, nothing after it)"
+            ),
+            K::InvalidHelpEscape { found } => write!(
+                f,
+                "invalid escape sequence \"\\{found}\" in HELP text; only \\\\ and \\n are allowed, write \\\\ for a literal backslash"
+            ),
+            K::TrailingBackslash => f.write_str(
+                "HELP text ends with a lone backslash; write \\\\ for a literal backslash",
+            ),
+            K::DuplicateHelp { family } => write!(
+                f,
+                "second # HELP line for {family}; give each family at most one HELP line"
+            ),
+            K::DuplicateType { family } => write!(
+                f,
+                "second # TYPE line for {family}; give each family at most one TYPE line"
+            ),
+            K::MetadataAfterSamples { keyword, family } => write!(
+                f,
+                "# {keyword} line for {family} after its samples; put HELP and TYPE before the family's first sample"
+            ),
+            K::NotContiguous {
+                family,
+                interrupted_by,
+            } => write!(
+                f,
+                "samples of {family} are not contiguous: the family reappears after {interrupted_by} started; write each family's HELP, TYPE and samples as one block"
+            ),
+            K::NameCollision { name, family } => write!(
+                f,
+                "metric name {name} collides with the series of histogram/summary {family}; rename one of them"
+            ),
+            K::InvalidLabelName { found } => write!(
+                f,
+                "invalid label name {found:?}; label names must match [a-zA-Z_][a-zA-Z0-9_]*"
+            ),
+            K::ReservedLabelName { name } => write!(
+                f,
+                "label name {name:?} starts with \"__\", which is reserved for Prometheus; rename the label"
+            ),
+            K::DuplicateLabelName { name } => write!(
+                f,
+                "label {name:?} appears twice in one sample; give each label name once"
+            ),
+            K::ExpectedEquals { label } => write!(
+                f,
+                "expected '=' after label name {label:?}; write labels as name=\"value\""
+            ),
+            K::ExpectedQuote { label } => write!(
+                f,
+                "expected '\"' to open the value of label {label:?}; label values are double-quoted"
+            ),
+            K::InvalidLabelEscape { label, found } => write!(
+                f,
+                "invalid escape sequence \"\\{found}\" in the value of label {label:?}; only \\\\, \\\" and \\n are allowed"
+            ),
+            K::UnterminatedLabelValue { label } => write!(
+                f,
+                "value of label {label:?} is not closed before the end of the line; close it with '\"' and escape newlines as \\n"
+            ),
+            K::ExpectedLabelSeparator { found } => write!(
+                f,
+                "expected ',' or '}}' after a label value, found {found:?}; separate labels with commas"
+            ),
+            K::UnterminatedLabelSet => f.write_str(
+                "label set is not closed before the end of the line; close it with '}'",
+            ),
+            K::MissingSeparator => f.write_str(
+                "no space between the label set and the value; separate them with a space",
+            ),
+            K::MissingValue => f.write_str(
+                "sample has no value; write `name{labels} value [timestamp]`",
+            ),
+            K::InvalidValue { found } => write!(
+                f,
+                "invalid sample value {found:?}; use a float such as 1, -2.5, 1e3, +Inf, -Inf or NaN"
+            ),
+            K::ValueOutOfRange { found } => write!(
+                f,
+                "sample value {found:?} is out of range for a 64-bit float; write +Inf or -Inf for infinities"
+            ),
+            K::InvalidTimestamp { found } => write!(
+                f,
+                "invalid timestamp {found:?}; a timestamp is an integer number of milliseconds that fits in 64 bits"
+            ),
+            K::TrailingWhitespace => f.write_str(
+                "sample line ends with whitespace; remove the spaces or tabs at the end of the line",
+            ),
+            K::TrailingContent { found } => write!(
+                f,
+                "unexpected text {found:?} after the timestamp; a sample line ends with its value or timestamp"
+            ),
+            K::DuplicateSeries { series } => write!(
+                f,
+                "duplicate series {series}; each name and label set may appear only once"
+            ),
+            K::NegativeCounter { name, value } => write!(
+                f,
+                "counter {name} has negative value {value}; counters only go up, use a gauge for values that can fall"
+            ),
+            K::InvalidHistogramSample { family } => write!(
+                f,
+                "sample {family} in histogram {family}; histogram samples are named {family}_bucket, {family}_sum or {family}_count"
+            ),
+            K::MissingLe { name } => write!(
+                f,
+                "histogram bucket {name} has no le label; add le=\"<upper bound>\""
+            ),
+            K::InvalidLe { found } => write!(
+                f,
+                "le label value {found:?} is not a float; write an upper bound such as \"0.5\" or \"+Inf\""
+            ),
+            K::UnexpectedLe { name, kind } => write!(
+                f,
+                "le label on {name}, which is not a histogram bucket ({kind} family); le is reserved for histogram _bucket samples, rename the label"
+            ),
+            K::BucketsNotIncreasing {
+                series,
+                previous,
+                le,
+            } => write!(
+                f,
+                "buckets of histogram {series} are not strictly increasing: le={le} follows le={previous}; write each bound once, in increasing order"
+            ),
+            K::BucketCountDecreasing {
+                series,
+                le,
+                previous,
+                count,
+            } => write!(
+                f,
+                "bucket le={le} of histogram {series} has count {count}, less than the previous bucket's {previous}; bucket counts are cumulative and must not decrease"
+            ),
+            K::InvalidHistogramCount { name, value } => write!(
+                f,
+                "histogram count {name} is {value}; bucket and _count values must be non-negative numbers"
+            ),
+            K::MissingInfBucket { series } => write!(
+                f,
+                "histogram {series} has no le=\"+Inf\" bucket; add one equal to its _count"
+            ),
+            K::MissingHistogramCount { series } => write!(
+                f,
+                "histogram {series} has no _count sample; add one equal to its +Inf bucket"
+            ),
+            K::CountMismatch {
+                series,
+                count,
+                inf_bucket,
+            } => write!(
+                f,
+                "histogram {series} has _count {count} but its +Inf bucket is {inf_bucket}; they must be equal"
+            ),
+            K::MissingQuantile { name } => write!(
+                f,
+                "summary sample {name} has no quantile label; add quantile=\"<0..1>\" or name it _sum/_count"
+            ),
+            K::InvalidQuantile { found } => write!(
+                f,
+                "quantile label value {found:?} is not a float between 0 and 1; write a quantile such as \"0.99\""
+            ),
+            K::UnexpectedQuantile { name } => write!(
+                f,
+                "quantile label on summary {name}; only quantile samples carry quantile, remove it from _sum and _count"
+            ),
+        }
+    }
+}
+
+/// Parses an exposition body.
+///
+/// Returns the families in order of appearance, or the first problem found
+/// (in line order; histogram completeness is checked when a family ends).
+///
+/// # Examples
+///
+/// ```
+/// let body = "# HELP temp_celsius Room temperature.\n# TYPE temp_celsius gauge\ntemp_celsius{room=\"k\\\"1\"} -3.5\n";
+/// let exposition = telemeter::parse::parse(body).unwrap();
+/// let family = exposition.family("temp_celsius").unwrap();
+/// assert_eq!(family.find("temp_celsius", &[("room", "k\"1")]).unwrap().value, -3.5);
+///
+/// let err = telemeter::parse::parse("a 1\na 2\n").unwrap_err();
+/// assert_eq!(err.to_string(), "line 2: duplicate series a; each name and label set may appear only once");
+/// ```
+pub fn parse(input: &str) -> Result<Exposition, ParseError> {
+    let mut parser = Parser::default();
+    let mut rest = input;
+    let mut line_no = 0usize;
+    while !rest.is_empty() {
+        line_no += 1;
+        let Some(end) = rest.find('\n') else {
+            return Err(err(line_no, ParseErrorKind::MissingTrailingNewline));
+        };
+        let line = rest.get(..end).unwrap_or_default();
+        rest = rest.get(end + 1..).unwrap_or_default();
+        parser.line(line, line_no)?;
+    }
+    parser.finish()
+}
+
+/// Parses an exposition body given as bytes; invalid UTF-8 is a
+/// [`ParseErrorKind::InvalidUtf8`] error on the line where it occurs.
+///
+/// # Examples
+///
+/// ```
+/// use telemeter::parse::{parse_bytes, ParseErrorKind};
+///
+/// assert_eq!(parse_bytes(b"up 1\n").unwrap().sample_count(), 1);
+/// let err = parse_bytes(b"up 1\nbad{x=\"\xff\"} 1\n").unwrap_err();
+/// assert_eq!((err.line, err.kind), (2, ParseErrorKind::InvalidUtf8));
+/// ```
+pub fn parse_bytes(input: &[u8]) -> Result<Exposition, ParseError> {
+    match std::str::from_utf8(input) {
+        Ok(text) => parse(text),
+        Err(utf8) => {
+            let valid = input.get(..utf8.valid_up_to()).unwrap_or_default();
+            let line = 1 + valid.iter().filter(|&&b| b == b'\n').count();
+            Err(err(line, ParseErrorKind::InvalidUtf8))
+        }
+    }
+}
+
+fn err(line: usize, kind: ParseErrorKind) -> ParseError {
+    ParseError { line, kind }
+}
+
+// ---------------------------------------------------------------------------
+// Byte scanning helpers. Every index goes through `get`, so no input can make
+// them panic; every position they return is either the line's length or the
+// index of an ASCII byte, so slicing a `&str` there is on a char boundary.
+// ---------------------------------------------------------------------------
+
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// First index at or after `i` that is not a space or tab.
+fn skip_blanks(b: &[u8], mut i: usize) -> usize {
+    while b.get(i).is_some_and(|&c| is_blank(c)) {
+        i += 1;
+    }
+    i
+}
+
+/// First index at or after `i` that holds a byte in `stops`, or the end.
+fn scan_until(b: &[u8], mut i: usize, stops: &[u8]) -> usize {
+    while b.get(i).is_some_and(|c| !stops.contains(c)) {
+        i += 1;
+    }
+    i
+}
+
+/// End of a metric name starting at `i` (equal to `i` if none starts there).
+fn metric_name_end(b: &[u8], i: usize) -> usize {
+    match b.get(i) {
+        Some(c) if c.is_ascii_alphabetic() || *c == b'_' || *c == b':' => {}
+        _ => return i,
+    }
+    let mut j = i + 1;
+    while b
+        .get(j)
+        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
+    {
+        j += 1;
+    }
+    j
+}
+
+/// End of a label name starting at `i` (equal to `i` if none starts there).
+fn label_name_end(b: &[u8], i: usize) -> usize {
+    match b.get(i) {
+        Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {}
+        _ => return i,
+    }
+    let mut j = i + 1;
+    while b
+        .get(j)
+        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    {
+        j += 1;
+    }
+    j
+}
+
+/// `line[from..to]` as an owned string, never panicking.
+fn slice(line: &str, from: usize, to: usize) -> String {
+    line.get(from..to).unwrap_or_default().to_owned()
+}
+
+/// The character starting at byte `i` of `line` (`'\u{fffd}'` if none).
+fn char_at(line: &str, i: usize) -> char {
+    line.get(i..)
+        .and_then(|rest| rest.chars().next())
+        .unwrap_or('\u{fffd}')
+}
+
+/// Why a float token was refused.
+enum FloatError {
+    Syntax,
+    Range,
+}
+
+/// Parses a float with the syntax of Go's `strconv.ParseFloat` for base-10
+/// input (what expfmt uses): optional sign, digits with an optional point,
+/// optional exponent; `Inf`/`Infinity` with an optional sign and `NaN`,
+/// case-insensitively. No hex floats, no underscores. A finite literal that
+/// overflows is a range error, as in Go.
+fn parse_go_float(token: &str) -> Result<f64, FloatError> {
+    let (negative, unsigned) = match token.as_bytes().first() {
+        Some(b'+') => (false, token.get(1..).unwrap_or_default()),
+        Some(b'-') => (true, token.get(1..).unwrap_or_default()),
+        _ => (false, token),
+    };
+    if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity") {
+        return Ok(if negative {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    if unsigned.eq_ignore_ascii_case("nan") {
+        // Go accepts NaN only without a sign.
+        return if unsigned.len() == token.len() {
+            Ok(f64::NAN)
+        } else {
+            Err(FloatError::Syntax)
+        };
+    }
+    let b = unsigned.as_bytes();
+    let mut i = 0;
+    let mut digits = 0;
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+        digits += 1;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+            digits += 1;
+        }
+    }
+    if digits == 0 {
+        return Err(FloatError::Syntax);
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let exponent_start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == exponent_start {
+            return Err(FloatError::Syntax);
+        }
+    }
+    if i != b.len() {
+        return Err(FloatError::Syntax);
+    }
+    // The grammar checked above is a subset of what Rust's parser accepts,
+    // and Rust rounds correctly, as Go does.
+    let value: f64 = token.parse().map_err(|_| FloatError::Syntax)?;
+    if value.is_infinite() {
+        return Err(FloatError::Range);
+    }
+    Ok(value)
+}
+
+/// Resolves the escapes of HELP text: `\\` and `\n` only.
+fn unescape_help(text: &str) -> Result<String, ParseErrorKind> {
+    if !text.contains('\\') {
+        return Ok(text.to_owned());
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('\\') => out.push('\\'),
+            Some('n') => out.push('\n'),
+            Some(other) => return Err(ParseErrorKind::InvalidHelpEscape { found: other }),
+            None => return Err(ParseErrorKind::TrailingBackslash),
+        }
+    }
+    Ok(out)
+}
+
+/// Appends `value` to `out` escaped as in a label value.
+fn push_escaped(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Renders `name{k="v",...}` for error messages, skipping the label `skip`.
+fn render_series(name: &str, labels: &[(String, String)], skip: Option<&str>) -> String {
+    let mut out = name.to_owned();
+    let mut first = true;
+    for (k, v) in labels {
+        if Some(k.as_str()) == skip {
+            continue;
+        }
+        out.push(if first { '{' } else { ',' });
+        first = false;
+        out.push_str(k);
+        out.push_str("=\"");
+        push_escaped(&mut out, v);
+        out.push('"');
+    }
+    if !first {
+        out.push('}');
+    }
+    out
+}
+
+/// Appends an unambiguous, order-insensitive key for a label set (minus
+/// `skip`) to `key`: length-prefixed pairs, sorted by label name.
+fn push_label_key(key: &mut String, labels: &[(String, String)], skip: Option<&str>) {
+    let mut sorted: Vec<&(String, String)> = labels
+        .iter()
+        .filter(|(k, _)| Some(k.as_str()) != skip)
+        .collect();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (k, v) in sorted {
+        push_len_prefixed(key, k);
+        push_len_prefixed(key, v);
+    }
+}
+
+fn push_len_prefixed(key: &mut String, part: &str) {
+    use fmt::Write as _;
+    // Writing to a String cannot fail.
+    let _ = write!(key, "{}:", part.len());
+    key.push_str(part);
+}
+
+// ---------------------------------------------------------------------------
+// The parser proper.
+// ---------------------------------------------------------------------------
+
+/// Up to this many labels, duplicates are found by a linear scan.
+const DUPLICATE_SCAN_LIMIT: usize = 16;
+
+/// What a sample is within its family.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The sample of a counter, gauge or untyped family.
+    Plain,
+    /// A histogram `_bucket`.
+    Bucket,
+    /// A histogram or summary `_sum`.
+    Sum,
+    /// A histogram or summary `_count`.
+    Count,
+    /// A summary quantile sample (named like the family).
+    Quantile,
+}
+
+/// The running checks of one histogram series (one label set minus `le`).
+struct HistogramSeries {
+    /// Rendered `family{labels}` for messages.
+    series: String,
+    /// The line of the series' first sample.
+    first_line: usize,
+    /// The bound and count of the last bucket seen.
+    last_bucket: Option<(f64, f64)>,
+    /// The `+Inf` bucket's count.
+    inf_bucket: Option<f64>,
+    /// The `_count` value and its line.
+    count: Option<(f64, usize)>,
+}
+
+#[derive(Default)]
+struct Parser {
+    families: Vec<ParsedFamily>,
+    /// Whether each family (same index) had a TYPE line.
+    typed: Vec<bool>,
+    /// Family index by family name.
+    by_name: HashMap<String, usize>,
+    /// The family being written; every other family is closed.
+    current: Option<usize>,
+    /// Series keys of the current family.
+    series: HashSet<String>,
+    /// Histogram series of the current family, in order of appearance.
+    histograms: Vec<HistogramSeries>,
+    /// Index into `histograms` by label key.
+    histogram_index: HashMap<String, usize>,
+    /// Scratch buffer for keys.
+    key: String,
+}
+
+impl Parser {
+    fn line(&mut self, line: &str, n: usize) -> Result<(), ParseError> {
+        let b = line.as_bytes();
+        let start = skip_blanks(b, 0);
+        match b.get(start) {
+            None => Ok(()),
+            Some(b'#') => self.comment(line, start + 1, n),
+            Some(_) => self.sample(line, start, n),
+        }
+    }
+
+    fn finish(mut self) -> Result<Exposition, ParseError> {
+        self.close_current()?;
+        Ok(Exposition {
+            families: self.families,
+        })
+    }
+
+    /// A `#` line: HELP, TYPE or an ignored comment. `pos` is just after `#`.
+    fn comment(&mut self, line: &str, pos: usize, n: usize) -> Result<(), ParseError> {
+        let b = line.as_bytes();
+        let kw_start = skip_blanks(b, pos);
+        let kw_end = scan_until(b, kw_start, b" \t");
+        let keyword = match line.get(kw_start..kw_end) {
+            Some("HELP") => "HELP",
+            Some("TYPE") => "TYPE",
+            _ => {
+                if b.contains(&b'\r') {
+                    return Err(err(n, ParseErrorKind::CarriageReturn));
+                }
+                return Ok(());
+            }
+        };
+        let name_start = skip_blanks(b, kw_end);
+        let name_end = metric_name_end(b, name_start);
+        match b.get(name_end) {
+            None | Some(b' ' | b'\t') if name_end > name_start => {}
+            None => return Err(err(n, ParseErrorKind::MissingMetadataName { keyword })),
+            Some(b'\r') => return Err(err(n, ParseErrorKind::CarriageReturn)),
+            Some(_) => {
+                let end = scan_until(b, name_start, b" \t");
+                let found = slice(line, name_start, end);
+                if found.contains('\r') {
+                    return Err(err(n, ParseErrorKind::CarriageReturn));
+                }
+                return Err(err(n, ParseErrorKind::InvalidMetricName { found }));
+            }
+        }
+        let name = line.get(name_start..name_end).unwrap_or_default();
+        let text_start = skip_blanks(b, name_end);
+        let text = line.get(text_start..).unwrap_or_default();
+        if keyword == "HELP" {
+            let help = unescape_help(text).map_err(|kind| err(n, kind))?;
+            let index = self.open_for_metadata(name, keyword, n)?;
+            if let Some(family) = self.families.get_mut(index) {
+                if family.help.is_some() {
+                    return Err(err(
+                        n,
+                        ParseErrorKind::DuplicateHelp {
+                            family: name.to_owned(),
+                        },
+                    ));
+                }
+                family.help = Some(help);
+            }
+            return Ok(());
+        }
+        if text.contains('\r') {
+            return Err(err(n, ParseErrorKind::CarriageReturn));
+        }
+        if text.is_empty() {
+            return Err(err(
+                n,
+                ParseErrorKind::MissingType {
+                    family: name.to_owned(),
+                },
+            ));
+        }
+        let Some(kind) = MetricType::from_token(text) else {
+            return Err(err(
+                n,
+                ParseErrorKind::UnknownType {
+                    family: name.to_owned(),
+                    found: text.to_owned(),
+                },
+            ));
+        };
+        let index = self.open_for_metadata(name, keyword, n)?;
+        if self.typed.get(index).copied().unwrap_or(false) {
+            return Err(err(
+                n,
+                ParseErrorKind::DuplicateType {
+                    family: name.to_owned(),
+                },
+            ));
+        }
+        let children: &[&str] = match kind {
+            MetricType::Histogram => &["_bucket", "_sum", "_count"],
+            MetricType::Summary => &["_sum", "_count"],
+            _ => &[],
+        };
+        for suffix in children {
+            let child = format!("{name}{suffix}");
+            if self.by_name.contains_key(&child) {
+                return Err(err(
+                    n,
+                    ParseErrorKind::NameCollision {
+                        name: child,
+                        family: name.to_owned(),
+                    },
+                ));
+            }
+        }
+        if let Some(typed) = self.typed.get_mut(index) {
+            *typed = true;
+        }
+        if let Some(family) = self.families.get_mut(index) {
+            family.kind = kind;
+        }
+        Ok(())
+    }
+
+    /// The family a HELP or TYPE line for `name` applies to: the current
+    /// family if it is `name` and has no samples yet, else a new one.
+    fn open_for_metadata(
+        &mut self,
+        name: &str,
+        keyword: &'static str,
+        n: usize,
+    ) -> Result<usize, ParseError> {
+        if let Some(&index) = self.by_name.get(name) {
+            let has_samples = self
+                .families
+                .get(index)
+                .is_some_and(|family| !family.samples.is_empty());
+            if self.current == Some(index) && !has_samples {
+                return Ok(index);
+            }
+            if self.current == Some(index) {
+                return Err(err(
+                    n,
+                    ParseErrorKind::MetadataAfterSamples {
+                        keyword,
+                        family: name.to_owned(),
+                    },
+                ));
+            }
+            return Err(self.not_contiguous(name, n));
+        }
+        // A new family must not take a name that a histogram or summary
+        // family already uses for its series.
+        for (suffix, kinds) in [
+            ("_bucket", &[MetricType::Histogram][..]),
+            ("_sum", &[MetricType::Histogram, MetricType::Summary][..]),
+            ("_count", &[MetricType::Histogram, MetricType::Summary][..]),
+        ] {
+            let Some(base) = name.strip_suffix(suffix) else {
+                continue;
+            };
+            if let Some(owner) = self.family_by_name(base) {
+                if kinds.contains(&owner.kind) {
+                    return Err(err(
+                        n,
+                        ParseErrorKind::NameCollision {
+                            name: name.to_owned(),
+                            family: base.to_owned(),
+                        },
+                    ));
+                }
+            }
+        }
+        self.open_new(name)
+    }
+
+    fn family_by_name(&self, name: &str) -> Option<&ParsedFamily> {
+        self.by_name
+            .get(name)
+            .and_then(|&index| self.families.get(index))
+    }
+
+    fn not_contiguous(&self, name: &str, n: usize) -> ParseError {
+        let interrupted_by = self
+            .current
+            .and_then(|index| self.families.get(index))
+            .map(|family| family.name.clone())
+            .unwrap_or_default();
+        err(
+            n,
+            ParseErrorKind::NotContiguous {
+                family: name.to_owned(),
+                interrupted_by,
+            },
+        )
+    }
+
+    /// Closes the current family and starts an untyped one called `name`.
+    fn open_new(&mut self, name: &str) -> Result<usize, ParseError> {
+        self.close_current()?;
+        let index = self.families.len();
+        self.families.push(ParsedFamily {
+            name: name.to_owned(),
+            help: None,
+            kind: MetricType::Untyped,
+            samples: Vec::new(),
+        });
+        self.typed.push(false);
+        self.by_name.insert(name.to_owned(), index);
+        self.current = Some(index);
+        Ok(index)
+    }
+
+    /// Runs the end-of-family checks (histogram completeness) and forgets
+    /// the per-family state.
+    fn close_current(&mut self) -> Result<(), ParseError> {
+        self.current = None;
+        self.series.clear();
+        self.histogram_index.clear();
+        for h in self.histograms.drain(..) {
+            let Some(inf_bucket) = h.inf_bucket else {
+                return Err(err(
+                    h.first_line,
+                    ParseErrorKind::MissingInfBucket { series: h.series },
+                ));
+            };
+            let Some((count, line)) = h.count else {
+                return Err(err(
+                    h.first_line,
+                    ParseErrorKind::MissingHistogramCount { series: h.series },
+                ));
+            };
+            // Compare as numbers, and treat two infinities as equal.
+            #[allow(clippy::float_cmp)]
+            let equal = count == inf_bucket;
+            if !equal {
+                return Err(err(
+                    line,
+                    ParseErrorKind::CountMismatch {
+                        series: h.series,
+                        count,
+                        inf_bucket,
+                    },
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds the family and role of a sample called `name`, opening a new
+    /// untyped family if it belongs to none.
+    fn resolve(&mut self, name: &str, n: usize) -> Result<(usize, Role), ParseError> {
+        if let Some(index) = self.current {
+            if let Some(family) = self.families.get(index) {
+                let base = family.name.as_str();
+                let suffix = name.strip_prefix(base);
+                let role = match (family.kind, suffix) {
+                    (MetricType::Histogram, Some("")) => {
+                        return Err(err(
+                            n,
+                            ParseErrorKind::InvalidHistogramSample {
+                                family: base.to_owned(),
+                            },
+                        ))
+                    }
+                    (MetricType::Histogram, Some("_bucket")) => Some(Role::Bucket),
+                    (MetricType::Histogram | MetricType::Summary, Some("_sum")) => Some(Role::Sum),
+                    (MetricType::Histogram | MetricType::Summary, Some("_count")) => {
+                        Some(Role::Count)
+                    }
+                    (MetricType::Summary, Some("")) => Some(Role::Quantile),
+                    (_, Some("")) => Some(Role::Plain),
+                    _ => None,
+                };
+                if let Some(role) = role {
+                    return Ok((index, role));
+                }
+            }
+        }
+        // Not the current family: it must be a family not seen before.
+        if self.by_name.contains_key(name) {
+            return Err(self.not_contiguous(name, n));
+        }
+        for (suffix, kinds) in [
+            ("_bucket", &[MetricType::Histogram][..]),
+            ("_sum", &[MetricType::Histogram, MetricType::Summary][..]),
+            ("_count", &[MetricType::Histogram, MetricType::Summary][..]),
+        ] {
+            if let Some(base) = name.strip_suffix(suffix) {
+                if self
+                    .family_by_name(base)
+                    .is_some_and(|owner| kinds.contains(&owner.kind))
+                {
+                    return Err(self.not_contiguous(base, n));
+                }
+            }
+        }
+        Ok((self.open_new(name)?, Role::Plain))
+    }
+
+    /// A sample line starting at byte `start`.
+    fn sample(&mut self, line: &str, start: usize, n: usize) -> Result<(), ParseError> {
+        let b = line.as_bytes();
+        let name_end = metric_name_end(b, start);
+        let name_ok =
+            name_end > start && matches!(b.get(name_end), None | Some(b' ' | b'\t' | b'{'));
+        if !name_ok {
+            let end = scan_until(b, start, b" \t{");
+            let found = slice(line, start, end);
+            if found.contains('\r') {
+                return Err(err(n, ParseErrorKind::CarriageReturn));
+            }
+            return Err(err(n, ParseErrorKind::InvalidMetricName { found }));
+        }
+        let name = line.get(start..name_end).unwrap_or_default();
+        let mut i = name_end;
+
+        let mut labels: Vec<(String, String)> = Vec::new();
+        if b.get(i) == Some(&b'{') {
+            i = self.labels(line, i + 1, n, &mut labels)?;
+            if labels.len() > DUPLICATE_SCAN_LIMIT {
+                let mut names: Vec<&str> = labels.iter().map(|(k, _)| k.as_str()).collect();
+                names.sort_unstable();
+                if let Some(pair) = names.windows(2).find(|pair| pair.first() == pair.get(1)) {
+                    let name = pair.first().copied().unwrap_or_default().to_owned();
+                    return Err(err(n, ParseErrorKind::DuplicateLabelName { name }));
+                }
+            }
+            match b.get(i) {
+                Some(b' ' | b'\t') | None => {}
+                Some(b'\r') => return Err(err(n, ParseErrorKind::CarriageReturn)),
+                Some(_) => return Err(err(n, ParseErrorKind::MissingSeparator)),
+            }
+        }
+
+        i = skip_blanks(b, i);
+        if i >= b.len() {
+            return Err(err(n, ParseErrorKind::MissingValue));
+        }
+        let value_end = scan_until(b, i, b" \t");
+        let token = line.get(i..value_end).unwrap_or_default();
+        if token.contains('\r') {
+            return Err(err(n, ParseErrorKind::CarriageReturn));
+        }
+        let value = match parse_go_float(token) {
+            Ok(value) => value,
+            Err(FloatError::Syntax) => {
+                return Err(err(
+                    n,
+                    ParseErrorKind::InvalidValue {
+                        found: token.to_owned(),
+                    },
+                ))
+            }
+            Err(FloatError::Range) => {
+                return Err(err(
+                    n,
+                    ParseErrorKind::ValueOutOfRange {
+                        found: token.to_owned(),
+                    },
+                ))
+            }
+        };
+
+        let mut timestamp_ms = None;
+        if value_end < b.len() {
+            let ts_start = skip_blanks(b, value_end);
+            if ts_start >= b.len() {
+                return Err(err(n, ParseErrorKind::TrailingWhitespace));
+            }
+            let ts_end = scan_until(b, ts_start, b" \t");
+            let token = line.get(ts_start..ts_end).unwrap_or_default();
+            if token.contains('\r') {
+                return Err(err(n, ParseErrorKind::CarriageReturn));
+            }
+            match token.parse::<i64>() {
+                Ok(ts) => timestamp_ms = Some(ts),
+                Err(_) => {
+                    return Err(err(
+                        n,
+                        ParseErrorKind::InvalidTimestamp {
+                            found: token.to_owned(),
+                        },
+                    ))
+                }
+            }
+            if ts_end < b.len() {
+                let extra_start = skip_blanks(b, ts_end);
+                if extra_start >= b.len() {
+                    return Err(err(n, ParseErrorKind::TrailingWhitespace));
+                }
+                let found = slice(line, extra_start, b.len());
+                if found.contains('\r') {
+                    return Err(err(n, ParseErrorKind::CarriageReturn));
+                }
+                return Err(err(n, ParseErrorKind::TrailingContent { found }));
+            }
+        }
+
+        self.record(
+            Sample {
+                name: name.to_owned(),
+                labels,
+                value,
+                timestamp_ms,
+            },
+            n,
+        )
+    }
+
+    /// Parses a label set from just after `{` up to and including `}`,
+    /// returning the index after `}`.
+    fn labels(
+        &mut self,
+        line: &str,
+        mut i: usize,
+        n: usize,
+        labels: &mut Vec<(String, String)>,
+    ) -> Result<usize, ParseError> {
+        let b = line.as_bytes();
+        loop {
+            i = skip_blanks(b, i);
+            match b.get(i) {
+                None => return Err(err(n, ParseErrorKind::UnterminatedLabelSet)),
+                Some(b'}') => return Ok(i + 1),
+                _ => {}
+            }
+            let name_end = label_name_end(b, i);
+            // A name is a run of name bytes ended by a delimiter; `x-y` or
+            // `é` is a bad name, `x}` a good name missing its `=`.
+            let delimited = matches!(
+                b.get(name_end),
+                None | Some(b' ' | b'\t' | b'=' | b',' | b'}' | b'"')
+            );
+            if name_end == i || !delimited {
+                let end = scan_until(b, i, b" \t=,}\"");
+                let found = slice(line, i, end);
+                if found.contains('\r') {
+                    return Err(err(n, ParseErrorKind::CarriageReturn));
+                }
+                return Err(err(n, ParseErrorKind::InvalidLabelName { found }));
+            }
+            let label = line.get(i..name_end).unwrap_or_default();
+            if label.starts_with("__") {
+                return Err(err(
+                    n,
+                    ParseErrorKind::ReservedLabelName {
+                        name: label.to_owned(),
+                    },
+                ));
+            }
+            // Linear for the usual few labels; long label sets are checked
+            // after the loop, in `sample`, in n log n.
+            if labels.len() <= DUPLICATE_SCAN_LIMIT && labels.iter().any(|(k, _)| k == label) {
+                return Err(err(
+                    n,
+                    ParseErrorKind::DuplicateLabelName {
+                        name: label.to_owned(),
+                    },
+                ));
+            }
+            i = skip_blanks(b, name_end);
+            if b.get(i) != Some(&b'=') {
+                return Err(err(
+                    n,
+                    ParseErrorKind::ExpectedEquals {
+                        label: label.to_owned(),
+                    },
+                ));
+            }
+            i = skip_blanks(b, i + 1);
+            if b.get(i) != Some(&b'"') {
+                return Err(err(
+                    n,
+                    ParseErrorKind::ExpectedQuote {
+                        label: label.to_owned(),
+                    },
+                ));
+            }
+            let (value, after) = label_value(line, i + 1, label).map_err(|kind| err(n, kind))?;
+            labels.push((label.to_owned(), value));
+            i = skip_blanks(b, after);
+            match b.get(i) {
+                Some(b',') => i += 1,
+                Some(b'}') => return Ok(i + 1),
+                None => return Err(err(n, ParseErrorKind::UnterminatedLabelSet)),
+                Some(b'\r') => return Err(err(n, ParseErrorKind::CarriageReturn)),
+                Some(_) => {
+                    return Err(err(
+                        n,
+                        ParseErrorKind::ExpectedLabelSeparator {
+                            found: char_at(line, i),
+                        },
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Checks a parsed sample against its family and records it.
+    fn record(&mut self, sample: Sample, n: usize) -> Result<(), ParseError> {
+        let (index, role) = self.resolve(&sample.name, n)?;
+        let Some(family) = self.families.get(index) else {
+            return Ok(());
+        };
+        let kind = family.kind;
+        let le = sample
+            .labels
+            .iter()
+            .find(|(k, _)| k == "le")
+            .map(|(_, v)| v.as_str());
+        let quantile = sample
+            .labels
+            .iter()
+            .find(|(k, _)| k == "quantile")
+            .map(|(_, v)| v.as_str());
+
+        // Duplicate series.
+        self.key.clear();
+        push_len_prefixed(&mut self.key, &sample.name);
+        push_label_key(&mut self.key, &sample.labels, None);
+        if self.series.contains(self.key.as_str()) {
+            return Err(err(
+                n,
+                ParseErrorKind::DuplicateSeries {
+                    series: render_series(&sample.name, &sample.labels, None),
+                },
+            ));
+        }
+        self.series.insert(self.key.clone());
+
+        // `le` only on histogram buckets (untyped and summary families may
+        // carry any label).
+        let mut bucket_bound = None;
+        if role == Role::Bucket {
+            let Some(le) = le else {
+                return Err(err(
+                    n,
+                    ParseErrorKind::MissingLe {
+                        name: sample.name.clone(),
+                    },
+                ));
+            };
+            match parse_go_float(le) {
+                Ok(bound) if !bound.is_nan() => bucket_bound = Some(bound),
+                _ => {
+                    return Err(err(
+                        n,
+                        ParseErrorKind::InvalidLe {
+                            found: le.to_owned(),
+                        },
+                    ))
+                }
+            }
+        } else if le.is_some()
+            && matches!(
+                kind,
+                MetricType::Counter | MetricType::Gauge | MetricType::Histogram
+            )
+        {
+            return Err(err(
+                n,
+                ParseErrorKind::UnexpectedLe {
+                    name: sample.name.clone(),
+                    kind,
+                },
+            ));
+        }
+
+        // Summary quantiles.
+        if kind == MetricType::Summary {
+            match (role, quantile) {
+                (Role::Quantile, None) => {
+                    return Err(err(
+                        n,
+                        ParseErrorKind::MissingQuantile {
+                            name: sample.name.clone(),
+                        },
+                    ))
+                }
+                (Role::Quantile, Some(q)) => match parse_go_float(q) {
+                    Ok(q) if (0.0..=1.0).contains(&q) => {}
+                    _ => {
+                        return Err(err(
+                            n,
+                            ParseErrorKind::InvalidQuantile {
+                                found: q.to_owned(),
+                            },
+                        ))
+                    }
+                },
+                (_, Some(_)) => {
+                    return Err(err(
+                        n,
+                        ParseErrorKind::UnexpectedQuantile {
+                            name: sample.name.clone(),
+                        },
+                    ))
+                }
+                (_, None) => {}
+            }
+        }
+
+        if kind == MetricType::Counter && sample.value < 0.0 {
+            return Err(err(
+                n,
+                ParseErrorKind::NegativeCounter {
+                    name: sample.name.clone(),
+                    value: sample.value,
+                },
+            ));
+        }
+
+        if kind == MetricType::Histogram {
+            self.check_histogram(&sample, role, bucket_bound, index, n)?;
+        }
+
+        if let Some(family) = self.families.get_mut(index) {
+            family.samples.push(sample);
+        }
+        Ok(())
+    }
+
+    /// Updates the running checks of the histogram series `sample` belongs to.
+    fn check_histogram(
+        &mut self,
+        sample: &Sample,
+        role: Role,
+        bucket_bound: Option<f64>,
+        family_index: usize,
+        n: usize,
+    ) -> Result<(), ParseError> {
+        if matches!(role, Role::Bucket | Role::Count)
+            && (sample.value.is_nan() || sample.value < 0.0)
+        {
+            return Err(err(
+                n,
+                ParseErrorKind::InvalidHistogramCount {
+                    name: sample.name.clone(),
+                    value: sample.value,
+                },
+            ));
+        }
+        self.key.clear();
+        push_label_key(&mut self.key, &sample.labels, Some("le"));
+        let slot = match self.histogram_index.get(self.key.as_str()) {
+            Some(&slot) => slot,
+            None => {
+                let family = self
+                    .families
+                    .get(family_index)
+                    .map(|family| family.name.as_str())
+                    .unwrap_or_default();
+                let slot = self.histograms.len();
+                self.histograms.push(HistogramSeries {
+                    series: render_series(family, &sample.labels, Some("le")),
+                    first_line: n,
+                    last_bucket: None,
+                    inf_bucket: None,
+                    count: None,
+                });
+                self.histogram_index.insert(self.key.clone(), slot);
+                slot
+            }
+        };
+        let Some(h) = self.histograms.get_mut(slot) else {
+            return Ok(());
+        };
+        match (role, bucket_bound) {
+            (Role::Bucket, Some(le)) => {
+                let count = sample.value;
+                if let Some((previous_le, previous_count)) = h.last_bucket {
+                    if le <= previous_le {
+                        return Err(err(
+                            n,
+                            ParseErrorKind::BucketsNotIncreasing {
+                                series: h.series.clone(),
+                                previous: previous_le,
+                                le,
+                            },
+                        ));
+                    }
+                    if count < previous_count {
+                        return Err(err(
+                            n,
+                            ParseErrorKind::BucketCountDecreasing {
+                                series: h.series.clone(),
+                                le,
+                                previous: previous_count,
+                                count,
+                            },
+                        ));
+                    }
+                }
+                h.last_bucket = Some((le, count));
+                if le == f64::INFINITY {
+                    h.inf_bucket = Some(count);
+                }
+            }
+            (Role::Count, _) => h.count = Some((sample.value, n)),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Reads a label value from just after its opening `"`; returns the
+/// unescaped value and the index after the closing `"`.
+fn label_value(line: &str, start: usize, label: &str) -> Result<(String, usize), ParseErrorKind> {
+    let b = line.as_bytes();
+    let mut out = String::new();
+    let mut segment = start;
+    let mut i = start;
+    loop {
+        match b.get(i) {
+            None => {
+                return Err(ParseErrorKind::UnterminatedLabelValue {
+                    label: label.to_owned(),
+                })
+            }
+            Some(b'"') => {
+                out.push_str(line.get(segment..i).unwrap_or_default());
+                return Ok((out, i + 1));
+            }
+            Some(b'\\') => {
+                out.push_str(line.get(segment..i).unwrap_or_default());
+                match b.get(i + 1) {
+                    Some(b'\\') => out.push('\\'),
+                    Some(b'"') => out.push('"'),
+                    Some(b'n') => out.push('\n'),
+                    None => {
+                        return Err(ParseErrorKind::UnterminatedLabelValue {
+                            label: label.to_owned(),
+                        })
+                    }
+                    Some(_) => {
+                        return Err(ParseErrorKind::InvalidLabelEscape {
+                            label: label.to_owned(),
+                            found: char_at(line, i + 1),
+                        })
+                    }
+                }
+                i += 2;
+                segment = i;
+            }
+            Some(_) => i += 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_float_syntax() {
+        let ok = |s: &str| parse_go_float(s).ok();
+        assert_eq!(ok("1"), Some(1.0));
+        assert_eq!(ok("-1.5e3"), Some(-1500.0));
+        assert_eq!(ok("+.5"), Some(0.5));
+        assert_eq!(ok("5."), Some(5.0));
+        assert_eq!(ok("1E-2"), Some(0.01));
+        assert_eq!(ok("+Inf"), Some(f64::INFINITY));
+        assert_eq!(ok("-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(ok("Infinity"), Some(f64::INFINITY));
+        assert_eq!(ok("1e-400"), Some(0.0));
+        assert!(ok("NaN").is_some_and(f64::is_nan));
+        assert!(ok("nan").is_some_and(f64::is_nan));
+        for bad in [
+            "", "+", "-", ".", "e5", "1e", "1e+", "0x1p3", "0x10", "1_000", "+NaN", "-nan",
+            "infin", "1.2.3", " 1", "1 ", "١",
+        ] {
+            assert!(parse_go_float(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert!(matches!(parse_go_float("1e400"), Err(FloatError::Range)));
+        assert!(matches!(parse_go_float("-1e400"), Err(FloatError::Range)));
+    }
+
+    #[test]
+    fn help_unescape() {
+        assert_eq!(unescape_help(r"a\\b\nc").unwrap(), "a\\b\nc");
+        assert_eq!(
+            unescape_help(r#"a\"b"#),
+            Err(ParseErrorKind::InvalidHelpEscape { found: '"' })
+        );
+        assert_eq!(unescape_help("a\\"), Err(ParseErrorKind::TrailingBackslash));
+    }
+
+    #[test]
+    fn label_keys_are_unambiguous() {
+        let mut a = String::new();
+        let mut b = String::new();
+        push_label_key(
+            &mut a,
+            &[("a".into(), "1:b".into()), ("c".into(), "".into())],
+            None,
+        );
+        push_label_key(&mut b, &[("a".into(), "1".into())], None);
+        assert_ne!(a, b);
+    }
+}

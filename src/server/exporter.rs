@@ -1,0 +1,850 @@
+//! The exporter: builder, listeners, connection limits, graceful shutdown.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::runtime::{Handle, Runtime};
+use tokio::sync::{oneshot, watch, Semaphore};
+use tokio::task::JoinSet;
+
+use super::addr::parse_listen_addr;
+use super::io::StallGuardedStream;
+use super::readiness::Readiness;
+use super::router::{PageFn, Router, Shared, METRICS_SUMMARY_PATH};
+use super::scrape::Scraper;
+use super::{MetricsSource, ServerError, Surface};
+
+/// Default metrics listen address (the nexo-rs seed's `:9090` on every interface).
+pub const DEFAULT_METRICS_ADDR: &str = "0.0.0.0:9090";
+/// Default health/readiness listen address (the nexo-rs seed's `:8080`).
+pub const DEFAULT_HEALTH_ADDR: &str = "0.0.0.0:8080";
+/// Default admin console listen address (loopback only, as in the nexo-rs seed).
+pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:9091";
+/// Default time between `/ready` turning 503 and the listeners closing: zero,
+/// so that dropping a handle returns at once; set it with
+/// [`ExporterBuilder::drain`] to at least your readiness probe period in
+/// production.
+pub const DEFAULT_DRAIN: Duration = Duration::ZERO;
+/// Default time in-flight requests get to finish once the listeners close.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default time a client has to send a request's headers (also the idle
+/// timeout of a kept-alive connection).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a response write may make no progress (the client not
+/// reading) before the connection is dropped.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default limit on a request's start line plus headers, in bytes.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Default limit on concurrent connections, per listener.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// Counters the exporter keeps about itself.
+#[derive(Debug, Default)]
+pub(crate) struct StatsInner {
+    pub(crate) connections_accepted: AtomicU64,
+    pub(crate) connections_rejected: AtomicU64,
+    pub(crate) connections_active: AtomicU64,
+    pub(crate) requests: AtomicU64,
+    pub(crate) scrapes: AtomicU64,
+    pub(crate) encodes: AtomicU64,
+    pub(crate) encode_panics: AtomicU64,
+    pub(crate) last_encode_nanos: AtomicU64,
+}
+
+/// A snapshot of the exporter's own counters, from [`ExporterHandle::stats`].
+///
+/// The counters are also served on `/metrics` as `telemeter_http_*` families
+/// unless [`ExporterBuilder::self_metrics`] turned them off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Connections accepted and served.
+    pub connections_accepted: u64,
+    /// Connections closed at accept because the listener's connection limit
+    /// was reached.
+    pub connections_rejected: u64,
+    /// Connections being served now.
+    pub connections_active: u64,
+    /// HTTP requests received, on every path.
+    pub requests: u64,
+    /// Requests for `/metrics` (GET or HEAD).
+    pub scrapes: u64,
+    /// Encodes run; below `scrapes` when concurrent scrapes shared one.
+    pub encodes: u64,
+    /// Encodes that panicked (served as 500).
+    pub encode_panics: u64,
+    /// How long the latest encode (and its gzip) took.
+    pub last_encode: Duration,
+}
+
+/// Namespace for [`Exporter::builder`]: the HTTP surfaces a host program runs
+/// once, for the life of the process.
+///
+/// See the [module documentation](super) for an example.
+#[derive(Debug, Clone, Copy)]
+pub struct Exporter;
+
+impl Exporter {
+    /// A builder with the defaults: metrics on [`DEFAULT_METRICS_ADDR`],
+    /// health on [`DEFAULT_HEALTH_ADDR`], admin on [`DEFAULT_ADMIN_ADDR`], its
+    /// own thread and runtime.
+    pub fn builder() -> ExporterBuilder {
+        ExporterBuilder::new()
+    }
+}
+
+/// Configures and starts an [`Exporter`].
+///
+/// Methods take and return the builder by value, so calls chain; nothing is
+/// bound until [`start`](Self::start), which reports every mistake as a
+/// [`ServerError`].
+pub struct ExporterBuilder {
+    source: Option<Arc<dyn MetricsSource>>,
+    metrics_addr: String,
+    health_addr: String,
+    admin_addr: String,
+    allow_non_loopback_admin: bool,
+    runtime: Option<Handle>,
+    drain: Duration,
+    shutdown_timeout: Duration,
+    header_read_timeout: Duration,
+    write_timeout: Duration,
+    max_header_bytes: usize,
+    max_connections: usize,
+    readiness: Readiness,
+    started: bool,
+    admin_pages: BTreeMap<String, PageFn>,
+    self_metrics: bool,
+    error: Option<ServerError>,
+}
+
+impl fmt::Debug for ExporterBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExporterBuilder")
+            .field("has_source", &self.source.is_some())
+            .field("metrics_addr", &self.metrics_addr)
+            .field("health_addr", &self.health_addr)
+            .field("admin_addr", &self.admin_addr)
+            .field("allow_non_loopback_admin", &self.allow_non_loopback_admin)
+            .field("host_runtime", &self.runtime.is_some())
+            .field("drain", &self.drain)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("write_timeout", &self.write_timeout)
+            .field("max_header_bytes", &self.max_header_bytes)
+            .field("max_connections", &self.max_connections)
+            .field("readiness", &self.readiness)
+            .field("started", &self.started)
+            .field("admin_pages", &self.admin_pages.keys().collect::<Vec<_>>())
+            .field("self_metrics", &self.self_metrics)
+            .finish()
+    }
+}
+
+impl Default for ExporterBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ExporterBuilder {
+    /// Same as [`Exporter::builder`].
+    pub fn new() -> Self {
+        ExporterBuilder {
+            source: None,
+            metrics_addr: DEFAULT_METRICS_ADDR.to_string(),
+            health_addr: DEFAULT_HEALTH_ADDR.to_string(),
+            admin_addr: DEFAULT_ADMIN_ADDR.to_string(),
+            allow_non_loopback_admin: false,
+            runtime: None,
+            drain: DEFAULT_DRAIN,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            readiness: Readiness::new(),
+            started: false,
+            admin_pages: BTreeMap::new(),
+            self_metrics: true,
+            error: None,
+        }
+    }
+
+    fn keep_first_error(&mut self, r: Result<(), ServerError>) {
+        if let Err(e) = r {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    /// What `/metrics` serves (and `/admin/metrics-summary` summarises).
+    pub fn source(mut self, source: Arc<dyn MetricsSource>) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// Serves a core [`Registry`](crate::Registry): `/metrics` is its
+    /// [`encode`](crate::Registry::encode), `/admin/metrics-summary` its
+    /// [`summary`](crate::Registry::summary). Without this or
+    /// [`source`](Self::source), the exporter serves
+    /// [`default_registry`](crate::default_registry).
+    pub fn registry(self, registry: crate::Registry) -> Self {
+        self.source(Arc::new(RegistrySource(registry)))
+    }
+
+    /// Address of the metrics server (`/metrics`): `"host:port"`, `":port"`
+    /// (every interface), port 0 for an OS-chosen port, or `""` to disable it.
+    pub fn metrics_addr(mut self, addr: impl Into<String>) -> Self {
+        self.metrics_addr = addr.into();
+        self
+    }
+
+    /// Address of the health server (`/health`, `/ready`); same forms as
+    /// [`metrics_addr`](Self::metrics_addr). Given the same non-zero-port
+    /// address as another surface, the two share one listener.
+    pub fn health_addr(mut self, addr: impl Into<String>) -> Self {
+        self.health_addr = addr.into();
+        self
+    }
+
+    /// Address of the admin console (`/admin/...`); same forms as
+    /// [`metrics_addr`](Self::metrics_addr). Must be a loopback address unless
+    /// [`allow_non_loopback_admin`](Self::allow_non_loopback_admin) is set.
+    pub fn admin_addr(mut self, addr: impl Into<String>) -> Self {
+        self.admin_addr = addr.into();
+        self
+    }
+
+    /// Disables the metrics server (same as `metrics_addr("")`).
+    pub fn no_metrics(self) -> Self {
+        self.metrics_addr("")
+    }
+
+    /// Disables the health server (same as `health_addr("")`).
+    pub fn no_health(self) -> Self {
+        self.health_addr("")
+    }
+
+    /// Disables the admin console (same as `admin_addr("")`).
+    pub fn no_admin(self) -> Self {
+        self.admin_addr("")
+    }
+
+    /// Lets the admin console listen on a non-loopback address. Its pages
+    /// expose internal state: only do this behind a firewall or an
+    /// authenticating proxy.
+    pub fn allow_non_loopback_admin(mut self, allow: bool) -> Self {
+        self.allow_non_loopback_admin = allow;
+        self
+    }
+
+    /// Serves on the host's tokio runtime instead of the exporter's own thread.
+    ///
+    /// The runtime needs its IO and time drivers enabled. Connections are
+    /// served on its workers; encodes and admin pages still run on its
+    /// blocking pool, never on a worker.
+    pub fn runtime(mut self, handle: Handle) -> Self {
+        self.runtime = Some(handle);
+        self
+    }
+
+    /// How long `/ready` answers 503 before the listeners close at shutdown,
+    /// so that orchestrators stop routing traffic first. Default
+    /// [`DEFAULT_DRAIN`] (zero); use at least your readiness probe period in
+    /// production (e.g. 5 s for Kubernetes' `periodSeconds: 5`).
+    pub fn drain(mut self, drain: Duration) -> Self {
+        self.drain = drain;
+        self
+    }
+
+    /// How long in-flight requests get to finish once the listeners close;
+    /// connections still open after it are dropped. Default
+    /// [`DEFAULT_SHUTDOWN_TIMEOUT`].
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// How long a client has to send a complete request head, and how long a
+    /// kept-alive connection may sit idle. Default
+    /// [`DEFAULT_HEADER_READ_TIMEOUT`].
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long writing a response may make no progress — the client not
+    /// reading it — before the connection is dropped. Default
+    /// [`DEFAULT_WRITE_TIMEOUT`].
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
+    /// Largest request head (start line and headers) accepted, in bytes; a
+    /// larger one gets `431` and a closed connection. At least 1024. Default
+    /// [`DEFAULT_MAX_HEADER_BYTES`].
+    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+        self.max_header_bytes = bytes;
+        self
+    }
+
+    /// Most connections each listener serves at once; connections beyond it
+    /// are closed as soon as they are accepted and counted in
+    /// [`Stats::connections_rejected`]. Default [`DEFAULT_MAX_CONNECTIONS`].
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// Registers a readiness check (see [`Readiness::add_check`]).
+    pub fn ready_check<F>(mut self, name: &str, check: F) -> Self
+    where
+        F: Fn() -> bool + Send + Sync + 'static,
+    {
+        let r = self.readiness.add_check(name, check);
+        self.keep_first_error(r);
+        self
+    }
+
+    /// Registers a readiness fact (see [`Readiness::add_fact`]).
+    pub fn ready_fact<F>(mut self, name: &str, fact: F) -> Self
+    where
+        F: Fn() -> i64 + Send + Sync + 'static,
+    {
+        let r = self.readiness.add_fact(name, fact);
+        self.keep_first_error(r);
+        self
+    }
+
+    /// Registers a readiness fact that gates readiness (see
+    /// [`Readiness::add_fact_at_least`]).
+    pub fn ready_fact_at_least<F>(mut self, name: &str, min: i64, fact: F) -> Self
+    where
+        F: Fn() -> i64 + Send + Sync + 'static,
+    {
+        let r = self.readiness.add_fact_at_least(name, min, fact);
+        self.keep_first_error(r);
+        self
+    }
+
+    /// Whether the host counts as started from the beginning. Default
+    /// `false`: `/ready` answers 503 until [`ExporterHandle::set_started`].
+    pub fn started(mut self, started: bool) -> Self {
+        self.started = started;
+        self
+    }
+
+    /// Registers a JSON page on the admin console. `path` starts with
+    /// `/admin/`; the closure runs on a blocking thread at each request, and
+    /// a panic in it is served as 500.
+    pub fn admin_page<F>(mut self, path: &str, page: F) -> Self
+    where
+        F: Fn() -> serde_json::Value + Send + Sync + 'static,
+    {
+        let reason = if !path.starts_with("/admin/") || path.len() == "/admin/".len() {
+            Some("it must start with \"/admin/\" and name a page")
+        } else if path
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'?' || b == b'#')
+        {
+            Some("it must not contain whitespace, control characters, '?' or '#'")
+        } else if path == METRICS_SUMMARY_PATH {
+            Some("it is the built-in metrics summary")
+        } else if self.admin_pages.contains_key(path) {
+            Some("it is already registered")
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => self.keep_first_error(Err(ServerError::InvalidAdminPath {
+                path: path.to_string(),
+                reason,
+            })),
+            None => {
+                self.admin_pages.insert(path.to_string(), Arc::new(page));
+            }
+        }
+        self
+    }
+
+    /// Whether `/metrics` ends with the exporter's own `telemeter_http_*`
+    /// families (connections rejected, scrapes, encodes, active connections).
+    /// Default `true`.
+    pub fn self_metrics(mut self, on: bool) -> Self {
+        self.self_metrics = on;
+        self
+    }
+
+    /// Binds every enabled surface and starts serving.
+    ///
+    /// Binding happens before this returns, so port conflicts are reported
+    /// here and [`ExporterHandle`] knows the bound addresses.
+    ///
+    /// # Errors
+    ///
+    /// Any [`ServerError`]: a bad address, a failed bind, a non-loopback
+    /// admin address, an invalid page or readiness name, a missing source, a
+    /// refused limit, or no runtime or thread.
+    pub fn start(mut self) -> Result<ExporterHandle, ServerError> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        if self.max_connections == 0 {
+            return Err(ServerError::InvalidLimit {
+                setting: "max_connections",
+                reason: "0 would refuse every connection; give at least 1".to_string(),
+            });
+        }
+        if self.max_header_bytes < 1024 {
+            return Err(ServerError::InvalidLimit {
+                setting: "max_header_bytes",
+                reason: format!(
+                    "{} bytes is too small for an ordinary request; give at least 1024",
+                    self.max_header_bytes
+                ),
+            });
+        }
+        if self.header_read_timeout.is_zero() {
+            return Err(ServerError::InvalidLimit {
+                setting: "header_read_timeout",
+                reason: "0 would drop every connection; give a positive duration".to_string(),
+            });
+        }
+        if self.write_timeout.is_zero() {
+            return Err(ServerError::InvalidLimit {
+                setting: "write_timeout",
+                reason: "0 would drop every response; give a positive duration".to_string(),
+            });
+        }
+        let metrics = parse_listen_addr(Surface::Metrics, &self.metrics_addr)?;
+        let health = parse_listen_addr(Surface::Health, &self.health_addr)?;
+        let admin = parse_listen_addr(Surface::Admin, &self.admin_addr)?;
+        if let Some(a) = admin {
+            if !a.ip().to_canonical().is_loopback() && !self.allow_non_loopback_admin {
+                return Err(ServerError::NonLoopbackAdmin { addr: a });
+            }
+        }
+        if metrics.is_some() && self.source.is_none() {
+            #[cfg(not(telemeter_loom))]
+            {
+                self = self.registry(crate::default_registry().clone());
+            }
+            #[cfg(telemeter_loom)]
+            return Err(ServerError::NoSource);
+        }
+
+        // Group surfaces by address: equal addresses with a fixed port share
+        // a listener; port 0 always gets a listener of its own.
+        let mut groups: Vec<(SocketAddr, Vec<Surface>)> = Vec::new();
+        for (surface, addr) in [
+            (Surface::Metrics, metrics),
+            (Surface::Health, health),
+            (Surface::Admin, admin),
+        ] {
+            let Some(addr) = addr else { continue };
+            match groups
+                .iter_mut()
+                .find(|(a, _)| *a == addr && addr.port() != 0)
+            {
+                Some((_, surfaces)) => surfaces.push(surface),
+                None => groups.push((addr, vec![surface])),
+            }
+        }
+
+        let own_runtime: Option<Runtime> = match &self.runtime {
+            Some(_) => None,
+            None => Some(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .thread_name("telemeter-exporter-blocking")
+                    .max_blocking_threads(4)
+                    .build()
+                    .map_err(ServerError::Runtime)?,
+            ),
+        };
+        let handle = match (&own_runtime, &self.runtime) {
+            (Some(rt), _) => rt.handle().clone(),
+            (None, Some(h)) => h.clone(),
+            (None, None) => unreachable!("one of the two is set"),
+        };
+
+        let stats = Arc::new(StatsInner::default());
+        let scraper = match (&metrics, self.source.take()) {
+            (Some(_), Some(source)) => Some(Arc::new(Scraper::new(
+                source,
+                handle.clone(),
+                Arc::clone(&stats),
+                self.self_metrics,
+            ))),
+            _ => None,
+        };
+        let shared = Arc::new(Shared {
+            scraper,
+            readiness: self.readiness.clone(),
+            admin_pages: std::mem::take(&mut self.admin_pages),
+            stats: Arc::clone(&stats),
+            blocking: handle.clone(),
+        });
+
+        // Bind under the runtime so the listeners register with its reactor.
+        let mut listeners = Vec::with_capacity(groups.len());
+        let (mut metrics_bound, mut health_bound, mut admin_bound) = (None, None, None);
+        {
+            let _enter = handle.enter();
+            for (addr, surfaces) in groups {
+                let listener = bind(addr).map_err(|source| ServerError::Bind {
+                    surfaces: surfaces.clone(),
+                    addr,
+                    source,
+                })?;
+                let local = listener.local_addr().map_err(|source| ServerError::Bind {
+                    surfaces: surfaces.clone(),
+                    addr,
+                    source,
+                })?;
+                for s in &surfaces {
+                    match s {
+                        Surface::Metrics => metrics_bound = Some(local),
+                        Surface::Health => health_bound = Some(local),
+                        Surface::Admin => admin_bound = Some(local),
+                    }
+                }
+                let router = Arc::new(Router {
+                    shared: Arc::clone(&shared),
+                    metrics: surfaces.contains(&Surface::Metrics),
+                    health: surfaces.contains(&Surface::Health),
+                    admin: surfaces.contains(&Surface::Admin),
+                });
+                listeners.push((listener, router));
+            }
+        }
+
+        if self.started {
+            self.readiness.set_started();
+        }
+
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout)
+            .max_header_size(self.max_header_bytes)
+            .max_buf_size(self.max_header_bytes.max(8192))
+            .keep_alive(true);
+        let conn_cfg = Arc::new(ConnConfig {
+            http,
+            max_connections: self.max_connections,
+            write_timeout: self.write_timeout,
+            shutdown_timeout: self.shutdown_timeout,
+            stats: Arc::clone(&stats),
+        });
+
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (done_tx, done_rx) = oneshot::channel();
+        let supervisor = supervise(
+            listeners,
+            conn_cfg,
+            self.readiness.clone(),
+            self.drain,
+            stop_rx,
+            done_tx,
+        );
+        let thread = match own_runtime {
+            Some(rt) => Some(
+                std::thread::Builder::new()
+                    .name("telemeter-exporter".to_string())
+                    .spawn(move || {
+                        rt.block_on(supervisor);
+                        // Detach an encode still running: it only computes.
+                        rt.shutdown_background();
+                    })
+                    .map_err(ServerError::Thread)?,
+            ),
+            None => {
+                drop(handle.spawn(supervisor));
+                None
+            }
+        };
+
+        Ok(ExporterHandle {
+            metrics_addr: metrics_bound,
+            health_addr: health_bound,
+            admin_addr: admin_bound,
+            readiness: self.readiness,
+            stats,
+            stop_tx,
+            done_rx: Some(done_rx),
+            thread,
+            stopped: false,
+        })
+    }
+}
+
+/// Adapts a core registry to [`MetricsSource`].
+struct RegistrySource(crate::Registry);
+
+impl MetricsSource for RegistrySource {
+    fn encode(&self, buf: &mut Vec<u8>) {
+        self.0.encode(buf);
+    }
+
+    fn summary_json(&self) -> serde_json::Value {
+        self.0.summary().to_json()
+    }
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+struct ConnConfig {
+    http: http1::Builder,
+    max_connections: usize,
+    write_timeout: Duration,
+    shutdown_timeout: Duration,
+    stats: Arc<StatsInner>,
+}
+
+/// Decrements the active-connection gauge however the connection task ends
+/// (finished, failed, or aborted at the shutdown deadline).
+struct ActiveGuard(Arc<StatsInner>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.connections_active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn supervise(
+    listeners: Vec<(TcpListener, Arc<Router>)>,
+    cfg: Arc<ConnConfig>,
+    readiness: Readiness,
+    drain: Duration,
+    mut stop_rx: watch::Receiver<bool>,
+    done_tx: oneshot::Sender<()>,
+) {
+    let (close_tx, close_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    for (listener, router) in listeners {
+        tasks.spawn(serve_listener(
+            listener,
+            router,
+            Arc::clone(&cfg),
+            close_rx.clone(),
+        ));
+    }
+    // Runs until the handle says stop (or is gone without saying).
+    let _ = stop_rx.wait_for(|stop| *stop).await;
+    readiness.begin_shutdown();
+    if !drain.is_zero() {
+        tokio::time::sleep(drain).await;
+    }
+    close_tx.send_replace(true);
+    while tasks.join_next().await.is_some() {}
+    let _ = done_tx.send(());
+}
+
+async fn serve_listener(
+    listener: TcpListener,
+    router: Arc<Router>,
+    cfg: Arc<ConnConfig>,
+    mut close_rx: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    let permits = Arc::new(Semaphore::new(cfg.max_connections));
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            biased;
+            _ = async { drop(close_rx.wait_for(|close| *close).await) } => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _peer)) => stream,
+                    Err(_) => {
+                        // Out of descriptors or a connection reset before we
+                        // took it: back off briefly rather than spin.
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                    cfg.stats.connections_rejected.fetch_add(1, Ordering::Relaxed);
+                    drop(stream);
+                    continue;
+                };
+                cfg.stats.connections_accepted.fetch_add(1, Ordering::Relaxed);
+                cfg.stats.connections_active.fetch_add(1, Ordering::Relaxed);
+                let guard = ActiveGuard(Arc::clone(&cfg.stats));
+                let _ = stream.set_nodelay(true);
+                let r = Arc::clone(&router);
+                let service = hyper::service::service_fn(move |req| {
+                    let r = Arc::clone(&r);
+                    async move { Ok::<_, Infallible>(r.handle(req).await) }
+                });
+                let io = TokioIo::new(StallGuardedStream::new(stream, cfg.write_timeout));
+                let conn = graceful.watch(cfg.http.serve_connection(io, service));
+                conns.spawn(async move {
+                    // Errors here are the client's (timeouts, bad requests,
+                    // resets); hyper has already answered what it could.
+                    let _ = conn.await;
+                    drop(permit);
+                    drop(guard);
+                });
+            }
+        }
+    }
+    drop(listener);
+    // In-flight requests finish; idle connections close now.
+    let _ = tokio::time::timeout(cfg.shutdown_timeout, graceful.shutdown()).await;
+    conns.shutdown().await;
+}
+
+/// The running exporter. Dropping it, or calling
+/// [`shutdown`](Self::shutdown), stops every server gracefully: `/ready`
+/// turns 503, the drain period passes, the listeners close, in-flight
+/// requests finish (up to the shutdown timeout).
+#[must_use = "dropping the handle shuts the exporter down"]
+pub struct ExporterHandle {
+    metrics_addr: Option<SocketAddr>,
+    health_addr: Option<SocketAddr>,
+    admin_addr: Option<SocketAddr>,
+    readiness: Readiness,
+    stats: Arc<StatsInner>,
+    stop_tx: watch::Sender<bool>,
+    done_rx: Option<oneshot::Receiver<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    stopped: bool,
+}
+
+impl fmt::Debug for ExporterHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExporterHandle")
+            .field("metrics_addr", &self.metrics_addr)
+            .field("health_addr", &self.health_addr)
+            .field("admin_addr", &self.admin_addr)
+            .field("readiness", &self.readiness)
+            .field("own_thread", &self.thread.is_some())
+            .field("stopped", &self.stopped)
+            .finish()
+    }
+}
+
+impl ExporterHandle {
+    /// The bound address serving `/metrics`, if enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// The bound address serving `/health` and `/ready`, if enabled.
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.health_addr
+    }
+
+    /// The bound address serving the admin console, if enabled.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// The readiness state behind `/ready`: add or remove checks and facts
+    /// while running.
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    /// Marks the host as started: `/ready` may now answer 200.
+    pub fn set_started(&self) {
+        self.readiness.set_started();
+    }
+
+    /// The exporter's own counters.
+    pub fn stats(&self) -> Stats {
+        let s = &self.stats;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Stats {
+            connections_accepted: load(&s.connections_accepted),
+            connections_rejected: load(&s.connections_rejected),
+            connections_active: load(&s.connections_active),
+            requests: load(&s.requests),
+            scrapes: load(&s.scrapes),
+            encodes: load(&s.encodes),
+            encode_panics: load(&s.encode_panics),
+            last_encode: Duration::from_nanos(load(&s.last_encode_nanos)),
+        }
+    }
+
+    fn trigger(&mut self) {
+        self.stopped = true;
+        // 503 at once, even before the server thread sees the signal.
+        self.readiness.begin_shutdown();
+        self.stop_tx.send_replace(true);
+    }
+
+    fn stop_and_wait(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.trigger();
+        if let Some(thread) = self.thread.take() {
+            // The exporter's own thread needs nothing from the caller's
+            // runtime, so joining it is safe anywhere.
+            let _ = thread.join();
+        } else if let Some(done) = self.done_rx.take() {
+            // On a host runtime, blocking inside it could deadlock: wait only
+            // when called from outside any runtime.
+            if Handle::try_current().is_err() {
+                let _ = done.blocking_recv();
+            }
+        }
+    }
+
+    /// Stops every server gracefully and waits until they have stopped:
+    /// `/ready` turns 503 at once, the drain period passes, the listeners
+    /// close, and in-flight requests finish (up to the shutdown timeout).
+    ///
+    /// With [`ExporterBuilder::runtime`], called from inside an async
+    /// context, it starts the shutdown and returns without waiting (blocking
+    /// there could deadlock the runtime): await
+    /// [`shutdown_async`](Self::shutdown_async) instead.
+    pub fn shutdown(mut self) {
+        self.stop_and_wait();
+    }
+
+    /// Stops every server gracefully, waiting asynchronously; usable from any
+    /// runtime.
+    pub async fn shutdown_async(mut self) {
+        if self.stopped {
+            return;
+        }
+        self.trigger();
+        if let Some(done) = self.done_rx.take() {
+            let _ = done.await;
+        }
+        // The own thread, if any, only has its runtime left to drop.
+        drop(self.thread.take());
+    }
+}
+
+impl Drop for ExporterHandle {
+    fn drop(&mut self) {
+        self.stop_and_wait();
+    }
+}

@@ -1,0 +1,120 @@
+//! The HTTP surfaces: `/metrics`, `/health` + `/ready`, and a loopback admin
+//! console, on a minimal hyper 1.x HTTP/1.1 server.
+//!
+//! | surface | default bind | paths |
+//! |---|---|---|
+//! | metrics | `0.0.0.0:9090` | `/metrics` (GET, HEAD; gzip when asked; concurrent scrapes share one encode) |
+//! | health | `0.0.0.0:8080` | `/health` (`200 {"status":"ok"}`), `/ready` (200/503, the nexo-rs seed's bodies) |
+//! | admin | `127.0.0.1:9091` | `/admin/...` JSON pages the host registers, `/admin/metrics-summary`, `/admin/` (index) |
+//!
+//! By default the servers run on a thread of their own with a current-thread
+//! tokio runtime, so the host's threads never serve a scrape; with
+//! [`ExporterBuilder::runtime`] they run on the host's runtime instead. Either
+//! way, encodes and admin pages run on a blocking thread, never on an async
+//! worker.
+//!
+//! Every surface refuses what it does not serve: methods other than GET and
+//! HEAD get `405` with `Allow: GET, HEAD`, unknown paths `404`, request bodies
+//! `413`, request heads over [`ExporterBuilder::max_header_bytes`] `431`; a
+//! client that is slow to send its headers is disconnected after
+//! [`ExporterBuilder::header_read_timeout`], one that stops reading its
+//! response after [`ExporterBuilder::write_timeout`]; connections beyond
+//! [`ExporterBuilder::max_connections`] are closed on accept and counted.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::io::{Read, Write};
+//! use telemeter::server::{Exporter, MetricsSource};
+//!
+//! struct Hello;
+//! impl MetricsSource for Hello {
+//!     fn encode(&self, buf: &mut Vec<u8>) {
+//!         buf.extend_from_slice(b"# TYPE hello_total counter\nhello_total 1\n");
+//!     }
+//!     fn summary_json(&self) -> serde_json::Value {
+//!         serde_json::json!({ "families": 1 })
+//!     }
+//! }
+//!
+//! let handle = Exporter::builder()
+//!     .source(Arc::new(Hello))
+//!     .metrics_addr("127.0.0.1:0") // port 0: the OS picks one
+//!     .health_addr("127.0.0.1:0")
+//!     .admin_addr("127.0.0.1:0")
+//!     .ready_check("broker_ready", || true)
+//!     .admin_page("/admin/agents", || serde_json::json!({ "agents": [] }))
+//!     .start()?;
+//! handle.set_started();
+//!
+//! let get = |addr: std::net::SocketAddr, path: &str| -> String {
+//!     let mut s = std::net::TcpStream::connect(addr).unwrap();
+//!     write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+//!     let mut out = String::new();
+//!     s.read_to_string(&mut out).unwrap();
+//!     out
+//! };
+//! let metrics = get(handle.metrics_addr().unwrap(), "/metrics");
+//! assert!(metrics.starts_with("HTTP/1.1 200 OK"));
+//! assert!(metrics.contains("hello_total 1\n"));
+//! let ready = get(handle.health_addr().unwrap(), "/ready");
+//! assert!(ready.ends_with(r#"{"status":"ready"}"#));
+//!
+//! handle.shutdown(); // /ready turns 503, then the listeners close
+//! # Ok::<(), telemeter::server::ServerError>(())
+//! ```
+
+mod addr;
+mod error;
+mod exporter;
+mod io;
+mod readiness;
+mod router;
+mod scrape;
+
+pub use error::ServerError;
+pub use exporter::{
+    Exporter, ExporterBuilder, ExporterHandle, Stats, DEFAULT_ADMIN_ADDR, DEFAULT_DRAIN,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HEALTH_ADDR, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES, DEFAULT_METRICS_ADDR, DEFAULT_SHUTDOWN_TIMEOUT,
+    DEFAULT_WRITE_TIMEOUT,
+};
+pub use readiness::Readiness;
+
+use std::fmt;
+
+/// The Content-Type of `/metrics`: Prometheus text format 0.0.4.
+pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// What the metrics server serves: the core `Registry` implements this.
+///
+/// Implementations are called on a blocking thread, one encode at a time per
+/// exporter; a panic is caught and served as `500`.
+pub trait MetricsSource: Send + Sync + 'static {
+    /// Append a complete Prometheus text 0.0.4 body to `buf`.
+    fn encode(&self, buf: &mut Vec<u8>);
+    /// JSON for /admin/metrics-summary.
+    fn summary_json(&self) -> serde_json::Value;
+}
+
+/// One of the exporter's HTTP surfaces, as named in errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Surface {
+    /// `/metrics`.
+    Metrics,
+    /// `/health` and `/ready`.
+    Health,
+    /// The admin console, `/admin/...`.
+    Admin,
+}
+
+impl fmt::Display for Surface {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Surface::Metrics => "metrics",
+            Surface::Health => "health",
+            Surface::Admin => "admin",
+        })
+    }
+}

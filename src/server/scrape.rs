@@ -1,0 +1,327 @@
+//! The scrape path: single-flight encoding, gzip, `Accept-Encoding`.
+
+use std::io::Write as _;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use tokio::runtime::Handle;
+use tokio::sync::watch;
+
+use super::exporter::StatsInner;
+use super::MetricsSource;
+
+/// One finished encode, shared by every scrape that waited for it.
+#[derive(Clone, Debug)]
+pub(crate) struct Encoded {
+    pub(crate) identity: Bytes,
+    pub(crate) gzip: Option<Bytes>,
+}
+
+/// Why a scrape produced no body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ScrapeFailed {
+    /// `MetricsSource::encode` panicked.
+    Panicked,
+    /// The runtime is shutting down and the encode never ran.
+    Cancelled,
+}
+
+type Outcome = Result<Encoded, ScrapeFailed>;
+
+struct Flight {
+    rx: watch::Receiver<Option<Outcome>>,
+    want_gzip: Arc<AtomicBool>,
+}
+
+/// Runs encodes off the async threads, at most one at a time; scrapes that
+/// arrive while one runs wait for it and share its body.
+pub(crate) struct Scraper {
+    source: Arc<dyn MetricsSource>,
+    blocking: Handle,
+    flight: Mutex<Option<Flight>>,
+    stats: Arc<StatsInner>,
+    self_metrics: bool,
+    last_len: AtomicUsize,
+}
+
+impl Scraper {
+    pub(crate) fn new(
+        source: Arc<dyn MetricsSource>,
+        blocking: Handle,
+        stats: Arc<StatsInner>,
+        self_metrics: bool,
+    ) -> Self {
+        Scraper {
+            source,
+            blocking,
+            flight: Mutex::new(None),
+            stats,
+            self_metrics,
+            last_len: AtomicUsize::new(4096),
+        }
+    }
+
+    pub(crate) fn source(&self) -> &Arc<dyn MetricsSource> {
+        &self.source
+    }
+
+    /// Joins the encode in flight, or starts one, and waits for its body.
+    pub(crate) async fn scrape(self: &Arc<Self>, want_gzip: bool) -> Outcome {
+        self.stats.scrapes.fetch_add(1, Ordering::Relaxed);
+        let mut rx = {
+            let mut slot = self.flight.lock().unwrap_or_else(|e| e.into_inner());
+            match &*slot {
+                Some(flight) => {
+                    if want_gzip {
+                        flight.want_gzip.store(true, Ordering::Relaxed);
+                    }
+                    flight.rx.clone()
+                }
+                None => {
+                    let (tx, rx) = watch::channel(None);
+                    let gz = Arc::new(AtomicBool::new(want_gzip));
+                    *slot = Some(Flight {
+                        rx: rx.clone(),
+                        want_gzip: gz.clone(),
+                    });
+                    let this = Arc::clone(self);
+                    // Detached: a scraper that hangs up does not cancel the
+                    // encode the others wait for.
+                    drop(
+                        self.blocking
+                            .spawn_blocking(move || this.run_encode(tx, gz)),
+                    );
+                    rx
+                }
+            }
+        };
+        let finished = match rx.wait_for(Option::is_some).await {
+            Ok(v) => Some((*v).clone()),
+            Err(_) => None,
+        };
+        match finished {
+            Some(outcome) => outcome.unwrap_or(Err(ScrapeFailed::Cancelled)),
+            None => {
+                // The encode task was dropped unrun (runtime shutdown): clear
+                // the flight so that a later scrape starts afresh.
+                let mut slot = self.flight.lock().unwrap_or_else(|e| e.into_inner());
+                if slot.as_ref().is_some_and(|f| f.rx.same_channel(&rx)) {
+                    *slot = None;
+                }
+                Err(ScrapeFailed::Cancelled)
+            }
+        }
+    }
+
+    fn run_encode(&self, tx: watch::Sender<Option<Outcome>>, want_gzip: Arc<AtomicBool>) {
+        let started = Instant::now();
+        let hint = self.last_len.load(Ordering::Relaxed);
+        let encoded = catch_unwind(AssertUnwindSafe(|| {
+            let mut buf = Vec::with_capacity(hint + hint / 8);
+            self.source.encode(&mut buf);
+            if self.self_metrics {
+                self.encode_self_metrics(&mut buf);
+            }
+            buf
+        }));
+        self.stats.encodes.fetch_add(1, Ordering::Relaxed);
+        // Close the flight before reading `want_gzip`: every scrape that joined
+        // did so under this lock, so its wish is visible now.
+        let gzip = {
+            let mut slot = self.flight.lock().unwrap_or_else(|e| e.into_inner());
+            *slot = None;
+            want_gzip.load(Ordering::Relaxed)
+        };
+        let outcome = match encoded {
+            Ok(buf) => {
+                self.last_len.store(buf.len(), Ordering::Relaxed);
+                let identity = Bytes::from(buf);
+                let gzip = gzip.then(|| gzip_bytes(&identity));
+                Ok(Encoded { identity, gzip })
+            }
+            Err(_) => {
+                self.stats.encode_panics.fetch_add(1, Ordering::Relaxed);
+                Err(ScrapeFailed::Panicked)
+            }
+        };
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.stats.last_encode_nanos.store(nanos, Ordering::Relaxed);
+        let _ = tx.send(Some(outcome));
+    }
+
+    fn encode_self_metrics(&self, buf: &mut Vec<u8>) {
+        let s = &self.stats;
+        let counters: [(&str, &str, &AtomicU64); 3] = [
+            (
+                "telemeter_http_connections_rejected_total",
+                "Connections the exporter closed at accept because its connection limit was reached.",
+                &s.connections_rejected,
+            ),
+            (
+                "telemeter_http_scrapes_total",
+                "Requests for /metrics the exporter has received.",
+                &s.scrapes,
+            ),
+            (
+                "telemeter_http_encodes_total",
+                "Encodes the exporter has run (concurrent scrapes share one).",
+                &s.encodes,
+            ),
+        ];
+        let mut n = itoa::Buffer::new();
+        for (name, help, v) in counters {
+            write_family(
+                buf,
+                name,
+                help,
+                "counter",
+                n.format(v.load(Ordering::Relaxed)),
+            );
+        }
+        write_family(
+            buf,
+            "telemeter_http_connections_active",
+            "Connections the exporter is serving now.",
+            "gauge",
+            n.format(s.connections_active.load(Ordering::Relaxed)),
+        );
+    }
+}
+
+fn write_family(buf: &mut Vec<u8>, name: &str, help: &str, kind: &str, value: &str) {
+    for part in [
+        "# HELP ",
+        name,
+        " ",
+        help,
+        "\n# TYPE ",
+        name,
+        " ",
+        kind,
+        "\n",
+        name,
+        " ",
+        value,
+        "\n",
+    ] {
+        buf.extend_from_slice(part.as_bytes());
+    }
+}
+
+/// Compresses a body with gzip at the fast level: exposition text compresses
+/// about 10x even so, and the scrape stays cheap.
+pub(crate) fn gzip_bytes(body: &[u8]) -> Bytes {
+    let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 8 + 64), Compression::fast());
+    // Writing to a Vec cannot fail.
+    enc.write_all(body).expect("gzip into a Vec");
+    Bytes::from(enc.finish().expect("gzip into a Vec"))
+}
+
+/// Whether an `Accept-Encoding` header value allows gzip.
+///
+/// `gzip` (or `x-gzip`) with a non-zero q-value allows it; `gzip;q=0` forbids
+/// it whatever `*` says; otherwise `*` with a non-zero q-value allows it.
+pub(crate) fn accepts_gzip<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> bool {
+    let mut gzip: Option<bool> = None;
+    let mut star: Option<bool> = None;
+    for value in values {
+        let Ok(value) = std::str::from_utf8(value) else {
+            continue;
+        };
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or("").trim();
+            let mut q = Some(true);
+            for param in parts {
+                let Some((k, v)) = param.split_once('=') else {
+                    continue;
+                };
+                if k.trim().eq_ignore_ascii_case("q") {
+                    q = parse_q_nonzero(v.trim());
+                }
+            }
+            let Some(allowed) = q else {
+                continue; // malformed q-value: ignore the item
+            };
+            if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+                // The most restrictive mention wins.
+                gzip = Some(gzip.unwrap_or(true) && allowed);
+            } else if coding == "*" {
+                star = Some(star.unwrap_or(true) && allowed);
+            }
+        }
+    }
+    gzip.or(star).unwrap_or(false)
+}
+
+/// Parses an RFC 9110 q-value; `Some(false)` for zero, `None` if malformed.
+fn parse_q_nonzero(v: &str) -> Option<bool> {
+    let (int, frac) = match v.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (v, ""),
+    };
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    match int {
+        "0" => Some(frac.bytes().any(|b| b != b'0')),
+        "1" => {
+            if frac.bytes().all(|b| b == b'0') {
+                Some(true)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(v: &str) -> bool {
+        accepts_gzip([v.as_bytes()])
+    }
+
+    #[test]
+    fn accept_encoding() {
+        assert!(ok("gzip"));
+        assert!(ok("GZIP"));
+        assert!(ok("x-gzip"));
+        assert!(ok("deflate, gzip;q=1.0, *;q=0.5"));
+        assert!(ok("br;q=1.0, gzip;q=0.8, *;q=0.1"));
+        assert!(ok("gzip; q=0.001"));
+        assert!(ok("*"));
+        assert!(!ok(""));
+        assert!(!ok("identity"));
+        assert!(!ok("deflate, br"));
+        assert!(!ok("gzip;q=0"));
+        assert!(!ok("gzip;q=0.000"));
+        assert!(!ok("gzip;q=0, *"));
+        assert!(!ok("*;q=0"));
+        assert!(!ok("gzip;q=2"));
+        assert!(!ok("gzip;q=abc"));
+        assert!(!ok("gzip;q=0.0001"));
+        assert!(accepts_gzip([b"identity".as_slice(), b"gzip".as_slice()]));
+        assert!(!accepts_gzip([b"\xff\xfe".as_slice()]));
+    }
+
+    #[test]
+    fn gzip_round_trip() {
+        use std::io::Read as _;
+        let body = b"# TYPE x counter\nx 1\n".repeat(100);
+        let gz = gzip_bytes(&body);
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, body);
+        assert!(gz.len() < body.len() / 4);
+    }
+}

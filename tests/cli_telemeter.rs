@@ -1,0 +1,465 @@
+//! The `telemeter` binary: `demo` serves every surface and exits 0 on
+//! SIGTERM; `status` reads its admin console, and fails clearly otherwise.
+
+mod server_support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use server_support::{get, gunzip, request, try_get};
+
+const BIN: &str = env!("CARGO_BIN_EXE_telemeter");
+
+/// A running `telemeter demo`, killed if the test fails before it exits.
+struct Demo {
+    child: Option<Child>,
+    surfaces: Vec<(String, SocketAddr, String)>,
+}
+
+impl Demo {
+    fn start(extra: &[&str]) -> Demo {
+        Demo::start_with("127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", extra)
+    }
+
+    fn start_with(metrics: &str, health: &str, admin: &str, extra: &[&str]) -> Demo {
+        let mut child = Command::new(BIN)
+            .args([
+                "demo",
+                "--metrics-addr",
+                metrics,
+                "--health-addr",
+                health,
+                "--admin-addr",
+                admin,
+                "--threads",
+                "2",
+            ])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run telemeter demo");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut demo = Demo {
+            child: Some(child),
+            surfaces: Vec::new(),
+        };
+        let expected = usize::from(!metrics.is_empty())
+            + 2 * usize::from(!health.is_empty())
+            + usize::from(!admin.is_empty());
+        while demo.surfaces.len() < expected {
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("demo printed its listening lines");
+            demo.surfaces.push(parse_listening(&line));
+        }
+        demo
+    }
+
+    fn addr(&self, surface: &str) -> SocketAddr {
+        self.surfaces
+            .iter()
+            .find(|(s, _, _)| s == surface)
+            .unwrap_or_else(|| panic!("no {surface} line in {:?}", self.surfaces))
+            .1
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{sig}"), &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Waits for exit, bounded; returns the output.
+    fn wait(mut self, within: Duration) -> Output {
+        let mut child = self.child.take().unwrap();
+        let deadline = Instant::now() + within;
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                return child.wait_with_output().unwrap();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("demo did not exit within {within:?}");
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if try_get(self.addr("ready"), "/ready").is_some_and(|r| r.status == 200) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "demo never became ready");
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// `<surface> listening on http://<addr><path>`
+fn parse_listening(line: &str) -> (String, SocketAddr, String) {
+    let (surface, url) = line
+        .split_once(" listening on http://")
+        .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+    let slash = url.find('/').expect("a path");
+    let addr: SocketAddr = url[..slash].parse().expect("an address");
+    (surface.to_string(), addr, url[slash..].to_string())
+}
+
+fn status(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("status")
+        .args(args)
+        .output()
+        .expect("run telemeter status")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn demo_serves_every_surface_and_exits_0_on_sigterm() {
+    let demo = Demo::start(&["--drain-ms", "1500"]);
+    let paths: Vec<(&str, &str)> = demo
+        .surfaces
+        .iter()
+        .map(|(s, _, p)| (s.as_str(), p.as_str()))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ("metrics", "/metrics"),
+            ("health", "/health"),
+            ("ready", "/ready"),
+            ("admin", "/admin/agents"),
+        ]
+    );
+    assert_eq!(demo.addr("health"), demo.addr("ready"));
+
+    // Starting: /ready is 503 until the agents attach (or already ready).
+    let first = get(demo.addr("ready"), "/ready");
+    assert!(first.status == 503 || first.status == 200);
+    demo.wait_ready();
+    let ready = get(demo.addr("ready"), "/ready");
+    assert_eq!(ready.header("content-type"), Some("application/json"));
+    assert_eq!(ready.text(), r#"{"status":"ready","agents_running":3}"#);
+
+    let health = get(demo.addr("health"), "/health");
+    assert_eq!(
+        (health.status, health.text().as_str()),
+        (200, r#"{"status":"ok"}"#)
+    );
+
+    let m = get(demo.addr("metrics"), "/metrics");
+    assert_eq!(m.status, 200);
+    assert_eq!(
+        m.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let body = m.text();
+    let parsed = telemeter::parse::parse(&body).unwrap_or_else(|e| panic!("{e}\n{body}"));
+    for family in [
+        "oxg_rpc_requests_total",
+        "glyph_rpc_requests_total",
+        "oxg_rpc_duration_seconds",
+        "oxg_plugin_event_duration_seconds",
+        "oxg_plugin_queue_length",
+        "oxg_active_plugins",
+        "oxg_http_request_duration_seconds",
+        "llm_requests_total",
+        "llm_latency_ms",
+        "messages_processed_total",
+        "nexo_tool_calls_total",
+        "nexo_tool_latency_ms",
+        "circuit_breaker_state",
+        "telemeter_http_scrapes_total",
+    ] {
+        assert!(parsed.family(family).is_some(), "no {family} in\n{body}");
+    }
+    assert!(body.contains("circuit_breaker_state{breaker=\"nats\"} 0\n"));
+    assert!(body.contains("le=\"10000\""), "seed LLM buckets");
+    let gz = request(
+        demo.addr("metrics"),
+        "GET",
+        "/metrics",
+        &[("Accept-Encoding", "gzip")],
+    );
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    telemeter::parse::parse(&String::from_utf8(gunzip(&gz.body)).unwrap()).unwrap();
+
+    let agents = get(demo.addr("admin"), "/admin/agents");
+    assert_eq!(agents.status, 200);
+    let agents = agents.json();
+    let list = agents["agents"].as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    for a in list {
+        assert!(a["id"].is_string() && a["status"] == "running" && a["sessions"].is_i64());
+    }
+    let policy = get(demo.addr("admin"), "/admin/tool-policy");
+    assert_eq!(policy.status, 200);
+    assert!(policy.json()["tools"].is_array());
+    let summary = get(demo.addr("admin"), "/admin/metrics-summary").json();
+    assert!(summary["families"].as_array().unwrap().len() > 10);
+
+    // SIGTERM: /ready turns 503 during the drain, then exit 0.
+    let t = Instant::now();
+    demo.signal("TERM");
+    let mut saw_503 = false;
+    while t.elapsed() < Duration::from_millis(1200) {
+        match try_get(demo.addr("ready"), "/ready") {
+            Some(r) if r.status == 503 => {
+                saw_503 = true;
+                break;
+            }
+            Some(_) => thread::sleep(Duration::from_millis(20)),
+            None => break,
+        }
+    }
+    assert!(saw_503, "/ready never answered 503 during the drain");
+    let out = demo.wait(Duration::from_secs(20));
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        text(&out.stderr)
+    );
+    assert!(t.elapsed() >= Duration::from_millis(1400), "drained first");
+    assert!(text(&out.stderr).contains("received SIGTERM"));
+}
+
+#[test]
+fn demo_exits_0_on_sigint() {
+    let demo = Demo::start(&["--drain-ms", "0"]);
+    demo.signal("INT");
+    let out = demo.wait(Duration::from_secs(20));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("received SIGINT"));
+}
+
+#[test]
+fn demo_with_metrics_disabled_prints_no_metrics_line() {
+    let demo = Demo::start_with("", "127.0.0.1:0", "127.0.0.1:0", &["--drain-ms", "0"]);
+    let surfaces: Vec<&str> = demo.surfaces.iter().map(|(s, _, _)| s.as_str()).collect();
+    assert_eq!(surfaces, ["health", "ready", "admin"]);
+    demo.signal("TERM");
+    assert!(demo.wait(Duration::from_secs(20)).status.success());
+}
+
+#[test]
+fn demo_refuses_a_public_admin_address() {
+    let out = Command::new(BIN)
+        .args([
+            "demo",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--health-addr",
+            "127.0.0.1:0",
+            "--admin-addr",
+            "0.0.0.0:0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("not a loopback address"), "{err}");
+}
+
+#[test]
+fn status_reads_the_demo_admin_console() {
+    let demo = Demo::start(&["--drain-ms", "0"]);
+    demo.wait_ready();
+    let endpoint = format!("http://{}", demo.addr("admin"));
+
+    let out = status(&["--endpoint", &endpoint]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    let mut lines = table.lines();
+    let header = lines.next().unwrap();
+    assert!(header.starts_with("ID"), "{table}");
+    assert!(
+        header.contains("STATUS") && header.contains("SESSIONS"),
+        "{table}"
+    );
+    for id in ["kate", "ops-bot", "support"] {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with(id) && l.contains("running")),
+            "{table}"
+        );
+    }
+
+    let out = status(&["--endpoint", &endpoint, "--json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    assert_eq!(v["agents"].as_array().unwrap().len(), 3);
+
+    let out = status(&["--endpoint", &endpoint, "--agent-id", "kate", "--json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["id"], "kate");
+    assert_eq!(v["status"], "running");
+
+    let out = status(&["--endpoint", &endpoint, "--agent-id", "kate"]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout).lines().count(), 2);
+
+    let out = status(&["--endpoint", &endpoint, "--agent-id", "nobody"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("no agent with id \"nobody\""), "{err}");
+    assert!(err.contains("kate"), "{err}");
+
+    // The metrics port is not an admin console: 404, a clear error.
+    let out = status(&["--endpoint", &format!("http://{}", demo.addr("metrics"))]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("answered 404"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    demo.signal("TERM");
+    assert!(demo.wait(Duration::from_secs(20)).status.success());
+}
+
+#[test]
+fn status_against_an_unreachable_endpoint_fails_clearly() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let out = status(&["--endpoint", &endpoint, "--timeout", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("error: cannot reach the admin console at"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{endpoint}/admin/agents")), "{err}");
+    assert!(err.contains("is the agent running"), "{err}");
+}
+
+/// Serves each connection `reply` once, for `n` connections.
+fn fake_server(reply: &'static [u8], n: usize) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    thread::spawn(move || {
+        for _ in 0..n {
+            let Ok((mut s, _)) = l.accept() else { return };
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(reply);
+        }
+    });
+    addr
+}
+
+#[test]
+fn status_against_garbage_fails_clearly() {
+    let cases: [(&'static [u8], &str); 4] = [
+        (
+            b"SSH-2.0-OpenSSH_9.6\r\n",
+            "did not answer like an admin console",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nnot json!",
+            "something other than JSON",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{\"x\":[1,2]}",
+            "without an \"agents\" array",
+        ),
+        (
+            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nboom",
+            "answered 500 Internal Server Error: boom",
+        ),
+    ];
+    for (reply, expected) in cases {
+        let addr = fake_server(reply, 1);
+        let out = status(&["--endpoint", &format!("http://{addr}"), "--timeout", "5"]);
+        assert_eq!(out.status.code(), Some(1), "{expected}");
+        let err = text(&out.stderr);
+        assert!(err.starts_with("error: "), "{err}");
+        assert!(err.contains(expected), "expected {expected:?} in {err}");
+    }
+    // Nothing at all: the peer closes at once.
+    let addr = fake_server(b"", 1);
+    let out = status(&["--endpoint", &format!("http://{addr}")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("closed without a response"));
+}
+
+#[test]
+fn status_rejects_a_bad_endpoint_as_a_usage_error() {
+    let out = status(&["--endpoint", "https://127.0.0.1:9091"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("invalid --endpoint"));
+    let out = status(&["--endpoint", "http://127.0.0.1:notaport"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn help_on_every_command() {
+    for (args, expect) in [
+        (&["--help"][..], "demo"),
+        (&["demo", "--help"][..], "--metrics-addr"),
+        (&["status", "--help"][..], "--agent-id"),
+        (&["help", "status"][..], "--endpoint"),
+    ] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let help = text(&out.stdout);
+        assert!(help.contains(expect), "{args:?}: {help}");
+    }
+    let out = Command::new(BIN).args(["demo", "--help"]).output().unwrap();
+    let help = text(&out.stdout);
+    for flag in ["--health-addr", "--admin-addr", "--drain-ms"] {
+        assert!(help.contains(flag), "{help}");
+    }
+    let out = Command::new(BIN)
+        .args(["status", "--help"])
+        .output()
+        .unwrap();
+    let help = text(&out.stdout);
+    for flag in ["--endpoint", "--json", "http://127.0.0.1:9091"] {
+        assert!(help.contains(flag), "{help}");
+    }
+    let out = Command::new(BIN).arg("nonsense").output().unwrap();
+    assert!(!out.status.success());
+}
