@@ -72,4 +72,7 @@ pub use server::{
     Exporter, ExporterBuilder, ExporterHandle, MetricsSource, Readiness, ServerError, Stats,
     Surface,
 };
+#[cfg(telemeter_loom)]
+#[doc(hidden)]
+pub use shard::loom_thread_exit;
 pub use shard::{pool_stats, PoolStats};

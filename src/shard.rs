@@ -489,9 +489,10 @@ struct Owner {
     idx: Cell<usize>,
 }
 
-impl Drop for Owner {
-    fn drop(&mut self) {
-        let idx = self.idx.get();
+impl Owner {
+    /// Gives the thread's exclusive shard back, once.
+    fn release(&self) {
+        let idx = self.idx.replace(usize::MAX);
         if idx != usize::MAX {
             // Later thread-local destructors that record find no shard and
             // take a shared one (see `acquire`).
@@ -499,6 +500,24 @@ impl Drop for Owner {
             pool().give_back(idx);
         }
     }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// Runs the calling thread's exit hand-off now (what its thread-local
+/// destructor would do).
+///
+/// Only for loom models: loom's `JoinHandle::join` returns before the
+/// joined thread's thread-local destructors run (std's waits for them), so a
+/// model calls this as the last step of each spawned thread to put the
+/// hand-off where std puts it.
+#[cfg(telemeter_loom)]
+pub fn loom_thread_exit() {
+    let _ = OWNER.try_with(Owner::release);
 }
 
 #[cfg(not(telemeter_loom))]

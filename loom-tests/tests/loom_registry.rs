@@ -1,0 +1,88 @@
+//! Loom models of series removal with slot reuse, and of registration
+//! races. Run as `loom_shard.rs` says.
+//! The main thread never records; see `loom_shard.rs`.
+#![cfg(telemeter_loom)]
+
+mod support;
+use support::thread;
+use telemeter::{Error, Opts, Registry};
+
+fn quiet() -> Registry {
+    Registry::builder().self_metrics(false).build()
+}
+
+#[test]
+fn removed_series_slots_are_reused_only_zeroed_and_after_the_last_handle() {
+    loom::model(|| {
+        let reg = quiet();
+        let fam = reg
+            .counter_family(Opts::new("rm_total", "h").labels(&["k"]))
+            .unwrap();
+        let old = fam.with_label_values(&["a"]).unwrap();
+        let t = thread::spawn(move || {
+            old.add(4);
+            drop(old); // the last handle: the slot may be freed now
+        });
+        assert!(fam.remove(&["a"]).unwrap());
+        // Possibly reusing the removed series' slot, possibly racing the
+        // writer: a new series must start at zero and stay there.
+        let fresh = fam.with_label_values(&["b"]).unwrap();
+        assert_eq!(fresh.get(), 0);
+        t.join().unwrap();
+        assert_eq!(fresh.get(), 0);
+        let f2 = fresh.clone();
+        thread::spawn(move || f2.inc()).join().unwrap();
+        assert_eq!(fresh.get(), 1);
+        // And once everything is gone, a third series reuses a freed slot
+        // from zero too.
+        drop(fresh);
+        assert!(fam.remove(&["b"]).unwrap());
+        let third = fam.with_label_values(&["c"]).unwrap();
+        assert_eq!(third.get(), 0);
+    });
+}
+
+#[test]
+fn two_threads_registering_one_family_get_one_family() {
+    loom::model(|| {
+        let reg = quiet();
+        let r2 = reg.clone();
+        let t = thread::spawn(move || {
+            r2.counter_family(Opts::new("raced_total", "h").labels(&["k"]))
+                .map(|f| f.with_label_values(&["x"]).unwrap().inc())
+        });
+        let mine = reg
+            .counter_family(Opts::new("raced_total", "h").labels(&["k"]))
+            .map(|f| {
+                let c = f.with_label_values(&["x"]).unwrap();
+                thread::spawn(move || c.inc()).join().unwrap();
+            });
+        let theirs = t.join().unwrap();
+        assert!(
+            mine.is_ok() != theirs.is_ok(),
+            "exactly one registration wins"
+        );
+        let loser = if mine.is_ok() { theirs } else { mine };
+        assert!(matches!(loser, Err(Error::DuplicateMetric { .. })));
+        let body = reg.encode_to_string();
+        assert_eq!(body.matches("# TYPE raced_total counter").count(), 1);
+        assert!(body.contains("raced_total{k=\"x\"} 1\n"));
+    });
+}
+
+#[test]
+fn concurrent_first_lookups_of_one_label_set_share_one_series() {
+    loom::model(|| {
+        let reg = quiet();
+        let fam = reg
+            .counter_family(Opts::new("lookup_total", "h").labels(&["k"]))
+            .unwrap();
+        let f2 = fam.clone();
+        let t = thread::spawn(move || f2.with_label_values(&["x"]).unwrap().inc());
+        let mine = fam.with_label_values(&["x"]).unwrap();
+        t.join().unwrap();
+        thread::spawn(move || mine.inc()).join().unwrap();
+        assert_eq!(fam.len(), 1);
+        assert_eq!(fam.with_label_values(&["x"]).unwrap().get(), 2);
+    });
+}
