@@ -25,6 +25,26 @@
 //! # Ok::<(), telemeter::Error>(())
 //! ```
 //!
+//! Serving the registry (the exporter runs on its own thread; port 0 binds
+//! an OS-chosen port):
+//!
+//! ```
+//! use telemeter::{Exporter, Registry};
+//!
+//! let reg = Registry::new();
+//! reg.counter("served_total", "Served.")?.inc();
+//! let exporter = Exporter::builder()
+//!     .registry(reg)
+//!     .metrics_addr("127.0.0.1:0")
+//!     .health_addr("127.0.0.1:0")
+//!     .no_admin()
+//!     .start()?;
+//! assert_ne!(exporter.metrics_addr().unwrap().port(), 0);
+//! exporter.set_started(); // /ready turns 200
+//! exporter.shutdown(); // /ready turns 503, then the listeners close
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! ## Index
 //!
 //! * Metric handles: [`Counter`], [`FloatCounter`], [`Gauge`],
