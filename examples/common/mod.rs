@@ -1,0 +1,278 @@
+//! Helpers shared by the seed examples (`oxg_agent`, `nexo_agent`); not an
+//! example itself (cargo builds only `examples/*.rs` and `examples/*/main.rs`).
+//!
+//! - [`announce`]: the `<surface> listening on http://<addr><path>` lines that
+//!   `telemeter demo` prints, so scripts and tests find OS-chosen ports.
+//! - [`Events`]: one channel carrying SIGINT/SIGTERM and the simulation
+//!   commands read from stdin, one per line.
+//! - [`Gate`]: pauses every workload thread at a known point, so that a
+//!   scrape taken while paused is exactly reproducible.
+//! - [`Rng`]: a tiny xorshift generator for synthetic traffic.
+#![allow(dead_code)] // each example uses a different subset
+
+use std::io::{BufRead as _, Write as _};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use telemeter::server::ExporterHandle;
+
+/// Prints one `<surface> listening on http://<addr><path>` line per enabled
+/// surface, in the order `telemeter demo` does, and flushes stdout.
+pub fn announce(handle: &ExporterHandle) {
+    let mut out = std::io::stdout().lock();
+    let mut line = |surface: &str, addr: Option<SocketAddr>, path: &str| {
+        if let Some(a) = addr {
+            let _ = writeln!(out, "{surface} listening on http://{a}{path}");
+        }
+    };
+    line("metrics", handle.metrics_addr(), "/metrics");
+    line("health", handle.health_addr(), "/health");
+    line("ready", handle.health_addr(), "/ready");
+    line("admin", handle.admin_addr(), "/admin/agents");
+    let _ = out.flush();
+}
+
+/// Prints one line on stdout and flushes it (acknowledgements are read by
+/// scripts and tests line by line).
+pub fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// What the main loop of an example waits for.
+#[derive(Debug)]
+pub enum Event {
+    /// SIGINT or SIGTERM (named): shut down gracefully.
+    Signal(&'static str),
+    /// One trimmed, non-empty line read from stdin.
+    Command(String),
+}
+
+/// SIGINT/SIGTERM and stdin commands, merged into one channel.
+pub struct Events {
+    rx: Receiver<Event>,
+}
+
+impl Events {
+    /// Installs the signal handlers now (so a signal sent right after the
+    /// listening lines is never lost) and starts the stdin reader.
+    pub fn install() -> std::io::Result<Events> {
+        let (tx, rx) = mpsc::channel();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        #[cfg(unix)]
+        let (mut term, mut int) = {
+            use tokio::signal::unix::{signal, SignalKind};
+            let _enter = rt.enter();
+            (
+                signal(SignalKind::terminate())?,
+                signal(SignalKind::interrupt())?,
+            )
+        };
+        let sig_tx = tx.clone();
+        thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                let name = rt.block_on(async {
+                    #[cfg(unix)]
+                    {
+                        tokio::select! {
+                            _ = term.recv() => "SIGTERM",
+                            _ = int.recv() => "SIGINT",
+                        }
+                    }
+                    #[cfg(not(unix))]
+                    {
+                        let _ = tokio::signal::ctrl_c().await;
+                        "Ctrl-C"
+                    }
+                });
+                let _ = sig_tx.send(Event::Signal(name));
+            })?;
+        thread::Builder::new()
+            .name("stdin-commands".into())
+            .spawn(move || {
+                // EOF (stdin closed or /dev/null) just ends the reader: the
+                // example keeps running until a signal.
+                for line in std::io::stdin().lock().lines() {
+                    let Ok(line) = line else { break };
+                    let line = line.trim();
+                    if line.is_empty() {
+                        continue;
+                    }
+                    if tx.send(Event::Command(line.to_string())).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Events { rx })
+    }
+
+    /// The next event, or `None` once `deadline` passes.
+    pub fn next_before(&self, deadline: Instant) -> Option<Event> {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match self.rx.recv_timeout(wait) {
+            Ok(ev) => Some(ev),
+            Err(RecvTimeoutError::Timeout) => None,
+            // Both senders gone cannot happen while the signal thread
+            // waits; treat it as a signal so the example still exits.
+            Err(RecvTimeoutError::Disconnected) => Some(Event::Signal("no event source")),
+        }
+    }
+}
+
+/// Parks every workload thread on request.
+///
+/// Each workload thread calls [`Gate::checkpoint`] between operations;
+/// [`Gate::pause`] returns once all of them are parked there, so nothing
+/// records until [`Gate::resume`].
+pub struct Gate {
+    workers: usize,
+    paused: AtomicBool,
+    stop: AtomicBool,
+    parked: Mutex<usize>,
+    cv: Condvar,
+}
+
+impl Gate {
+    /// A gate for `workers` threads.
+    pub fn new(workers: usize) -> Gate {
+        Gate {
+            workers,
+            paused: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            parked: Mutex::new(0),
+            cv: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, usize> {
+        self.parked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Called by a workload thread between operations: waits while paused.
+    /// Returns `false` once the workload must stop.
+    pub fn checkpoint(&self) -> bool {
+        if self.paused.load(Ordering::Acquire) {
+            let mut parked = self.lock();
+            *parked += 1;
+            self.cv.notify_all();
+            while self.paused.load(Ordering::Acquire) && !self.stop.load(Ordering::Acquire) {
+                parked = self.cv.wait(parked).unwrap_or_else(|e| e.into_inner());
+            }
+            *parked -= 1;
+        }
+        !self.stop.load(Ordering::Acquire)
+    }
+
+    /// Sleeps `d` unless the workload stops first; `false` once it must stop.
+    pub fn sleep(&self, d: Duration) -> bool {
+        if !d.is_zero() {
+            thread::sleep(d);
+        }
+        self.checkpoint()
+    }
+
+    /// Pauses the workload and waits until every thread is parked.
+    pub fn pause(&self) {
+        self.paused.store(true, Ordering::Release);
+        let mut parked = self.lock();
+        while *parked < self.workers {
+            parked = self
+                .cv
+                .wait_timeout(parked, Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Lets the workload run again.
+    pub fn resume(&self) {
+        let _parked = self.lock();
+        self.paused.store(false, Ordering::Release);
+        self.cv.notify_all();
+    }
+
+    /// Whether the workload is paused.
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Acquire)
+    }
+
+    /// Stops the workload: every thread returns from its next checkpoint.
+    pub fn stop(&self) {
+        let _parked = self.lock();
+        self.stop.store(true, Ordering::Release);
+        self.cv.notify_all();
+    }
+}
+
+/// Runs `op` at `rate` operations per second on the current thread until
+/// the gate stops, parking at the gate between operations.
+pub fn paced(gate: &Gate, rate: u32, mut op: impl FnMut()) {
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    let mut next = Instant::now();
+    while gate.checkpoint() {
+        op();
+        next += interval;
+        let now = Instant::now();
+        if next > now {
+            thread::sleep(next - now);
+        } else {
+            next = now;
+        }
+    }
+}
+
+/// xorshift64*: plenty for synthetic traffic, no dependency.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator seeded from the clock and `salt`.
+    pub fn seeded(salt: u64) -> Rng {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        Rng((t ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// `true` with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    /// A heavy-tailed latency around `median` (log-normal-ish).
+    pub fn latency(&mut self, median: f64) -> f64 {
+        let z = (self.unit() + self.unit() + self.unit() - 1.5) * 2.0;
+        median * z.exp()
+    }
+
+    /// One element of `items`.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
