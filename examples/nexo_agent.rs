@@ -119,15 +119,7 @@ struct Args {
 }
 
 fn parse_buckets(s: &str) -> Result<Buckets, String> {
-    let bounds = s
-        .split(',')
-        .map(|b| {
-            b.trim()
-                .parse::<f64>()
-                .map_err(|e| format!("{b:?} is not a number ({e})"))
-        })
-        .collect::<Result<Vec<f64>, String>>()?;
-    Buckets::new(bounds).map_err(|e| e.to_string())
+    s.parse().map_err(|e: telemeter::Error| e.to_string())
 }
 
 fixed_label! {

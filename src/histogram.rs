@@ -152,6 +152,33 @@ impl Buckets {
     }
 }
 
+/// Parses comma-separated upper bounds, e.g. `"50,100,250,500"` (blanks
+/// around numbers allowed; a trailing `+Inf` is accepted and dropped), for
+/// command-line flags and configuration files. The layout is validated as by
+/// [`Buckets::new`].
+///
+/// ```
+/// let b: telemeter::Buckets = "50, 100,250,+Inf".parse()?;
+/// assert_eq!(b.bounds(), &[50.0, 100.0, 250.0]);
+/// assert!("50,abc".parse::<telemeter::Buckets>().unwrap_err().to_string().contains("\"abc\""));
+/// # Ok::<(), telemeter::Error>(())
+/// ```
+impl std::str::FromStr for Buckets {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Buckets, Error> {
+        let bounds = s
+            .split(',')
+            .map(|b| {
+                let b = b.trim();
+                b.parse::<f64>()
+                    .map_err(|_| invalid(format!("{b:?} is not a number")))
+            })
+            .collect::<Result<Vec<f64>, Error>>()?;
+        Buckets::new(bounds)
+    }
+}
+
 impl Default for Buckets {
     fn default() -> Buckets {
         Buckets::default_prometheus()

@@ -11,7 +11,6 @@
 #![allow(dead_code)] // each example uses a different subset
 
 use std::io::{BufRead as _, Write as _};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -23,17 +22,7 @@ use telemeter::server::ExporterHandle;
 /// Prints one `<surface> listening on http://<addr><path>` line per enabled
 /// surface, in the order `telemeter demo` does, and flushes stdout.
 pub fn announce(handle: &ExporterHandle) {
-    let mut out = std::io::stdout().lock();
-    let mut line = |surface: &str, addr: Option<SocketAddr>, path: &str| {
-        if let Some(a) = addr {
-            let _ = writeln!(out, "{surface} listening on http://{a}{path}");
-        }
-    };
-    line("metrics", handle.metrics_addr(), "/metrics");
-    line("health", handle.health_addr(), "/health");
-    line("ready", handle.health_addr(), "/ready");
-    line("admin", handle.admin_addr(), "/admin/agents");
-    let _ = out.flush();
+    let _ = handle.announce(&mut std::io::stdout().lock());
 }
 
 /// Prints one line on stdout and flushes it (acknowledgements are read by

@@ -770,6 +770,40 @@ impl ExporterHandle {
         &self.readiness
     }
 
+    /// Writes one `<surface> listening on http://<addr><path>` line per
+    /// enabled surface (`metrics`, `health`, `ready`, `admin`), the lines
+    /// `telemeter demo` and the seed examples print on start so that
+    /// scripts and tests can find OS-chosen ports.
+    ///
+    /// ```
+    /// let handle = telemeter::Exporter::builder()
+    ///     .registry(telemeter::Registry::new())
+    ///     .metrics_addr("127.0.0.1:0")
+    ///     .no_health()
+    ///     .no_admin()
+    ///     .start()?;
+    /// let mut out = Vec::new();
+    /// handle.announce(&mut out)?;
+    /// let text = String::from_utf8(out)?;
+    /// let port = handle.metrics_addr().unwrap().port();
+    /// assert_eq!(text, format!("metrics listening on http://127.0.0.1:{port}/metrics\n"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn announce(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let surfaces = [
+            ("metrics", self.metrics_addr, "/metrics"),
+            ("health", self.health_addr, "/health"),
+            ("ready", self.health_addr, "/ready"),
+            ("admin", self.admin_addr, "/admin/agents"),
+        ];
+        for (surface, addr, path) in surfaces {
+            if let Some(a) = addr {
+                writeln!(out, "{surface} listening on http://{a}{path}")?;
+            }
+        }
+        out.flush()
+    }
+
     /// Marks the host as started: `/ready` may now answer 200.
     pub fn set_started(&self) {
         self.readiness.set_started();

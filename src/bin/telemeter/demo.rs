@@ -4,7 +4,6 @@
 //! gauges sampled at scrape time, fingerprinted account labels) — and serves
 //! `/metrics`, `/health`, `/ready` and the admin console.
 
-use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -570,17 +569,7 @@ fn start_exporter(
 }
 
 fn announce(handle: &ExporterHandle) {
-    let mut out = std::io::stdout().lock();
-    let mut line = |surface: &str, addr: Option<std::net::SocketAddr>, path: &str| {
-        if let Some(a) = addr {
-            let _ = writeln!(out, "{surface} listening on http://{a}{path}");
-        }
-    };
-    line("metrics", handle.metrics_addr(), "/metrics");
-    line("health", handle.health_addr(), "/health");
-    line("ready", handle.health_addr(), "/ready");
-    line("admin", handle.admin_addr(), "/admin/agents");
-    let _ = out.flush();
+    let _ = handle.announce(&mut std::io::stdout().lock());
 }
 
 /// Installs SIGINT and SIGTERM handlers now, and returns a waiter that
