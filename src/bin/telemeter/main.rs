@@ -9,6 +9,7 @@
 
 mod demo;
 mod http;
+mod load;
 mod status;
 
 use std::process::ExitCode;
@@ -31,6 +32,9 @@ enum Command {
     /// Show the agents of a running telemeter host, read from its admin console.
     #[command(after_help = status::AFTER_HELP)]
     Status(status::StatusArgs),
+    /// Load-test a Prometheus endpoint: N keep-alive connections scraping.
+    #[command(after_help = load::AFTER_HELP)]
+    Load(load::LoadArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,5 +42,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Status(args) => status::run(args),
+        Command::Load(args) => load::run(args),
     }
 }

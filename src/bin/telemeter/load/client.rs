@@ -1,0 +1,421 @@
+//! One keep-alive HTTP/1.1 connection of `telemeter load` (hyper's client
+//! connection API over a tokio `TcpStream`), and what one scrape produced.
+
+use std::io::Read as _;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Empty};
+use hyper::client::conn::http1;
+use hyper::header;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use super::spec::Target;
+
+/// Largest body accepted (identity or gzip as received, and decoded).
+pub const MAX_BODY: usize = 1 << 30;
+
+/// The kinds of failure the report counts separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// No connection could be made, or it broke before a full response
+    /// (reset, closed early, a response that is not HTTP/1.x).
+    Connect = 0,
+    /// Connecting, or the response with its whole body, took longer than
+    /// `--timeout`.
+    Timeout = 1,
+    /// The server answered with a status other than 2xx.
+    Status = 2,
+    /// The body could not be decoded (bad gzip, over the size cap), or
+    /// `--validate` found it is not valid Prometheus text 0.0.4.
+    Parse = 3,
+}
+
+impl ErrorKind {
+    /// Every kind, in report order.
+    pub const ALL: [ErrorKind; 4] = [
+        ErrorKind::Connect,
+        ErrorKind::Timeout,
+        ErrorKind::Status,
+        ErrorKind::Parse,
+    ];
+
+    /// The name used in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Connect => "connect",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Status => "status",
+            ErrorKind::Parse => "parse",
+        }
+    }
+}
+
+/// A failed attempt: its kind and a message for the report.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl Failure {
+    fn new(kind: ErrorKind, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// What the request options are, shared by every connection.
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    pub target: Target,
+    pub addr: SocketAddr,
+    pub gzip: bool,
+    pub validate: bool,
+    pub timeout: Duration,
+}
+
+/// A response read in full. Its body is kept in [`Buffers::body`] only
+/// when it must be decoded or parsed; otherwise its sample lines were
+/// counted as it streamed in, and it was never stored.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub gzipped: bool,
+    /// Body bytes as received.
+    pub wire_len: usize,
+    /// Whether the body is in [`Buffers::body`].
+    pub kept: bool,
+    /// Sample lines of a body that was not kept.
+    pub streamed: LineCounter,
+}
+
+/// A connection's reusable buffers: once they have grown to the body's
+/// size, a scrape allocates no body memory.
+#[derive(Debug, Default)]
+pub struct Buffers {
+    /// The body as received, when kept.
+    pub body: Vec<u8>,
+    /// The gzip-decoded body.
+    pub decoded: Vec<u8>,
+}
+
+/// An open keep-alive connection.
+pub struct Conn {
+    sender: http1::SendRequest<Empty<Bytes>>,
+}
+
+impl Conn {
+    /// Connects and performs the (local) HTTP/1.1 handshake; the connection
+    /// is driven by a task on the current runtime.
+    pub async fn open(spec: &RequestSpec) -> Result<Conn, Failure> {
+        let stream = match tokio::time::timeout(spec.timeout, TcpStream::connect(spec.addr)).await {
+            Err(_) => {
+                return Err(Failure::new(
+                    ErrorKind::Timeout,
+                    format!("connecting to {} took longer than the timeout", spec.addr),
+                ))
+            }
+            Ok(Err(e)) => {
+                return Err(Failure::new(
+                    ErrorKind::Connect,
+                    format!("cannot connect to {}: {e}", spec.addr),
+                ))
+            }
+            Ok(Ok(s)) => s,
+        };
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| Failure::new(ErrorKind::Connect, format!("HTTP handshake: {e}")))?;
+        tokio::task::spawn_local(async move {
+            // Ends when the sender is dropped or the peer closes; an error
+            // here is reported to the request in flight.
+            let _ = conn.await;
+        });
+        Ok(Conn { sender })
+    }
+
+    /// Whether the connection can take another request (the server did not
+    /// close it).
+    pub async fn usable(&mut self) -> bool {
+        !self.sender.is_closed() && self.sender.ready().await.is_ok()
+    }
+
+    /// Sends one GET and reads the whole response body, into
+    /// `bufs.body` when it must be decoded or validated, else only counting
+    /// its sample lines. The caller bounds the time this takes.
+    pub async fn get(
+        &mut self,
+        spec: &RequestSpec,
+        bufs: &mut Buffers,
+    ) -> Result<Response, Failure> {
+        let mut req = Request::get(spec.target.path_and_query.as_str())
+            .header(header::HOST, spec.target.authority.as_str())
+            .header(
+                header::USER_AGENT,
+                concat!("telemeter-load/", env!("CARGO_PKG_VERSION")),
+            )
+            .header(header::ACCEPT, "text/plain;version=0.0.4;q=1,*/*;q=0.1");
+        if spec.gzip {
+            req = req.header(header::ACCEPT_ENCODING, "gzip");
+        }
+        let req = req
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| Failure::new(ErrorKind::Connect, format!("building the request: {e}")))?;
+        let resp = self
+            .sender
+            .send_request(req)
+            .await
+            .map_err(|e| Failure::new(ErrorKind::Connect, describe_hyper(&e)))?;
+        let status = resp.status().as_u16();
+        let gzipped = resp
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
+        let kept = (200..300).contains(&status) && (spec.validate || gzipped);
+        let mut streamed = LineCounter::default();
+        let mut wire_len = 0usize;
+        bufs.body.clear();
+        let mut body = resp.into_body();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                Failure::new(
+                    ErrorKind::Connect,
+                    format!("reading the body: {}", describe_hyper(&e)),
+                )
+            })?;
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers
+            };
+            wire_len += data.len();
+            if wire_len > MAX_BODY {
+                return Err(Failure::new(
+                    ErrorKind::Parse,
+                    format!("body larger than {} MiB", MAX_BODY >> 20),
+                ));
+            }
+            if kept {
+                bufs.body.extend_from_slice(&data);
+            } else {
+                streamed.feed(&data);
+            }
+        }
+        Ok(Response {
+            status,
+            gzipped,
+            wire_len,
+            kept,
+            streamed,
+        })
+    }
+}
+
+fn describe_hyper(e: &hyper::Error) -> String {
+    use std::error::Error as _;
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
+/// What a complete 2xx body held.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyInfo {
+    /// Bytes after gzip decoding.
+    pub decoded_len: usize,
+    /// Sample lines (with `--validate`: samples the parser accepted).
+    pub series: usize,
+}
+
+/// Whether a kept body is big enough to check on a blocking thread rather
+/// than hold up the other connections of the worker.
+pub fn worth_offloading(resp: &Response, spec: &RequestSpec) -> bool {
+    resp.kept && (resp.wire_len >= 32 * 1024 || (spec.validate && resp.wire_len >= 4 * 1024))
+}
+
+/// Decodes (gzip), counts series and, with `validate`, parses a kept body;
+/// for a body that was not kept, reports what streaming counted.
+pub fn inspect(resp: &Response, validate: bool, bufs: &mut Buffers) -> Result<BodyInfo, Failure> {
+    if !resp.kept {
+        return Ok(BodyInfo {
+            decoded_len: resp.wire_len,
+            series: resp.streamed.count(),
+        });
+    }
+    let text: &[u8] = if resp.gzipped {
+        bufs.decoded.clear();
+        let mut dec = flate2::read::GzDecoder::new(&bufs.body[..]).take(MAX_BODY as u64 + 1);
+        dec.read_to_end(&mut bufs.decoded)
+            .map_err(|e| Failure::new(ErrorKind::Parse, format!("bad gzip body: {e}")))?;
+        if bufs.decoded.len() > MAX_BODY {
+            return Err(Failure::new(
+                ErrorKind::Parse,
+                format!("decoded body larger than {} MiB", MAX_BODY >> 20),
+            ));
+        }
+        &bufs.decoded
+    } else {
+        &bufs.body
+    };
+    let series = if validate {
+        telemeter::parse::parse_bytes(text)
+            .map_err(|e| Failure::new(ErrorKind::Parse, format!("invalid body: {e}")))?
+            .sample_count()
+    } else {
+        count_sample_lines(text)
+    };
+    Ok(BodyInfo {
+        decoded_len: text.len(),
+        series,
+    })
+}
+
+/// Counts sample lines — lines neither empty nor starting with `#` — of a
+/// body fed in pieces, in one vectorised pass.
+#[derive(Debug, Clone, Copy)]
+pub struct LineCounter {
+    /// The last byte fed (a newline before anything is fed).
+    prev: u8,
+    any: bool,
+    newlines: usize,
+    /// Lines that start with `#` or are empty.
+    skipped: usize,
+}
+
+impl Default for LineCounter {
+    fn default() -> Self {
+        LineCounter {
+            prev: b'\n',
+            any: false,
+            newlines: 0,
+            skipped: 0,
+        }
+    }
+}
+
+impl LineCounter {
+    pub fn feed(&mut self, data: &[u8]) {
+        let (Some(&first), Some(&last)) = (data.first(), data.last()) else {
+            return;
+        };
+        let mut skipped = usize::from(self.prev == b'\n' && (first == b'#' || first == b'\n'));
+        let mut newlines = usize::from(last == b'\n');
+        // Each byte with the one after it. Counting into u8 over runs of
+        // 255 lets the compiler vectorise the loop (about 10 GB/s).
+        let (a, b) = (&data[..data.len() - 1], &data[1..]);
+        for (ra, rb) in a.chunks(255).zip(b.chunks(255)) {
+            let (mut nl, mut sk) = (0u8, 0u8);
+            for (&x, &y) in ra.iter().zip(rb) {
+                let is_nl = u8::from(x == b'\n');
+                nl += is_nl;
+                sk += is_nl & u8::from((y == b'#') | (y == b'\n'));
+            }
+            newlines += usize::from(nl);
+            skipped += usize::from(sk);
+        }
+        self.newlines += newlines;
+        self.skipped += skipped;
+        self.prev = last;
+        self.any = true;
+    }
+
+    /// Sample lines so far (an unterminated last line counts).
+    pub fn count(&self) -> usize {
+        let starts = self.newlines + usize::from(self.any && self.prev != b'\n');
+        starts.saturating_sub(self.skipped)
+    }
+}
+
+/// Sample lines of a whole body: see [`LineCounter`].
+pub fn count_sample_lines(body: &[u8]) -> usize {
+    let mut c = LineCounter::default();
+    c.feed(body);
+    c.count()
+}
+
+/// Waits until `at`, or returns `false` at once if that is not before
+/// `deadline`.
+pub async fn sleep_until(at: Instant, deadline: Option<Instant>) -> bool {
+    if deadline.is_some_and(|d| at >= d) {
+        return false;
+    }
+    tokio::time::sleep_until(at.into()).await;
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_lines() {
+        assert_eq!(count_sample_lines(b""), 0);
+        assert_eq!(count_sample_lines(b"\n\n"), 0);
+        assert_eq!(
+            count_sample_lines(b"# HELP a x\n# TYPE a counter\na 1\n\nb{x=\"#\"} 2\r\n"),
+            2
+        );
+        assert_eq!(count_sample_lines(b"a 1"), 1);
+        assert_eq!(count_sample_lines(b"#a 1"), 0);
+        // Fed in every possible split, the count is the same.
+        let body = b"# HELP a x\n# TYPE a counter\na 1\n\n#x\nb 2\nc 3";
+        for i in 0..=body.len() {
+            for j in i..=body.len() {
+                let mut c = LineCounter::default();
+                c.feed(&body[..i]);
+                c.feed(&body[i..j]);
+                c.feed(&body[j..]);
+                assert_eq!(c.count(), 3, "split at {i}, {j}");
+            }
+        }
+    }
+
+    fn kept(gzipped: bool, body: &[u8]) -> (Response, Buffers) {
+        let resp = Response {
+            status: 200,
+            gzipped,
+            wire_len: body.len(),
+            kept: true,
+            streamed: LineCounter::default(),
+        };
+        let bufs = Buffers {
+            body: body.to_vec(),
+            decoded: Vec::new(),
+        };
+        (resp, bufs)
+    }
+
+    #[test]
+    fn inspects_gzip_and_validates() {
+        use std::io::Write as _;
+        let body = b"# TYPE a counter\na 1\nb 2\n";
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(body).unwrap();
+        let (gz, mut bufs) = kept(true, &enc.finish().unwrap());
+        let info = inspect(&gz, true, &mut bufs).unwrap();
+        assert_eq!((info.decoded_len, info.series), (body.len(), 2));
+        let (bad, mut bufs) = kept(true, b"not gzip");
+        assert_eq!(
+            inspect(&bad, false, &mut bufs).unwrap_err().kind,
+            ErrorKind::Parse
+        );
+        let (invalid, mut bufs) = kept(false, b"a 1\na 2\n");
+        assert_eq!(inspect(&invalid, false, &mut bufs).unwrap().series, 2);
+        assert_eq!(
+            inspect(&invalid, true, &mut bufs).unwrap_err().kind,
+            ErrorKind::Parse
+        );
+    }
+}
