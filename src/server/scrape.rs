@@ -47,6 +47,28 @@ pub(crate) struct Scraper {
     stats: Arc<StatsInner>,
     self_metrics: bool,
     last_len: AtomicUsize,
+    /// The previous encode's bodies, kept so that their buffers can be
+    /// reused once every response that shared them has been sent.
+    spare: Mutex<Spare>,
+}
+
+#[derive(Default)]
+struct Spare {
+    identity: Option<Bytes>,
+    gzip: Option<Bytes>,
+}
+
+/// Takes back the buffer behind `body` if nothing else holds it any more
+/// (no copy), cleared; otherwise a new buffer of `capacity`.
+fn reclaim(body: Option<Bytes>, capacity: usize) -> Vec<u8> {
+    match body.map(Bytes::try_into_mut) {
+        Some(Ok(unique)) => {
+            let mut v = Vec::from(unique);
+            v.clear();
+            v
+        }
+        _ => Vec::with_capacity(capacity),
+    }
 }
 
 impl Scraper {
@@ -63,6 +85,7 @@ impl Scraper {
             stats,
             self_metrics,
             last_len: AtomicUsize::new(4096),
+            spare: Mutex::new(Spare::default()),
         }
     }
 
@@ -121,8 +144,10 @@ impl Scraper {
     fn run_encode(&self, tx: watch::Sender<Option<Outcome>>, want_gzip: Arc<AtomicBool>) {
         let started = Instant::now();
         let hint = self.last_len.load(Ordering::Relaxed);
+        let spare = std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()));
         let encoded = catch_unwind(AssertUnwindSafe(|| {
-            let mut buf = Vec::with_capacity(hint + hint / 8);
+            // Steady state: the previous body's buffer, already body-sized.
+            let mut buf = reclaim(spare.identity, hint + hint / 8);
             self.source.encode(&mut buf);
             if self.self_metrics {
                 self.encode_self_metrics(&mut buf);
@@ -141,7 +166,14 @@ impl Scraper {
             Ok(buf) => {
                 self.last_len.store(buf.len(), Ordering::Relaxed);
                 let identity = Bytes::from(buf);
-                let gzip = gzip.then(|| gzip_bytes(&identity));
+                let gzip = gzip.then(|| {
+                    let out = reclaim(spare.gzip, identity.len() / 8 + 64);
+                    gzip_into(&identity, out)
+                });
+                *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = Spare {
+                    identity: Some(identity.clone()),
+                    gzip: gzip.clone(),
+                };
                 Ok(Encoded { identity, gzip })
             }
             Err(_) => {
@@ -215,8 +247,9 @@ fn write_family(buf: &mut Vec<u8>, name: &str, help: &str, kind: &str, value: &s
 
 /// Compresses a body with gzip at the fast level: exposition text compresses
 /// about 10x even so, and the scrape stays cheap.
-pub(crate) fn gzip_bytes(body: &[u8]) -> Bytes {
-    let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 8 + 64), Compression::fast());
+/// `out`'s capacity is reused.
+fn gzip_into(body: &[u8], out: Vec<u8>) -> Bytes {
+    let mut enc = GzEncoder::new(out, Compression::fast());
     // Writing to a Vec cannot fail.
     enc.write_all(body).expect("gzip into a Vec");
     Bytes::from(enc.finish().expect("gzip into a Vec"))
@@ -313,10 +346,52 @@ mod tests {
     }
 
     #[test]
+    fn steady_state_scrapes_reuse_the_body_buffers() {
+        struct Fixed;
+        impl MetricsSource for Fixed {
+            fn encode(&self, buf: &mut Vec<u8>) {
+                buf.extend_from_slice(&b"x 1\n".repeat(1000));
+            }
+            fn summary_json(&self) -> serde_json::Value {
+                serde_json::Value::Null
+            }
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let scraper = Arc::new(Scraper::new(
+            Arc::new(Fixed),
+            rt.handle().clone(),
+            Arc::new(StatsInner::default()),
+            false,
+        ));
+        let scrape = || rt.block_on(scraper.scrape(true)).unwrap();
+        let first = scrape();
+        let (id_ptr, gz_ptr) = (
+            first.identity.as_ptr(),
+            first.gzip.as_ref().unwrap().as_ptr(),
+        );
+        drop(first); // every response that shared the bodies has been sent
+        let second = scrape();
+        assert_eq!(second.identity.as_ptr(), id_ptr, "identity buffer reused");
+        assert_eq!(
+            second.gzip.as_ref().unwrap().as_ptr(),
+            gz_ptr,
+            "gzip buffer reused"
+        );
+        // While a response still holds the body, the next encode must not
+        // write into it.
+        let third = scrape();
+        assert_ne!(third.identity.as_ptr(), second.identity.as_ptr());
+        assert_eq!(second.identity, third.identity);
+    }
+
+    #[test]
     fn gzip_round_trip() {
         use std::io::Read as _;
         let body = b"# TYPE x counter\nx 1\n".repeat(100);
-        let gz = gzip_bytes(&body);
+        let gz = gzip_into(&body, Vec::new());
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&gz[..])
             .read_to_end(&mut out)
