@@ -120,7 +120,11 @@ mod sealed {
 /// [`Histogram`].
 pub trait Metric: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static {
     #[doc(hidden)]
-    fn __from_cell(cell: &SeriesCell) -> Self;
+    fn __from_cell(cell: &SeriesCell) -> Self {
+        Self::__as_ref(cell).clone()
+    }
+    #[doc(hidden)]
+    fn __as_ref(cell: &SeriesCell) -> &Self;
 }
 
 /// The state of one series (the handle the family keeps).
@@ -156,9 +160,9 @@ macro_rules! impl_metric {
         impl sealed::Sealed for $ty {}
         impl Metric for $ty {
             #[inline]
-            fn __from_cell(cell: &SeriesCell) -> Self {
+            fn __as_ref(cell: &SeriesCell) -> &Self {
                 match cell {
-                    SeriesCell::$ty(h) => h.clone(),
+                    SeriesCell::$ty(h) => h,
                     // A family's layout fixes its cell type at registration.
                     _ => unreachable!("family layout and handle type agree by construction"),
                 }
@@ -246,6 +250,11 @@ impl LabelMap {
         self.0.get(&LabelRef(values), &guard).map(|s| f(s))
     }
 
+    fn get_arc(&self, values: &[&str]) -> Option<Arc<Series>> {
+        let guard = self.0.guard();
+        self.0.get(&LabelRef(values), &guard).cloned()
+    }
+
     fn insert(&self, values: &[&str], series: Arc<Series>) {
         let key = LabelKey(values.iter().map(|s| s.to_string()).collect());
         self.0.pin().insert(key, series);
@@ -268,6 +277,11 @@ impl LabelMap {
     fn get_with<R>(&self, values: &[&str], f: impl FnOnce(&Series) -> R) -> Option<R> {
         let key: Vec<String> = values.iter().map(|s| s.to_string()).collect();
         lock(&self.0).get(&key).map(|s| f(s))
+    }
+
+    fn get_arc(&self, values: &[&str]) -> Option<Arc<Series>> {
+        let key: Vec<String> = values.iter().map(|s| s.to_string()).collect();
+        lock(&self.0).get(&key).cloned()
     }
 
     fn insert(&self, values: &[&str], series: Arc<Series>) {
@@ -307,7 +321,15 @@ pub(crate) struct FamilyCore {
     map: LabelMap,
     pub(crate) list: Mutex<SeriesList>,
     pub(crate) overflowed: AtomicU64,
+    /// Process-unique id, for the per-thread lookup cache.
+    #[cfg_attr(telemeter_loom, allow(dead_code))]
+    id: u64,
+    /// Bumped by every removal: cached lookups from before it are stale.
+    #[cfg_attr(telemeter_loom, allow(dead_code))]
+    removals: AtomicU64,
 }
+
+static NEXT_FAMILY_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl fmt::Debug for FamilyCore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -335,6 +357,8 @@ impl FamilyCore {
             map: LabelMap::new(),
             list: Mutex::new(SeriesList::default()),
             overflowed: AtomicU64::new(0),
+            id: NEXT_FAMILY_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            removals: AtomicU64::new(0),
         }
     }
 
@@ -398,11 +422,13 @@ impl FamilyCore {
     }
 
     /// The slow path: insert under the family mutex, re-checking first.
+    /// Returns the series and whether it is the overflow series (a redirect,
+    /// which must not be cached: each redirect is counted).
     #[cold]
-    fn get_or_insert(&self, values: &[&str]) -> SeriesCell {
+    fn get_or_insert(&self, values: &[&str]) -> (Arc<Series>, bool) {
         let mut list = lock(&self.list);
-        if let Some(c) = self.map.get_with(values, |s| s.cell.clone()) {
-            return c;
+        if let Some(s) = self.map.get_arc(values) {
+            return (s, false);
         }
         if list.series.len() >= self.max_series {
             self.overflowed.fetch_add(1, Ordering::Relaxed);
@@ -410,13 +436,46 @@ impl FamilyCore {
                 let values = vec![OVERFLOW_LABEL_VALUE; values.len()];
                 list.overflow = Some(self.new_series(&values));
             }
-            return list.overflow.as_ref().expect("set above").cell.clone();
+            return (Arc::clone(list.overflow.as_ref().expect("set above")), true);
         }
         let series = self.new_series(values);
-        let cell = series.cell.clone();
         self.map.insert(values, Arc::clone(&series));
-        list.series.push(series);
-        cell
+        list.series.push(Arc::clone(&series));
+        (series, false)
+    }
+
+    /// Finds or creates the series for `values` and runs `f` on it: from the
+    /// calling thread's lookup cache when it can, else from the shared map
+    /// (refilling the cache).
+    #[inline]
+    fn lookup<R>(&self, values: &[&str], f: impl FnOnce(&Series) -> R) -> Result<R, Error> {
+        self.check_arity(values)?;
+        #[cfg(not(telemeter_loom))]
+        {
+            cache::lookup(self, values, f)
+        }
+        #[cfg(telemeter_loom)]
+        {
+            let (s, _) = self
+                .map
+                .get_arc(values)
+                .map(|s| (s, false))
+                .unwrap_or_else(|| self.get_or_insert(values));
+            Ok(f(&s))
+        }
+    }
+
+    /// The shared-map path behind the cache: the series, and whether it may
+    /// be cached.
+    #[cfg(not(telemeter_loom))]
+    fn find_or_create(&self, values: &[&str]) -> (Arc<Series>, bool) {
+        match self.map.get_arc(values) {
+            Some(s) => (s, true),
+            None => {
+                let (s, overflow) = self.get_or_insert(values);
+                (s, !overflow)
+            }
+        }
     }
 
     pub(crate) fn series_count(&self) -> usize {
@@ -479,13 +538,41 @@ impl<M: Metric> Family<M> {
     ///
     /// Values are given in the order of the family's label names. Past the
     /// family's cardinality limit a new set gets the overflow series.
+    ///
+    /// Lookups first try a per-thread cache (512 entries, 4-way
+    /// set-associative on the hash of the values; a hit compares the values,
+    /// so a collision is a miss, never a wrong series), then the family's
+    /// lock-free map. A [`Family::remove`] invalidates every thread's cached
+    /// entries for the family; until a thread's entry is overwritten, it
+    /// keeps the removed series' slots from being reused (at most 512 series
+    /// per thread).
     #[inline]
     pub fn with_label_values(&self, values: &[&str]) -> Result<M, Error> {
-        self.core.check_arity(values)?;
-        if let Some(m) = self.core.map.get_with(values, |s| M::__from_cell(&s.cell)) {
-            return Ok(m);
-        }
-        Ok(M::__from_cell(&self.core.get_or_insert(values)))
+        self.core.lookup(values, |s| M::__from_cell(&s.cell))
+    }
+
+    /// Runs `f` on the series for this label-value set, creating it on
+    /// first use, without handing out a handle.
+    ///
+    /// For label values known only at the call site this is the fastest
+    /// path: the series is found in the calling thread's lookup cache (see
+    /// [`Family::with_label_values`]) and borrowed, so no reference count is
+    /// touched (an owned handle costs an atomic increment to create and a
+    /// decrement to drop).
+    ///
+    /// ```
+    /// use telemeter::{Opts, Registry};
+    /// let reg = Registry::new();
+    /// let codes = reg.counter_family(Opts::new("responses_total", "Responses.").labels(&["code"]))?;
+    /// for code in ["200", "404", "200"] {
+    ///     codes.with(&[code], |c| c.inc())?;
+    /// }
+    /// assert_eq!(codes.with(&["200"], |c| c.get())?, 2);
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    #[inline]
+    pub fn with<R>(&self, values: &[&str], f: impl FnOnce(&M) -> R) -> Result<R, Error> {
+        self.core.lookup(values, |s| f(M::__as_ref(&s.cell)))
     }
 
     /// Removes a series from the family (and from future scrapes).
@@ -511,6 +598,10 @@ impl<M: Metric> Family<M> {
         self.core.map.remove(values);
         list.series
             .retain(|s| !std::ptr::eq(Arc::as_ptr(s), target));
+        // Every cached lookup of this family from before now is stale. A
+        // thread whose lookup happens after this removal sees the new count
+        // (coherence), so it never records into the removed series.
+        self.core.removals.fetch_add(1, Ordering::Relaxed);
         Ok(true)
     }
 
@@ -676,4 +767,161 @@ macro_rules! fixed_label {
             }
         }
     };
+}
+
+/// The per-thread lookup cache: label values -> series, without touching
+/// any shared cache line or reference count on a hit.
+///
+/// 128 sets of 4 ways, indexed by the hash of the values mixed with the
+/// family id; a miss replaces the ways round-robin, skipping the one used
+/// last.
+#[cfg(not(telemeter_loom))]
+mod cache {
+    use std::cell::RefCell;
+    use std::hash::BuildHasher;
+
+    use super::{FamilyCore, LabelRef, Series};
+    use crate::sync::Ordering;
+    use crate::Error;
+
+    const SETS: usize = 128;
+    const WAYS: usize = 4;
+
+    struct Entry {
+        family: u64,
+        removals: u64,
+        hash: u64,
+        /// The values, each followed by 0xff (never part of UTF-8).
+        key: Box<[u8]>,
+        series: crate::sync::Arc<Series>,
+    }
+
+    fn encode_key(values: &[&str]) -> Box<[u8]> {
+        let mut key = Vec::with_capacity(values.iter().map(|v| v.len() + 1).sum());
+        for v in values {
+            key.extend_from_slice(v.as_bytes());
+            key.push(0xff);
+        }
+        key.into_boxed_slice()
+    }
+
+    /// Whether `key` (from [`encode_key`]) holds exactly `values`.
+    #[inline]
+    fn key_is(key: &[u8], values: &[&str]) -> bool {
+        let mut rest = key;
+        for v in values {
+            let v = v.as_bytes();
+            match rest.get(v.len()) {
+                Some(&0xff) if &rest[..v.len()] == v => rest = &rest[v.len() + 1..],
+                _ => return false,
+            }
+        }
+        rest.is_empty()
+    }
+
+    impl Entry {
+        #[inline]
+        fn matches(&self, core: &FamilyCore, hash: u64, removals: u64, values: &[&str]) -> bool {
+            self.hash == hash
+                && self.family == core.id
+                && self.removals == removals
+                && key_is(&self.key, values)
+        }
+    }
+
+    struct Cache {
+        hasher: foldhash::fast::RandomState,
+        entries: Vec<Option<Entry>>,
+        /// Per set: the way used last, and the next way to replace.
+        recent: Vec<(u8, u8)>,
+    }
+
+    std::thread_local! {
+        static CACHE: RefCell<Cache> = RefCell::new(Cache {
+            hasher: foldhash::fast::RandomState::default(),
+            entries: (0..SETS * WAYS).map(|_| None).collect(),
+            recent: vec![(0, 0); SETS],
+        });
+    }
+
+    /// Runs `f` on the series for `values`. `f` runs while the cache is
+    /// borrowed; a lookup from inside `f` finds it busy and takes the map.
+    #[inline]
+    pub(super) fn lookup<R>(
+        core: &FamilyCore,
+        values: &[&str],
+        f: impl FnOnce(&Series) -> R,
+    ) -> Result<R, Error> {
+        let mut f = Some(f);
+        let cached = CACHE.try_with(|cache| {
+            let Ok(mut cache) = cache.try_borrow_mut() else {
+                return None;
+            };
+            let cache = &mut *cache;
+            let hash = cache.hasher.hash_one(LabelRef(values));
+            let set = (hash ^ core.id.wrapping_mul(0x9e37_79b9_7f4a_7c15)) as usize % SETS;
+            let removals = core.removals.load(Ordering::Relaxed);
+            let base = set * WAYS;
+            let way = (0..WAYS).find(|w| {
+                cache.entries[base + w]
+                    .as_ref()
+                    .is_some_and(|e| e.matches(core, hash, removals, values))
+            });
+            let way = match way {
+                Some(w) => w,
+                None => {
+                    let (series, cacheable) = core.find_or_create(values);
+                    if !cacheable {
+                        return Some((f.take().expect("once"))(&series));
+                    }
+                    let (last, next) = cache.recent[set];
+                    let mut victim = next as usize % WAYS;
+                    if victim == last as usize {
+                        victim = (victim + 1) % WAYS;
+                    }
+                    cache.recent[set].1 = ((victim + 1) % WAYS) as u8;
+                    // Replacing an entry may drop the last reference to a
+                    // removed series, which frees its slots (cold).
+                    cache.entries[base + victim] = Some(Entry {
+                        family: core.id,
+                        removals,
+                        hash,
+                        key: encode_key(values),
+                        series,
+                    });
+                    victim
+                }
+            };
+            cache.recent[set].0 = way as u8;
+            let series = &cache.entries[base + way].as_ref().expect("present").series;
+            Some((f.take().expect("once"))(series))
+        });
+        match cached {
+            Ok(Some(r)) => Ok(r),
+            // Thread-local teardown, or a lookup from inside `f`: the map.
+            _ => {
+                let (series, _) = core.find_or_create(values);
+                Ok((f.take().expect("not called yet"))(&series))
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::{encode_key, key_is};
+
+        #[test]
+        fn keys_compare_value_by_value() {
+            let k = encode_key(&["ab", "c"]);
+            assert!(key_is(&k, &["ab", "c"]));
+            assert!(!key_is(&k, &["a", "bc"]));
+            assert!(!key_is(&k, &["ab"]));
+            assert!(!key_is(&k, &["ab", "c", ""]));
+            assert!(!key_is(&k, &["ab", "cd"]));
+            let empty = encode_key(&[]);
+            assert!(key_is(&empty, &[]));
+            assert!(!key_is(&empty, &[""]));
+            assert!(key_is(&encode_key(&["", ""]), &["", ""]));
+        }
+    }
 }

@@ -452,3 +452,39 @@ fn default_registry_is_shared() {
         .encode_to_string()
         .contains("default_shared_total 1\n"));
 }
+
+#[test]
+fn borrowed_lookups_record_into_the_same_series_as_handles() {
+    let reg = quiet();
+    let fam = reg
+        .histogram_family(
+            Opts::new("borrowed_seconds", "Borrowed.").labels(&["op"]),
+            Buckets::new(vec![1.0]).unwrap(),
+        )
+        .unwrap();
+    fam.with(&["read"], |h| h.observe(0.5)).unwrap(); // creates the series
+    fam.with(&["read"], |h| h.observe(2.0)).unwrap(); // finds it
+    let handle = fam.with_label_values(&["read"]).unwrap();
+    assert_eq!(handle.snapshot().buckets, vec![1, 1]);
+    assert_eq!(fam.len(), 1);
+    assert!(matches!(
+        fam.with(&["read", "x"], |h| h.observe(1.0)),
+        Err(Error::LabelCount { .. })
+    ));
+    // Past the cardinality limit the borrowed path records into the overflow
+    // series too.
+    let capped = reg
+        .counter_family(
+            Opts::new("borrowed_total", "B.")
+                .labels(&["k"])
+                .max_series(1),
+        )
+        .unwrap();
+    capped.with(&["a"], |c| c.inc()).unwrap();
+    capped.with(&["b"], |c| c.add(2)).unwrap();
+    assert_eq!(capped.overflowed(), 1);
+    assert_eq!(
+        capped.with(&[OVERFLOW_LABEL_VALUE], |c| c.get()).unwrap(),
+        2
+    );
+}

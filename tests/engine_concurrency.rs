@@ -257,3 +257,78 @@ fn concurrent_lookups_of_new_label_sets_create_one_series_each() {
         assert_eq!(fam.with_label_values(&[&i.to_string()]).unwrap().get(), 4);
     }
 }
+
+#[test]
+fn a_removal_on_one_thread_invalidates_every_threads_lookup_cache() {
+    let reg = Registry::builder().self_metrics(false).build();
+    let fam = reg
+        .counter_family(Opts::new("cached_total", "Cached.").labels(&["k"]))
+        .unwrap();
+    let (to_worker, work) = std::sync::mpsc::channel::<u64>();
+    let (done, from_worker) = std::sync::mpsc::channel::<()>();
+    let worker = {
+        let fam = fam.clone();
+        thread::spawn(move || {
+            for n in work {
+                // Borrowed lookups: served from this thread's cache after the
+                // first one.
+                fam.with(&["x"], |c| c.add(n)).unwrap();
+                done.send(()).unwrap();
+            }
+        })
+    };
+    to_worker.send(5).unwrap();
+    from_worker.recv().unwrap();
+    to_worker.send(5).unwrap();
+    from_worker.recv().unwrap();
+    assert_eq!(fam.with_label_values(&["x"]).unwrap().get(), 10);
+    assert!(fam.remove(&["x"]).unwrap());
+    // The worker's next lookup happens after the removal: it must reach a
+    // new series, not the removed one its cache still holds.
+    to_worker.send(1).unwrap();
+    from_worker.recv().unwrap();
+    assert_eq!(fam.with_label_values(&["x"]).unwrap().get(), 1);
+    assert!(reg.encode_to_string().contains("cached_total{k=\"x\"} 1\n"));
+    drop(to_worker);
+    worker.join().unwrap();
+}
+
+#[test]
+fn many_label_sets_on_many_threads_never_share_or_lose_a_series() {
+    // More label sets than the per-thread cache holds, so entries are
+    // evicted and refilled all the time.
+    const SETS: usize = 2_000;
+    let reg = Registry::builder().self_metrics(false).build();
+    let fam = reg
+        .counter_family(Opts::new("churn_total", "Churn.").labels(&["a", "b"]))
+        .unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let fam = fam.clone();
+            thread::spawn(move || {
+                for round in 0..3 {
+                    for i in 0..SETS {
+                        let (a, b) = (format!("a{}", i % 37), format!("b{i}"));
+                        if (i + round + t) % 2 == 0 {
+                            fam.with(&[&a, &b], |c| c.inc()).unwrap();
+                        } else {
+                            fam.with_label_values(&[&a, &b]).unwrap().inc();
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(fam.len(), SETS);
+    for i in 0..SETS {
+        let (a, b) = (format!("a{}", i % 37), format!("b{i}"));
+        assert_eq!(
+            fam.with_label_values(&[&a, &b]).unwrap().get(),
+            12,
+            "{a},{b}"
+        );
+    }
+}
