@@ -1,0 +1,522 @@
+//! Hot-path benches: telemeter against every peer crate and against the
+//! physical floors, each group in one criterion run so that the ratios in
+//! `docs/BENCHMARKS.md` come from one process on one machine state.
+//!
+//! Groups (per-operation time, `Throughput::Elements(1)`):
+//!
+//! * `counter_inc` — an unlabelled counter `inc` through a kept handle;
+//!   floors: a thread-local `Cell<u64>` add and an uncontended relaxed
+//!   `fetch_add` on a private cache line.
+//! * `histogram_observe` — 11 buckets (the Prometheus default), values
+//!   cycled over every bucket.
+//! * `labelled_lookup_inc` — 2 labels, 100 existing series, label values
+//!   looked up by string on every call, then `inc`.
+//! * `counter_inc_2threads`, `histogram_observe_2threads` — two threads,
+//!   pinned one per CPU and released by a spin barrier, hammer ONE shared
+//!   handle; the figure is wall time / iterations per thread.
+//!
+//! Every peer goes through its fastest documented path: `prometheus`
+//! `IntCounter`/`Histogram` handles (not the `local` thread-buffered ones,
+//! which are not its default), `prometheus-client` `Counter<u64>` /
+//! `Histogram` / `Family::get_or_create`, `metrics` handles registered on a
+//! `metrics-exporter-prometheus` recorder, `measured` `Counter` /
+//! `Histogram<11>` / `CounterVec` with a dense fixed label set.
+//!
+//! Run: `cargo bench --bench hot_path -- --warm-up-time 1 --measurement-time 2`
+
+// `criterion_group!` generates undocumented `pub fn`s.
+#![allow(missing_docs)]
+
+mod common;
+
+use std::cell::Cell;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use crossbeam_utils::CachePadded;
+use metrics::Recorder as _;
+
+use common::{label_sets, run_pair, StrSet, CODES, DEFAULT_BUCKETS, METHODS, OBSERVE_VALUES};
+
+static METADATA: metrics::Metadata<'static> =
+    metrics::Metadata::new("hot_path", metrics::Level::INFO, Some(module_path!()));
+
+fn metrics_recorder() -> metrics_exporter_prometheus::PrometheusRecorder {
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(&DEFAULT_BUCKETS)
+        .expect("valid buckets")
+        .build_recorder()
+}
+
+fn prometheus_histogram() -> prometheus::Histogram {
+    // `HistogramOpts::new` uses `prometheus::DEFAULT_BUCKETS`: the same 11.
+    let h = prometheus::Histogram::with_opts(prometheus::HistogramOpts::new("h", "help"))
+        .expect("valid histogram");
+    assert_eq!(prometheus::DEFAULT_BUCKETS, &DEFAULT_BUCKETS);
+    h
+}
+
+fn prometheus_client_histogram() -> prometheus_client::metrics::histogram::Histogram {
+    prometheus_client::metrics::histogram::Histogram::new(DEFAULT_BUCKETS.iter().copied())
+}
+
+fn measured_histogram() -> measured::Histogram<11> {
+    measured::Histogram::with_metadata(measured::metric::histogram::Thresholds::with_buckets(
+        DEFAULT_BUCKETS,
+    ))
+}
+
+fn telemeter_histogram(reg: &telemeter::Registry) -> telemeter::Histogram {
+    reg.histogram("h", "help", telemeter::Buckets::default_prometheus())
+        .expect("valid histogram")
+}
+
+#[inline(always)]
+fn value(i: u64) -> f64 {
+    OBSERVE_VALUES[(i & 15) as usize]
+}
+
+std::thread_local! {
+    static CELL: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The `Cell` floor: a thread-local add the compiler cannot fold away.
+#[inline(always)]
+fn cell_add() {
+    CELL.with(|c| c.set(black_box(c.get()) + 1))
+}
+
+/// A plain, unsynchronised histogram owned by one thread: the same bucket
+/// search as telemeter's `observe` (linear scan of 11 bounds read through a
+/// pointer) plus two non-atomic adds. Not a peer: a reference for how the
+/// machine scales this kind of work to 2 threads when nothing is shared.
+struct PlainHistogram {
+    counts: [Cell<u64>; 12],
+    sum: Cell<f64>,
+}
+
+std::thread_local! {
+    static PLAIN: PlainHistogram = const {
+        PlainHistogram {
+            counts: [const { Cell::new(0) }; 12],
+            sum: Cell::new(0.0),
+        }
+    };
+}
+
+#[inline(always)]
+fn plain_observe(bounds: &[f64], v: f64) {
+    let i = bounds.iter().position(|b| v <= *b).unwrap_or(bounds.len());
+    PLAIN.with(|h| {
+        h.counts[i].set(h.counts[i].get() + 1);
+        h.sum.set(h.sum.get() + v);
+    })
+}
+
+// ---------------------------------------------------------------------------
+// 1 thread
+
+fn counter_inc(c: &mut Criterion) {
+    let mut g = c.benchmark_group("counter_inc");
+    g.throughput(Throughput::Elements(1));
+
+    g.bench_function("floor/cell_add", |b| b.iter(cell_add));
+
+    let private = CachePadded::new(AtomicU64::new(0));
+    g.bench_function("floor/atomic_fetch_add_private", |b| {
+        // The result is unused, as in every peer's `inc` (`lock add`, not
+        // `lock xadd`).
+        b.iter(|| {
+            black_box(&*private).fetch_add(1, Ordering::Relaxed);
+        })
+    });
+
+    let reg = telemeter::Registry::new();
+    let t = reg.counter("c_total", "help").expect("valid counter");
+    g.bench_function("telemeter", |b| b.iter(|| black_box(&t).inc()));
+
+    let preg = prometheus::Registry::new();
+    let p = prometheus::IntCounter::new("c_total", "help").expect("valid counter");
+    preg.register(Box::new(p.clone())).expect("registered");
+    g.bench_function("prometheus", |b| b.iter(|| black_box(&p).inc()));
+
+    let mut creg = prometheus_client::registry::Registry::default();
+    let pc = prometheus_client::metrics::counter::Counter::<u64>::default();
+    creg.register("c", "help", pc.clone());
+    g.bench_function("prometheus-client", |b| b.iter(|| black_box(&pc).inc()));
+
+    let rec = metrics_recorder();
+    let m = rec.register_counter(&metrics::Key::from_name("c_total"), &METADATA);
+    g.bench_function("metrics", |b| b.iter(|| black_box(&m).increment(1)));
+
+    let ms = measured::Counter::new();
+    g.bench_function("measured", |b| b.iter(|| black_box(&ms).inc()));
+
+    g.finish();
+    // Keep the registries alive until the group is done.
+    drop((reg, preg, creg, rec));
+}
+
+fn histogram_observe(c: &mut Criterion) {
+    let mut g = c.benchmark_group("histogram_observe");
+    g.throughput(Throughput::Elements(1));
+
+    let bounds = DEFAULT_BUCKETS.to_vec();
+    g.bench_function("floor/plain_histogram", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            plain_observe(black_box(&bounds), value(i))
+        })
+    });
+
+    let reg = telemeter::Registry::new();
+    let t = telemeter_histogram(&reg);
+    g.bench_function("telemeter", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            black_box(&t).observe(value(i))
+        })
+    });
+
+    let p = prometheus_histogram();
+    g.bench_function("prometheus", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            black_box(&p).observe(value(i))
+        })
+    });
+
+    let pc = prometheus_client_histogram();
+    g.bench_function("prometheus-client", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            black_box(&pc).observe(value(i))
+        })
+    });
+
+    // metrics-exporter-prometheus buffers raw samples until upkeep or a
+    // render drains them; drain after each timed batch (not timed, which
+    // favours metrics) so the buffer does not grow without bound.
+    let rec = metrics_recorder();
+    let handle = rec.handle();
+    let m = rec.register_histogram(&metrics::Key::from_name("h"), &METADATA);
+    g.bench_function("metrics", |b| {
+        b.iter_custom(|iters| {
+            let t0 = Instant::now();
+            for i in 0..iters {
+                black_box(&m).record(value(i));
+            }
+            let e = t0.elapsed();
+            handle.run_upkeep();
+            e
+        })
+    });
+
+    let ms = measured_histogram();
+    g.bench_function("measured", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            black_box(&ms).observe(value(i))
+        })
+    });
+
+    g.finish();
+    drop(reg);
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct PcLabels {
+    method: &'static str,
+    code: &'static str,
+}
+
+#[derive(Clone, Copy, Debug, measured::LabelGroup)]
+#[label(set = MeasuredLookupSet)]
+struct MeasuredLookup<'a> {
+    #[label(fixed_with = StrSet)]
+    method: &'a str,
+    #[label(fixed_with = StrSet)]
+    code: &'a str,
+}
+
+fn labelled_lookup_inc(c: &mut Criterion) {
+    let mut g = c.benchmark_group("labelled_lookup_inc");
+    g.throughput(Throughput::Elements(1));
+    let sets = label_sets();
+    let n = sets.len() as u64;
+
+    let reg = telemeter::Registry::new();
+    let t = reg
+        .counter_family(telemeter::Opts::new("l_total", "help").labels(&["method", "code"]))
+        .expect("valid family");
+    for (m, c) in &sets {
+        t.with_label_values(&[m, c]).expect("series").inc();
+    }
+    g.bench_function("telemeter", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            let (m, c) = sets[i as usize];
+            i += 1;
+            if i == n {
+                i = 0;
+            }
+            black_box(&t)
+                .with_label_values(&[black_box(m), black_box(c)])
+                .expect("series")
+                .inc()
+        })
+    });
+    // The borrowed path: no handle is created, so no reference count moves.
+    g.bench_function("telemeter_with", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            let (m, c) = sets[i as usize];
+            i += 1;
+            if i == n {
+                i = 0;
+            }
+            black_box(&t)
+                .with(&[black_box(m), black_box(c)], |c| c.inc())
+                .expect("series")
+        })
+    });
+
+    let p = prometheus::IntCounterVec::new(
+        prometheus::Opts::new("l_total", "help"),
+        &["method", "code"],
+    )
+    .expect("valid vec");
+    for (m, c) in &sets {
+        p.with_label_values(&[m, c]).inc();
+    }
+    g.bench_function("prometheus", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            let (m, c) = sets[i as usize];
+            i += 1;
+            if i == n {
+                i = 0;
+            }
+            black_box(&p)
+                .with_label_values(&[black_box(m), black_box(c)])
+                .inc()
+        })
+    });
+
+    let pc = prometheus_client::metrics::family::Family::<
+        PcLabels,
+        prometheus_client::metrics::counter::Counter,
+    >::default();
+    for (m, c) in &sets {
+        pc.get_or_create(&PcLabels { method: m, code: c }).inc();
+    }
+    g.bench_function("prometheus-client", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            let (m, c) = sets[i as usize];
+            i += 1;
+            if i == n {
+                i = 0;
+            }
+            black_box(&pc)
+                .get_or_create(&PcLabels {
+                    method: black_box(m),
+                    code: black_box(c),
+                })
+                .inc()
+        })
+    });
+
+    // What `metrics::counter!("l_total", "method" => m, "code" => c)` expands
+    // to with runtime label values, minus the recorder look-up.
+    let rec = metrics_recorder();
+    let key = |m: &'static str, c: &'static str| {
+        metrics::Key::from_parts(
+            "l_total",
+            vec![
+                metrics::Label::new("method", m),
+                metrics::Label::new("code", c),
+            ],
+        )
+    };
+    for (m, c) in &sets {
+        rec.register_counter(&key(m, c), &METADATA).increment(1);
+    }
+    g.bench_function("metrics", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            let (m, c) = sets[i as usize];
+            i += 1;
+            if i == n {
+                i = 0;
+            }
+            black_box(&rec)
+                .register_counter(&key(black_box(m), black_box(c)), &METADATA)
+                .increment(1)
+        })
+    });
+
+    let ms = measured::CounterVec::with_label_set(MeasuredLookupSet {
+        method: StrSet::new(&METHODS),
+        code: StrSet::new(&CODES),
+    });
+    for (m, c) in &sets {
+        ms.inc(MeasuredLookup { method: m, code: c });
+    }
+    g.bench_function("measured", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            let (m, c) = sets[i as usize];
+            i += 1;
+            if i == n {
+                i = 0;
+            }
+            black_box(&ms).inc(MeasuredLookup {
+                method: black_box(m),
+                code: black_box(c),
+            })
+        })
+    });
+
+    g.finish();
+    drop(reg);
+}
+
+// ---------------------------------------------------------------------------
+// 2 threads on one handle
+
+fn pair<F: Fn(u64) + Sync>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, op: F) {
+    g.bench_function(name, |b| b.iter_custom(|iters| run_pair(iters, &op)));
+}
+
+fn counter_inc_2threads(c: &mut Criterion) {
+    common::report_pinning();
+    let mut g = c.benchmark_group("counter_inc_2threads");
+    g.throughput(Throughput::Elements(1));
+
+    // Reference for what the machine does to work that shares nothing:
+    // each thread adds to its own thread-local `Cell` (compare with the
+    // 1-thread `counter_inc/floor/cell_add`).
+    pair(&mut g, "floor/cell_add_per_thread", |_| cell_add());
+
+    let shared = CachePadded::new(AtomicU64::new(0));
+    pair(&mut g, "floor/atomic_fetch_add_shared", |_| {
+        black_box(&*shared).fetch_add(1, Ordering::Relaxed);
+    });
+
+    // Reference for the machine's own 2-thread scaling: each thread adds to
+    // its own padded atomic (no sharing at all).
+    let private = [
+        CachePadded::new(AtomicU64::new(0)),
+        CachePadded::new(AtomicU64::new(0)),
+    ];
+    std::thread_local! {
+        static SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    let next = AtomicU64::new(0);
+    pair(&mut g, "floor/atomic_fetch_add_private_per_thread", |_| {
+        let k = SLOT.with(|s| {
+            if s.get() == usize::MAX {
+                s.set((next.fetch_add(1, Ordering::Relaxed) & 1) as usize);
+            }
+            s.get()
+        });
+        black_box(&*private[k]).fetch_add(1, Ordering::Relaxed);
+    });
+
+    let reg = telemeter::Registry::new();
+    let t = reg.counter("c_total", "help").expect("valid counter");
+    pair(&mut g, "telemeter", |_| black_box(&t).inc());
+
+    let p = prometheus::IntCounter::new("c_total", "help").expect("valid counter");
+    pair(&mut g, "prometheus", |_| black_box(&p).inc());
+
+    let pc = prometheus_client::metrics::counter::Counter::<u64>::default();
+    pair(&mut g, "prometheus-client", |_| {
+        black_box(&pc).inc();
+    });
+
+    let rec = metrics_recorder();
+    let m = rec.register_counter(&metrics::Key::from_name("c_total"), &METADATA);
+    pair(&mut g, "metrics", |_| black_box(&m).increment(1));
+
+    let ms = measured::Counter::new();
+    pair(&mut g, "measured", |_| black_box(&ms).inc());
+
+    g.finish();
+    drop(reg);
+}
+
+fn histogram_observe_2threads(c: &mut Criterion) {
+    common::report_pinning();
+    let mut g = c.benchmark_group("histogram_observe_2threads");
+    g.throughput(Throughput::Elements(1));
+
+    pair(&mut g, "floor/cell_add_per_thread", |_| cell_add());
+
+    let bounds = DEFAULT_BUCKETS.to_vec();
+    pair(&mut g, "floor/plain_histogram_per_thread", |i| {
+        plain_observe(black_box(&bounds), value(i))
+    });
+
+    let shared = CachePadded::new(AtomicU64::new(0));
+    pair(&mut g, "floor/atomic_fetch_add_shared", |_| {
+        black_box(&*shared).fetch_add(1, Ordering::Relaxed);
+    });
+
+    let reg = telemeter::Registry::new();
+    let t = telemeter_histogram(&reg);
+    pair(&mut g, "telemeter", |i| black_box(&t).observe(value(i)));
+
+    let p = prometheus_histogram();
+    pair(&mut g, "prometheus", |i| black_box(&p).observe(value(i)));
+
+    let pc = prometheus_client_histogram();
+    pair(&mut g, "prometheus-client", |i| {
+        black_box(&pc).observe(value(i))
+    });
+
+    let rec = metrics_recorder();
+    let handle = rec.handle();
+    let m = rec.register_histogram(&metrics::Key::from_name("h"), &METADATA);
+    g.bench_function("metrics", |b| {
+        b.iter_custom(|iters| {
+            let e = run_pair(iters, &|i| black_box(&m).record(value(i)));
+            handle.run_upkeep(); // drain the sample buffer, untimed
+            e
+        })
+    });
+
+    let ms = measured_histogram();
+    pair(&mut g, "measured", |i| black_box(&ms).observe(value(i)));
+
+    g.finish();
+    drop(reg);
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(40)
+}
+
+criterion_group! {
+    name = single;
+    config = config();
+    targets = counter_inc, histogram_observe, labelled_lookup_inc
+}
+criterion_group! {
+    name = contended;
+    config = config().sample_size(30);
+    targets = counter_inc_2threads, histogram_observe_2threads
+}
+criterion_main!(single, contended);
