@@ -7,9 +7,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
-use crate::encode::text::{
-    escape_label_value, render_prefix, write_f64, write_i64, write_u64, Variant,
-};
+use crate::encode::text::{push_f64, render_prefix, write_f64, write_i64, write_u64, Variant};
 use crate::family::{FamilyCore, SeriesCell};
 use crate::registry::{Entry, Registry};
 use crate::sync::{lock, AtomicU64, Mutex, Ordering};
@@ -90,9 +88,7 @@ impl CallbackSink<'_> {
             self.rejected += 1;
             return;
         }
-        let mut num = Vec::with_capacity(24);
-        write_f64(&mut num, value);
-        tail.push_str(std::str::from_utf8(&num).unwrap_or("NaN"));
+        push_f64(&mut tail, value);
         tail.push('\n');
         *self.lines = tail;
         self.ends.push(self.lines.len());
@@ -334,15 +330,13 @@ impl Registry {
             b"\n# HELP telemeter_series_overflow_total Label sets redirected to a family's overflow series because it reached its cardinality limit.\n\
               # TYPE telemeter_series_overflow_total counter\n",
         );
-        let mut label = String::new();
         for entry in entries {
             if let Entry::Family(core) = entry {
                 let n = core.overflowed.load(Ordering::Relaxed);
                 if n > 0 {
-                    label.clear();
-                    escape_label_value(&mut label, &core.name);
+                    // A validated metric name needs no escaping.
                     out.extend_from_slice(b"telemeter_series_overflow_total{family=\"");
-                    out.extend_from_slice(label.as_bytes());
+                    out.extend_from_slice(core.name.as_bytes());
                     out.extend_from_slice(b"\"} ");
                     write_u64(out, n);
                     out.push(b'\n');

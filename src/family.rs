@@ -231,37 +231,65 @@ impl papaya::Equivalent<LabelKey> for LabelRef<'_> {
 /// wait for a writer, and resizes are incremental so no reader stalls
 /// behind a rehash). Under loom, a mutex-guarded map stands in: the models
 /// check telemeter's own protocols, not papaya's.
+///
+/// A papaya map carries its own reclamation state (about 18 KB), so it is
+/// created only when a family gets its first labelled series; a family
+/// without labels keeps its one series in an `ArcSwapOption` instead.
 #[cfg(not(telemeter_loom))]
-struct LabelMap(papaya::HashMap<LabelKey, Arc<Series>, foldhash::fast::RandomState>);
+struct LabelMap {
+    map: std::sync::OnceLock<papaya::HashMap<LabelKey, Arc<Series>, foldhash::fast::RandomState>>,
+    single: arc_swap::ArcSwapOption<Series>,
+}
 
 #[cfg(not(telemeter_loom))]
 impl LabelMap {
     fn new() -> LabelMap {
-        LabelMap(
-            papaya::HashMap::builder()
-                .hasher(foldhash::fast::RandomState::default())
-                .build(),
-        )
+        LabelMap {
+            map: std::sync::OnceLock::new(),
+            single: arc_swap::ArcSwapOption::empty(),
+        }
     }
 
     #[inline]
     fn get_with<R>(&self, values: &[&str], f: impl FnOnce(&Series) -> R) -> Option<R> {
-        let guard = self.0.guard();
-        self.0.get(&LabelRef(values), &guard).map(|s| f(s))
+        if values.is_empty() {
+            return self.single.load().as_deref().map(f);
+        }
+        let map = self.map.get()?;
+        let guard = map.guard();
+        map.get(&LabelRef(values), &guard).map(|s| f(s))
     }
 
     fn get_arc(&self, values: &[&str]) -> Option<Arc<Series>> {
-        let guard = self.0.guard();
-        self.0.get(&LabelRef(values), &guard).cloned()
+        if values.is_empty() {
+            return self.single.load_full();
+        }
+        let map = self.map.get()?;
+        let guard = map.guard();
+        map.get(&LabelRef(values), &guard).cloned()
     }
 
     fn insert(&self, values: &[&str], series: Arc<Series>) {
+        if values.is_empty() {
+            self.single.store(Some(series));
+            return;
+        }
+        let map = self.map.get_or_init(|| {
+            papaya::HashMap::builder()
+                .hasher(foldhash::fast::RandomState::default())
+                .build()
+        });
         let key = LabelKey(values.iter().map(|s| s.to_string()).collect());
-        self.0.pin().insert(key, series);
+        map.pin().insert(key, series);
     }
 
     fn remove(&self, values: &[&str]) -> bool {
-        self.0.pin().remove(&LabelRef(values)).is_some()
+        if values.is_empty() {
+            return self.single.swap(None).is_some();
+        }
+        self.map
+            .get()
+            .is_some_and(|m| m.pin().remove(&LabelRef(values)).is_some())
     }
 }
 

@@ -13,8 +13,6 @@
 //! numbers into the caller's reused buffer.
 #![forbid(unsafe_code)]
 
-use std::fmt::Write as _;
-
 /// The `Content-Type` of a text 0.0.4 body.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -119,30 +117,33 @@ pub(crate) fn render_prefix(
 /// Appends a float the way Prometheus spells it: shortest round-trip
 /// digits, integers without a trailing `.0`, `+Inf`, `-Inf`, `NaN`.
 pub(crate) fn push_f64(out: &mut String, v: f64) {
-    let mut buf = Vec::with_capacity(24);
-    write_f64(&mut buf, v);
-    // `write_f64` writes ASCII only.
-    let _ = write!(out, "{}", String::from_utf8_lossy(&buf));
+    with_f64_str(v, |s| out.push_str(s));
 }
 
 /// Writes a float as [`push_f64`] does, into a byte buffer.
 #[inline]
 pub(crate) fn write_f64(out: &mut Vec<u8>, v: f64) {
+    with_f64_str(v, |s| out.extend_from_slice(s.as_bytes()));
+}
+
+/// Formats `v` on the stack (no allocation) and hands the text to `f`.
+#[inline]
+fn with_f64_str<R>(v: f64, f: impl FnOnce(&str) -> R) -> R {
     if v.is_nan() {
-        out.extend_from_slice(b"NaN");
+        f("NaN")
     } else if v.is_infinite() {
-        out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
+        f(if v > 0.0 { "+Inf" } else { "-Inf" })
     } else if v == v.trunc() && v.abs() < 1e15 {
         // Exact integers (the common case for sums of integer values).
-        let mut b = itoa::Buffer::new();
         if v == 0.0 && v.is_sign_negative() {
-            out.extend_from_slice(b"-0");
+            f("-0")
         } else {
-            out.extend_from_slice(b.format(v as i64).as_bytes());
+            let mut b = itoa::Buffer::new();
+            f(b.format(v as i64))
         }
     } else {
         let mut b = ryu::Buffer::new();
-        out.extend_from_slice(b.format_finite(v).as_bytes());
+        f(b.format_finite(v))
     }
 }
 
