@@ -178,7 +178,8 @@ pub(crate) struct Series {
     pub(crate) cell: SeriesCell,
     /// Every prefix of every name variant, concatenated.
     text: Box<str>,
-    /// End offset of each prefix in `text`.
+    /// End offset of each prefix in `text`; empty (no allocation) when the
+    /// series has a single prefix, the whole text.
     ends: Box<[u32]>,
 }
 
@@ -186,14 +187,42 @@ impl Series {
     /// The `i`-th pre-rendered prefix (`name{labels} `).
     #[inline]
     pub(crate) fn prefix(&self, i: usize) -> &[u8] {
+        if self.ends.is_empty() {
+            return self.text.as_bytes();
+        }
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         &self.text.as_bytes()[start..self.ends[i] as usize]
     }
 }
 
-/// A label set as stored in the lookup map.
+/// Label values in one allocation, each followed by 0xff (never part of
+/// UTF-8, so the encoding is unambiguous).
+pub(crate) fn encode_key(values: &[&str]) -> Box<[u8]> {
+    let mut key = Vec::with_capacity(values.iter().map(|v| v.len() + 1).sum());
+    for v in values {
+        key.extend_from_slice(v.as_bytes());
+        key.push(0xff);
+    }
+    key.into_boxed_slice()
+}
+
+/// Whether `key` (from [`encode_key`]) holds exactly `values`.
+#[inline]
+pub(crate) fn key_is(key: &[u8], values: &[&str]) -> bool {
+    let mut rest = key;
+    for v in values {
+        let v = v.as_bytes();
+        match rest.get(v.len()) {
+            Some(&0xff) if &rest[..v.len()] == v => rest = &rest[v.len() + 1..],
+            _ => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+/// A label set as stored in the lookup map ([`encode_key`]).
 #[derive(Debug, PartialEq, Eq)]
-struct LabelKey(Box<[String]>);
+struct LabelKey(Box<[u8]>);
 
 /// A label set as given by a caller; hashes exactly like [`LabelKey`].
 #[derive(Debug)]
@@ -211,7 +240,15 @@ fn hash_values<'a, H: Hasher>(values: impl Iterator<Item = &'a str>, state: &mut
 
 impl Hash for LabelKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        hash_values(self.0.iter().map(String::as_str), state);
+        // The same writes as for the `&str` values the key was built from.
+        for v in self
+            .0
+            .split(|b| *b == 0xff)
+            .take(self.0.iter().filter(|b| **b == 0xff).count())
+        {
+            state.write(v);
+            state.write_u8(0xff);
+        }
     }
 }
 
@@ -223,7 +260,7 @@ impl Hash for LabelRef<'_> {
 
 impl papaya::Equivalent<LabelKey> for LabelRef<'_> {
     fn equivalent(&self, key: &LabelKey) -> bool {
-        self.0.len() == key.0.len() && self.0.iter().zip(key.0.iter()).all(|(a, b)| *a == b)
+        key_is(&key.0, self.0)
     }
 }
 
@@ -279,8 +316,7 @@ impl LabelMap {
                 .hasher(foldhash::fast::RandomState::default())
                 .build()
         });
-        let key = LabelKey(values.iter().map(|s| s.to_string()).collect());
-        map.pin().insert(key, series);
+        map.pin().insert(LabelKey(encode_key(values)), series);
     }
 
     fn remove(&self, values: &[&str]) -> bool {
@@ -425,6 +461,9 @@ impl FamilyCore {
                     ends.push(text.len() as u32);
                 }
             }
+        }
+        if ends.len() == 1 {
+            ends.clear(); // one prefix: the whole text
         }
         (text.into_boxed_str(), ends.into_boxed_slice())
     }
@@ -808,7 +847,7 @@ mod cache {
     use std::cell::RefCell;
     use std::hash::BuildHasher;
 
-    use super::{FamilyCore, LabelRef, Series};
+    use super::{encode_key, key_is, FamilyCore, LabelRef, Series};
     use crate::sync::Ordering;
     use crate::Error;
 
@@ -822,29 +861,6 @@ mod cache {
         /// The values, each followed by 0xff (never part of UTF-8).
         key: Box<[u8]>,
         series: crate::sync::Arc<Series>,
-    }
-
-    fn encode_key(values: &[&str]) -> Box<[u8]> {
-        let mut key = Vec::with_capacity(values.iter().map(|v| v.len() + 1).sum());
-        for v in values {
-            key.extend_from_slice(v.as_bytes());
-            key.push(0xff);
-        }
-        key.into_boxed_slice()
-    }
-
-    /// Whether `key` (from [`encode_key`]) holds exactly `values`.
-    #[inline]
-    fn key_is(key: &[u8], values: &[&str]) -> bool {
-        let mut rest = key;
-        for v in values {
-            let v = v.as_bytes();
-            match rest.get(v.len()) {
-                Some(&0xff) if &rest[..v.len()] == v => rest = &rest[v.len() + 1..],
-                _ => return false,
-            }
-        }
-        rest.is_empty()
     }
 
     impl Entry {
