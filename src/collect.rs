@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use crate::encode::text::{push_f64, render_prefix, write_f64, write_i64, write_u64, Variant};
 use crate::family::{FamilyCore, SeriesCell};
+use crate::histogram::read_at;
 use crate::registry::{Entry, Registry};
+use crate::shard::pool;
 use crate::sync::{lock, AtomicU64, Mutex, Ordering};
 use crate::Opts;
 
@@ -183,6 +185,7 @@ impl RegistrySummary {
 fn encode_family(core: &FamilyCore, out: &mut Vec<u8>, buckets: &mut Vec<u64>) -> usize {
     let list = lock(&core.list);
     let per_variant = core.prefixes_per_variant();
+    let pool = pool();
     let mut series = 0;
     for (vi, variant) in core.variants.iter().enumerate() {
         out.extend_from_slice(variant.header.as_bytes());
@@ -190,13 +193,13 @@ fn encode_family(core: &FamilyCore, out: &mut Vec<u8>, buckets: &mut Vec<u64>) -
         for s in list.iter() {
             series += 1;
             match &s.cell {
-                SeriesCell::Counter(c) => {
+                SeriesCell::Counter(_) => {
                     out.extend_from_slice(s.prefix(base));
-                    write_u64(out, c.get());
+                    write_u64(out, pool.sum(s.loc));
                 }
-                SeriesCell::FloatCounter(c) => {
+                SeriesCell::FloatCounter(_) => {
                     out.extend_from_slice(s.prefix(base));
-                    write_f64(out, c.get());
+                    write_f64(out, pool.sum_f64(s.loc));
                 }
                 SeriesCell::Gauge(g) => {
                     out.extend_from_slice(s.prefix(base));
@@ -206,11 +209,11 @@ fn encode_family(core: &FamilyCore, out: &mut Vec<u8>, buckets: &mut Vec<u64>) -
                     out.extend_from_slice(s.prefix(base));
                     write_f64(out, g.get());
                 }
-                SeriesCell::Histogram(h) => {
-                    let n = h.bucket_cells();
+                SeriesCell::Histogram(_) => {
+                    let n = per_variant - 2; // bucket cells, +Inf included
                     buckets.clear();
                     buckets.resize(n, 0);
-                    let sum = h.read_into(buckets);
+                    let sum = read_at(pool, s.loc, buckets);
                     let mut cumulative = 0u64;
                     for (i, b) in buckets.iter().enumerate() {
                         cumulative = cumulative.wrapping_add(*b);

@@ -83,6 +83,11 @@ impl Counter {
     pub fn get(&self) -> u64 {
         pool().sum(self.run.loc)
     }
+
+    /// Where the counter's slot lives.
+    pub(crate) fn loc(&self) -> SlotLoc {
+        self.run.loc
+    }
 }
 
 /// A monotonically increasing floating-point counter, for fractional
@@ -138,5 +143,10 @@ impl FloatCounter {
     #[must_use]
     pub fn get(&self) -> f64 {
         pool().sum_f64(self.run.loc)
+    }
+
+    /// Where the counter's slot lives.
+    pub(crate) fn loc(&self) -> SlotLoc {
+        self.run.loc
     }
 }

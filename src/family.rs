@@ -5,6 +5,7 @@ use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
 use crate::encode::text::{render_prefix, Variant};
+use crate::shard::SlotLoc;
 use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
 use crate::{Buckets, Counter, Error, FloatCounter, FloatGauge, Gauge, Histogram};
 
@@ -176,6 +177,10 @@ impl_metric!(Counter, FloatCounter, Gauge, FloatGauge, Histogram);
 #[derive(Debug)]
 pub(crate) struct Series {
     pub(crate) cell: SeriesCell,
+    /// Where a sharded series' slot run starts, copied out of its handle so
+    /// that a scrape reads the shards without another dependent load
+    /// (unused for gauges, which are not sharded).
+    pub(crate) loc: SlotLoc,
     /// Every prefix of every name variant, concatenated.
     text: Box<str>,
     /// End offset of each prefix in `text`; empty (no allocation) when the
@@ -470,8 +475,16 @@ impl FamilyCore {
 
     fn new_series(&self, values: &[&str]) -> Arc<Series> {
         let (text, ends) = self.render(values);
+        let cell = SeriesCell::new(&self.layout);
+        let loc = match &cell {
+            SeriesCell::Counter(c) => c.loc(),
+            SeriesCell::FloatCounter(c) => c.loc(),
+            SeriesCell::Histogram(h) => h.loc(),
+            SeriesCell::Gauge(_) | SeriesCell::FloatGauge(_) => SlotLoc::of(0),
+        };
         Arc::new(Series {
-            cell: SeriesCell::new(&self.layout),
+            cell,
+            loc,
             text,
             ends,
         })

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use crate::counter::Run;
-use crate::shard::{pool, with_shard, MAX_RUN};
+use crate::shard::{pool, with_shard, Pool, SlotLoc, MAX_RUN};
 use crate::sync::Arc;
 // Bounds are immutable after construction and take part in no protocol:
 // a std Arc (loom's Arc cannot hold a slice).
@@ -307,21 +307,25 @@ impl Histogram {
         }
     }
 
-    /// Number of bucket cells, `+Inf` included.
-    pub(crate) fn bucket_cells(&self) -> usize {
-        self.inner.buckets.bounds.len() + 1
-    }
-
     /// Reads the per-bucket counts into `out` (length `bucket_cells()`) and
     /// returns the sum.
     pub(crate) fn read_into(&self, out: &mut [u64]) -> f64 {
-        let n = out.len();
-        let loc = self.inner.run.loc;
-        let pool = pool();
-        pool.sum_into(loc, out);
-        let int_sum = pool.sum(loc.at(n + 1));
-        pool.sum_f64(loc.at(n)) + int_sum as f64
+        read_at(pool(), self.inner.run.loc, out)
     }
+
+    /// Where the histogram's slot run starts.
+    pub(crate) fn loc(&self) -> SlotLoc {
+        self.inner.run.loc
+    }
+}
+
+/// Reads a histogram whose slot run starts at `loc`: per-bucket counts into
+/// `out` (one per bucket cell), returning the sum.
+pub(crate) fn read_at(pool: &Pool, loc: SlotLoc, out: &mut [u64]) -> f64 {
+    let n = out.len();
+    pool.sum_into(loc, out);
+    let int_sum = pool.sum(loc.at(n + 1));
+    pool.sum_f64(loc.at(n)) + int_sum as f64
 }
 
 /// Observes the seconds elapsed since [`Histogram::start_timer`] when

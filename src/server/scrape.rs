@@ -373,6 +373,20 @@ mod tests {
             first.gzip.as_ref().unwrap().as_ptr(),
         );
         drop(first); // every response that shared the bodies has been sent
+                     // The flight's channel (dropped by the encode thread just after it
+                     // publishes) holds a clone too: wait until the kept bodies are the
+                     // only references, which is the precondition for reuse.
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let spare = scraper.spare.lock().unwrap();
+            let unique = spare.identity.as_ref().is_some_and(Bytes::is_unique)
+                && spare.gzip.as_ref().is_some_and(Bytes::is_unique);
+            drop(spare);
+            if unique || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         let second = scrape();
         assert_eq!(second.identity.as_ptr(), id_ptr, "identity buffer reused");
         assert_eq!(
