@@ -52,36 +52,12 @@ impl Events {
     /// listening lines is never lost) and starts the stdin reader.
     pub fn install() -> std::io::Result<Events> {
         let (tx, rx) = mpsc::channel();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        #[cfg(unix)]
-        let (mut term, mut int) = {
-            use tokio::signal::unix::{signal, SignalKind};
-            let _enter = rt.enter();
-            (
-                signal(SignalKind::terminate())?,
-                signal(SignalKind::interrupt())?,
-            )
-        };
+        let signal = telemeter::server::ShutdownSignal::install()?;
         let sig_tx = tx.clone();
         thread::Builder::new()
             .name("signals".into())
             .spawn(move || {
-                let name = rt.block_on(async {
-                    #[cfg(unix)]
-                    {
-                        tokio::select! {
-                            _ = term.recv() => "SIGTERM",
-                            _ = int.recv() => "SIGINT",
-                        }
-                    }
-                    #[cfg(not(unix))]
-                    {
-                        let _ = tokio::signal::ctrl_c().await;
-                        "Ctrl-C"
-                    }
-                });
+                let name = signal.wait().unwrap_or("signal wait failed");
                 let _ = sig_tx.send(Event::Signal(name));
             })?;
         thread::Builder::new()

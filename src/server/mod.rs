@@ -72,6 +72,7 @@ mod io;
 mod readiness;
 mod router;
 mod scrape;
+mod signal;
 
 pub use error::ServerError;
 pub use exporter::{
@@ -81,6 +82,7 @@ pub use exporter::{
     DEFAULT_WRITE_TIMEOUT,
 };
 pub use readiness::Readiness;
+pub use signal::ShutdownSignal;
 
 use std::fmt;
 

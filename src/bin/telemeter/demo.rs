@@ -572,41 +572,6 @@ fn announce(handle: &ExporterHandle) {
     let _ = handle.announce(&mut std::io::stdout().lock());
 }
 
-/// Installs SIGINT and SIGTERM handlers now, and returns a waiter that
-/// blocks until one arrives and names it. Installing before the listening
-/// lines are printed means a signal sent right after them is never lost.
-fn install_signal_handlers(
-) -> std::io::Result<impl FnOnce() -> std::io::Result<&'static str> + Send + 'static> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    #[cfg(unix)]
-    let (mut term, mut int) = {
-        use tokio::signal::unix::{signal, SignalKind};
-        let _enter = rt.enter();
-        (
-            signal(SignalKind::terminate())?,
-            signal(SignalKind::interrupt())?,
-        )
-    };
-    Ok(move || {
-        rt.block_on(async {
-            #[cfg(unix)]
-            {
-                tokio::select! {
-                    _ = term.recv() => Ok("SIGTERM"),
-                    _ = int.recv() => Ok("SIGINT"),
-                }
-            }
-            #[cfg(not(unix))]
-            {
-                tokio::signal::ctrl_c().await?;
-                Ok("Ctrl-C")
-            }
-        })
-    })
-}
-
 pub fn run(args: DemoArgs) -> ExitCode {
     if args.threads == 0 || args.rate == 0 {
         eprintln!("error: --threads and --rate must be at least 1");
@@ -637,7 +602,7 @@ pub fn run(args: DemoArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let wait_for_signal = match install_signal_handlers() {
+    let signal = match telemeter::server::ShutdownSignal::install() {
         Ok(w) => w,
         Err(e) => {
             eprintln!("error: cannot install signal handlers: {e}");
@@ -657,7 +622,7 @@ pub fn run(args: DemoArgs) -> ExitCode {
     thread::Builder::new()
         .name("demo-signals".into())
         .spawn(move || {
-            let _ = sig_tx.send(wait_for_signal());
+            let _ = sig_tx.send(signal.wait());
         })
         .expect("spawn the signal thread");
 
