@@ -1,14 +1,12 @@
 //! The scrape path: single-flight encoding, gzip, `Accept-Encoding`.
 
-use std::io::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
-use flate2::write::GzEncoder;
-use flate2::Compression;
+use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
@@ -54,20 +52,50 @@ pub(crate) struct Scraper {
 
 #[derive(Default)]
 struct Spare {
-    identity: Option<Bytes>,
-    gzip: Option<Bytes>,
+    identity: Kept,
+    gzip: Kept,
+    /// The deflate state, reset and reused: building one allocates a few
+    /// hundred KB.
+    deflate: Option<Compress>,
 }
 
-/// Takes back the buffer behind `body` if nothing else holds it any more
-/// (no copy), cleared; otherwise a new buffer of `capacity`.
-fn reclaim(body: Option<Bytes>, capacity: usize) -> Vec<u8> {
-    match body.map(Bytes::try_into_mut) {
-        Some(Ok(unique)) => {
-            let mut v = Vec::from(unique);
-            v.clear();
-            v
+/// The last two bodies of one kind, oldest first. Two, because the most
+/// recent one may still be held for a moment by the flight that published
+/// it (its channel is dropped just after the responses go out), while the
+/// one before it is free by then: scrapes alternate between two buffers.
+#[derive(Default)]
+struct Kept([Option<Bytes>; 2]);
+
+impl Kept {
+    /// Takes back a kept buffer that nothing else holds any more (no copy),
+    /// cleared; otherwise a new buffer of `capacity`.
+    fn take_buffer(&mut self, capacity: usize) -> Vec<u8> {
+        for slot in &mut self.0 {
+            if let Some(body) = slot.take() {
+                match body.try_into_mut() {
+                    Ok(unique) => {
+                        let mut v = Vec::from(unique);
+                        v.clear();
+                        return v;
+                    }
+                    Err(shared) => *slot = Some(shared),
+                }
+            }
         }
-        _ => Vec::with_capacity(capacity),
+        Vec::with_capacity(capacity)
+    }
+
+    /// Keeps `body` as the newest, dropping the oldest if two are kept.
+    fn keep(&mut self, body: Bytes) {
+        if self.0[1].is_some() {
+            self.0[0] = self.0[1].take();
+        }
+        self.0[1] = Some(body);
+    }
+
+    #[cfg(test)]
+    fn newest(&self) -> Option<&Bytes> {
+        self.0[1].as_ref()
     }
 }
 
@@ -144,10 +172,10 @@ impl Scraper {
     fn run_encode(&self, tx: watch::Sender<Option<Outcome>>, want_gzip: Arc<AtomicBool>) {
         let started = Instant::now();
         let hint = self.last_len.load(Ordering::Relaxed);
-        let spare = std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut spare = std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()));
         let encoded = catch_unwind(AssertUnwindSafe(|| {
             // Steady state: the previous body's buffer, already body-sized.
-            let mut buf = reclaim(spare.identity, hint + hint / 8);
+            let mut buf = spare.identity.take_buffer(hint + hint / 8);
             self.source.encode(&mut buf);
             if self.self_metrics {
                 self.encode_self_metrics(&mut buf);
@@ -166,14 +194,21 @@ impl Scraper {
             Ok(buf) => {
                 self.last_len.store(buf.len(), Ordering::Relaxed);
                 let identity = Bytes::from(buf);
-                let gzip = gzip.then(|| {
-                    let out = reclaim(spare.gzip, identity.len() / 8 + 64);
-                    gzip_into(&identity, out)
-                });
-                *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = Spare {
-                    identity: Some(identity.clone()),
-                    gzip: gzip.clone(),
+                let gzip = if gzip {
+                    let out = spare.gzip.take_buffer(identity.len() / 8 + 64);
+                    let deflate = spare
+                        .deflate
+                        .get_or_insert_with(|| Compress::new(Compression::fast(), false));
+                    // A deflate failure (never seen) serves the identity body.
+                    gzip_into(&identity, out, deflate)
+                } else {
+                    None
                 };
+                spare.identity.keep(identity.clone());
+                if let Some(gz) = &gzip {
+                    spare.gzip.keep(gz.clone());
+                }
+                *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = spare;
                 Ok(Encoded { identity, gzip })
             }
             Err(_) => {
@@ -245,14 +280,36 @@ fn write_family(buf: &mut Vec<u8>, name: &str, help: &str, kind: &str, value: &s
     }
 }
 
-/// Compresses a body with gzip at the fast level: exposition text compresses
-/// about 10x even so, and the scrape stays cheap.
-/// `out`'s capacity is reused.
-fn gzip_into(body: &[u8], out: Vec<u8>) -> Bytes {
-    let mut enc = GzEncoder::new(out, Compression::fast());
-    // Writing to a Vec cannot fail.
-    enc.write_all(body).expect("gzip into a Vec");
-    Bytes::from(enc.finish().expect("gzip into a Vec"))
+/// Compresses a body into a gzip member (RFC 1952) at the fast level:
+/// exposition text compresses about 10x even so, and the scrape stays cheap.
+/// `out`'s capacity and the raw-deflate state `deflate` are reused, so a
+/// steady-state gzip scrape allocates nothing here. `None` if deflate fails.
+fn gzip_into(body: &[u8], mut out: Vec<u8>, deflate: &mut Compress) -> Option<Bytes> {
+    deflate.reset();
+    out.clear();
+    // ID1 ID2, CM = deflate, no flags, no mtime, XFL = fastest, OS unknown.
+    out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255]);
+    let mut input = body;
+    loop {
+        if out.capacity() - out.len() < 64 {
+            out.reserve(out.capacity().max(4096));
+        }
+        let before = deflate.total_in();
+        let status = deflate
+            .compress_vec(input, &mut out, FlushCompress::Finish)
+            .ok()?;
+        let consumed = usize::try_from(deflate.total_in() - before).ok()?;
+        input = &input[consumed..];
+        if status == Status::StreamEnd {
+            break;
+        }
+    }
+    let mut crc = Crc::new();
+    crc.update(body);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    // ISIZE: the input length modulo 2^32, as RFC 1952 defines it.
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    Some(Bytes::from(out))
 }
 
 /// Whether an `Accept-Encoding` header value allows gzip.
@@ -379,8 +436,8 @@ mod tests {
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
         loop {
             let spare = scraper.spare.lock().unwrap();
-            let unique = spare.identity.as_ref().is_some_and(Bytes::is_unique)
-                && spare.gzip.as_ref().is_some_and(Bytes::is_unique);
+            let unique = spare.identity.newest().is_some_and(Bytes::is_unique)
+                && spare.gzip.newest().is_some_and(Bytes::is_unique);
             drop(spare);
             if unique || Instant::now() > deadline {
                 break;
@@ -405,7 +462,18 @@ mod tests {
     fn gzip_round_trip() {
         use std::io::Read as _;
         let body = b"# TYPE x counter\nx 1\n".repeat(100);
-        let gz = gzip_into(&body, Vec::new());
+        let mut deflate = Compress::new(Compression::fast(), false);
+        let gz = gzip_into(&body, Vec::new(), &mut deflate).unwrap();
+        // The same state, reset, gives the same bytes again.
+        let again = gzip_into(&body, Vec::new(), &mut deflate).unwrap();
+        assert_eq!(gz, again);
+        // An empty body is a valid gzip member too.
+        let empty = gzip_into(b"", Vec::new(), &mut deflate).unwrap();
+        let mut out_empty = Vec::new();
+        flate2::read::GzDecoder::new(&empty[..])
+            .read_to_end(&mut out_empty)
+            .unwrap();
+        assert!(out_empty.is_empty());
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&gz[..])
             .read_to_end(&mut out)
