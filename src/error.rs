@@ -26,6 +26,12 @@ pub enum Error {
         /// The offending name.
         name: String,
     },
+    /// A metric name in the `telemeter_` namespace, which the library's own
+    /// self-metrics (the registry's and the exporter's) use.
+    ReservedPrefix {
+        /// The offending name.
+        name: String,
+    },
     /// A label name that the metric type reserves (`le` on histograms,
     /// `quantile` on summaries).
     ReservedLabel {
@@ -93,6 +99,12 @@ impl fmt::Display for Error {
                 "name {name:?} starts with \"__\", which Prometheus reserves for internal use: \
                  choose a name without the double-underscore prefix"
             ),
+            Error::ReservedPrefix { name } => write!(
+                f,
+                "metric name {name:?} is in the telemeter_ namespace, which telemeter's own \
+                 self-metrics use (a clash would make the scrape body invalid): choose \
+                 another prefix"
+            ),
             Error::ReservedLabel { family, label } => write!(
                 f,
                 "family {family:?} may not declare label {label:?}: the exposition format \
@@ -153,6 +165,9 @@ pub(crate) fn check_metric_name(name: &str) -> Result<(), Error> {
     }
     if name.starts_with("__") {
         return Err(Error::ReservedName { name: name.into() });
+    }
+    if name.starts_with(crate::registry::RESERVED_PREFIX) {
+        return Err(Error::ReservedPrefix { name: name.into() });
     }
     Ok(())
 }

@@ -12,14 +12,11 @@ use crate::{
     Buckets, Counter, Error, Family, FloatCounter, FloatGauge, Gauge, Histogram, Metric, Opts,
 };
 
-/// Names the self-metrics take when they are on.
-pub(crate) const SELF_METRIC_NAMES: &[&str] = &[
-    "telemeter_scrape_duration_seconds",
-    "telemeter_series",
-    "telemeter_series_overflow_total",
-    "telemeter_scrape_callback_errors_total",
-    "telemeter_rejected_samples_total",
-];
+/// The namespace of telemeter's own self-metrics (the registry's
+/// `telemeter_scrape_*`, `telemeter_series*`, ... and the exporter's
+/// `telemeter_http_*`): no family may be registered in it, whether or not
+/// self-metrics are on, so the two can never clash in one body.
+pub(crate) const RESERVED_PREFIX: &str = "telemeter_";
 
 /// One registered family, in registration order.
 #[derive(Clone, Debug)]
@@ -141,14 +138,10 @@ impl RegistryBuilder {
 
     /// Builds the registry.
     pub fn build(self) -> Registry {
-        let mut names = HashSet::new();
-        if self.self_metrics {
-            names.extend(SELF_METRIC_NAMES.iter().map(|s| s.to_string()));
-        }
         Registry {
             inner: Arc::new(Inner {
                 entries: Snapshot::new(),
-                names: Mutex::new(names),
+                names: Mutex::new(HashSet::new()),
                 self_metrics: self.self_metrics,
                 default_max_series: self.default_max_series,
                 scrape: ScrapeState::default(),

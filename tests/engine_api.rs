@@ -102,11 +102,19 @@ fn every_validation_error_names_the_problem_and_the_fix() {
     let e = fam.by_label::<Nope>(&["x"]).unwrap_err();
     assert!(matches!(e, Error::UnknownLabel { .. }));
 
-    // Self-metric names are reserved while self-metrics are on.
-    let e = Registry::new()
-        .counter("telemeter_series_overflow_total", "h")
-        .unwrap_err();
-    assert!(matches!(e, Error::DuplicateMetric { .. }));
+    // The telemeter_ namespace belongs to the self-metrics (the registry's
+    // and the exporter's), whether or not they are on.
+    for reg in [Registry::new(), quiet()] {
+        let e = reg
+            .counter("telemeter_series_overflow_total", "h")
+            .unwrap_err();
+        assert!(matches!(e, Error::ReservedPrefix { .. }));
+        assert!(err_msg(e).contains("telemeter_ namespace"));
+        let e = reg
+            .counter_family(Opts::new("mine_total", "h").alias("telemeter_http_scrapes_total"))
+            .unwrap_err();
+        assert!(matches!(e, Error::ReservedPrefix { .. }));
+    }
 }
 
 #[test]
