@@ -283,7 +283,7 @@ impl Registry {
     /// body's size, a scrape allocates nothing.
     pub fn encode(&self, out: &mut Vec<u8>) {
         let start = Instant::now();
-        let entries = self.inner.entries.load();
+        let entries = self.inner.entries();
         let state = &self.inner.scrape;
         // A concurrent scrape may hold the shared scratch: use a fresh one
         // rather than wait.
@@ -376,7 +376,7 @@ impl Registry {
     /// Families, series counts, overflow and scrape statistics.
     #[must_use]
     pub fn summary(&self) -> RegistrySummary {
-        let entries = self.inner.entries.load();
+        let entries = self.inner.entries();
         let state = &self.inner.scrape;
         let families: Vec<FamilySummary> = entries
             .iter()

@@ -7,7 +7,7 @@ use crate::collect::{CallbackFamily, CallbackFn, CallbackSink, ScrapeState};
 use crate::encode::text::Variant;
 use crate::error::{check_label_name, check_metric_name};
 use crate::family::{FamilyCore, Layout, DEFAULT_MAX_SERIES};
-use crate::sync::{lock, Arc, Mutex};
+use crate::sync::{lock, Arc, AtomicBool, Mutex, Ordering};
 use crate::{
     Buckets, Counter, Error, Family, FloatCounter, FloatGauge, Gauge, Histogram, Metric, Opts,
 };
@@ -25,9 +25,11 @@ pub(crate) enum Entry {
     Callback(Arc<CallbackFamily>),
 }
 
-/// A copy-on-write list of entries: scrapes read a snapshot without any
-/// lock (arc-swap); registrations, which are rare, replace it under the
-/// registry mutex. Under loom a mutex stands in for arc-swap.
+/// The published list of entries: scrapes read a snapshot without any lock
+/// (arc-swap). Registrations append to the list under the registry mutex
+/// and only mark the snapshot stale; the next reader republishes it, so
+/// registering N families costs O(N) and not O(N^2) copies. Under loom a
+/// mutex stands in for arc-swap.
 #[cfg(not(telemeter_loom))]
 pub(crate) struct Snapshot(arc_swap::ArcSwap<Vec<Entry>>);
 
@@ -61,10 +63,13 @@ impl Snapshot {
 }
 
 pub(crate) struct Inner {
-    pub(crate) entries: Snapshot,
-    /// Every sample name in use (families, aliases, their suffixes); the
+    entries: Snapshot,
+    /// Set (under `names`) by a registration; cleared by the reader that
+    /// republishes `entries`.
+    stale: AtomicBool,
+    /// Every sample name in use and every entry in registration order; the
     /// mutex also serialises registrations.
-    names: Mutex<HashSet<String>>,
+    names: Mutex<Registered>,
     pub(crate) self_metrics: bool,
     default_max_series: usize,
     pub(crate) scrape: ScrapeState,
@@ -105,10 +110,32 @@ pub struct Registry {
     pub(crate) inner: Arc<Inner>,
 }
 
+#[derive(Default)]
+struct Registered {
+    names: HashSet<String>,
+    list: Vec<Entry>,
+}
+
+impl Inner {
+    /// The entries in registration order, including every registration that
+    /// happened before this call.
+    pub(crate) fn entries(&self) -> Arc<Vec<Entry>> {
+        if self.stale.load(Ordering::Acquire) {
+            let reg = lock(&self.names);
+            self.entries.store(reg.list.clone());
+            // Cleared under the mutex (no registration can set it in
+            // between) and only after the new snapshot is published, with
+            // Release: a reader that then sees `false` sees that snapshot.
+            self.stale.store(false, Ordering::Release);
+        }
+        self.entries.load()
+    }
+}
+
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registry")
-            .field("families", &self.inner.entries.load().len())
+            .field("families", &self.inner.entries().len())
             .field("self_metrics", &self.inner.self_metrics)
             .finish_non_exhaustive()
     }
@@ -141,7 +168,8 @@ impl RegistryBuilder {
         Registry {
             inner: Arc::new(Inner {
                 entries: Snapshot::new(),
-                names: Mutex::new(HashSet::new()),
+                stale: AtomicBool::new(false),
+                names: Mutex::new(Registered::default()),
                 self_metrics: self.self_metrics,
                 default_max_series: self.default_max_series,
                 scrape: ScrapeState::default(),
@@ -224,8 +252,8 @@ impl Registry {
                 wanted.push(n);
             }
         }
-        let mut names = lock(&self.inner.names);
-        if let Some(taken) = wanted.iter().find(|n| names.contains(*n)) {
+        let mut reg = lock(&self.inner.names);
+        if let Some(taken) = wanted.iter().find(|n| reg.names.contains(*n)) {
             return Err(Error::DuplicateMetric {
                 name: taken.clone(),
             });
@@ -235,10 +263,10 @@ impl Registry {
             .map(|n| Variant::new(n, &opts.name, &opts.help, type_name))
             .collect();
         let entry = make(variants);
-        let mut list: Vec<Entry> = (*self.inner.entries.load()).clone();
-        list.push(entry.clone());
-        self.inner.entries.store(list);
-        names.extend(wanted);
+        reg.list.push(entry.clone());
+        reg.names.extend(wanted);
+        // Release (and the mutex): a reader that sees the flag sees the entry.
+        self.inner.stale.store(true, Ordering::Release);
         Ok(entry)
     }
 

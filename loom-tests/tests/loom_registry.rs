@@ -86,3 +86,22 @@ fn concurrent_first_lookups_of_one_label_set_share_one_series() {
         assert_eq!(fam.with_label_values(&["x"]).unwrap().get(), 2);
     });
 }
+
+#[test]
+fn a_registration_is_in_every_scrape_that_follows_it() {
+    // Registrations only mark the published family list stale; the next
+    // reader republishes it. A scrape racing the registration sees the
+    // family whole or not at all; one after the join always sees it.
+    loom::model(|| {
+        let reg = quiet();
+        let r2 = reg.clone();
+        let t = thread::spawn(move || {
+            r2.gauge_fn("late", "h", || 1.0).unwrap();
+        });
+        let during = reg.encode_to_string();
+        assert!(during.is_empty() || during == "# HELP late h\n# TYPE late gauge\nlate 1\n");
+        t.join().unwrap();
+        let after = reg.encode_to_string();
+        assert_eq!(after, "# HELP late h\n# TYPE late gauge\nlate 1\n");
+    });
+}
