@@ -496,3 +496,29 @@ fn borrowed_lookups_record_into_the_same_series_as_handles() {
         2
     );
 }
+
+#[test]
+fn borrowed_lookups_nest_and_survive_a_panicking_closure() {
+    let reg = quiet();
+    let fam = reg
+        .counter_family(Opts::new("nested_with_total", "N.").labels(&["k"]))
+        .unwrap();
+    // A lookup inside a lookup's closure finds this thread's cache busy and
+    // takes the shared map: both record.
+    fam.with(&["outer"], |outer| {
+        fam.with(&["inner"], |inner| inner.add(2)).unwrap();
+        let handle = fam.with_label_values(&["inner"]).unwrap();
+        handle.inc();
+        outer.inc();
+    })
+    .unwrap();
+    assert_eq!(fam.with(&["outer"], |c| c.get()).unwrap(), 1);
+    assert_eq!(fam.with(&["inner"], |c| c.get()).unwrap(), 3);
+    // A closure that panics leaves the cache usable.
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        fam.with(&["outer"], |_| panic!("closure failure")).unwrap();
+    }));
+    assert!(caught.is_err());
+    fam.with(&["outer"], |c| c.inc()).unwrap();
+    assert_eq!(fam.with_label_values(&["outer"]).unwrap().get(), 2);
+}
