@@ -858,11 +858,39 @@ macro_rules! fixed_label {
 #[cfg(not(telemeter_loom))]
 mod cache {
     use std::cell::RefCell;
-    use std::hash::BuildHasher;
+    use std::hash::{BuildHasher, Hasher};
 
-    use super::{encode_key, key_is, FamilyCore, LabelRef, Series};
+    use super::{encode_key, key_is, FamilyCore, Series};
     use crate::sync::Ordering;
     use crate::Error;
+
+    /// A small, fast hash of the values for the cache's set index and tag.
+    /// Quality matters only for spreading entries: a hit always compares
+    /// the values, so a collision costs a miss (the shared map), never a
+    /// wrong series; the per-thread random seed keeps crafted values from
+    /// picking sets.
+    #[inline]
+    fn hash_values(seed: u64, values: &[&str]) -> u64 {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut h = seed;
+        for v in values {
+            let bytes = v.as_bytes();
+            let mut chunks = bytes.chunks_exact(8);
+            for c in &mut chunks {
+                let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+                h = (h ^ w).wrapping_mul(K).rotate_left(31);
+            }
+            let mut tail = 0u64;
+            for (i, b) in chunks.remainder().iter().enumerate() {
+                tail |= u64::from(*b) << (8 * i);
+            }
+            // The length separates ("ab", "c") from ("a", "bc").
+            h = (h ^ tail ^ ((bytes.len() as u64) << 56))
+                .wrapping_mul(K)
+                .rotate_left(31);
+        }
+        h ^ (h >> 29)
+    }
 
     const SETS: usize = 128;
     const WAYS: usize = 4;
@@ -887,7 +915,8 @@ mod cache {
     }
 
     struct Cache {
-        hasher: foldhash::fast::RandomState,
+        /// Per-thread random seed of [`hash_values`].
+        seed: u64,
         entries: Vec<Option<Entry>>,
         /// Per set: the way used last, and the next way to replace.
         recent: Vec<(u8, u8)>,
@@ -895,7 +924,11 @@ mod cache {
 
     std::thread_local! {
         static CACHE: RefCell<Cache> = RefCell::new(Cache {
-            hasher: foldhash::fast::RandomState::default(),
+            seed: {
+                let mut h = foldhash::fast::RandomState::default().build_hasher();
+                h.write_u8(0);
+                h.finish() | 1
+            },
             entries: (0..SETS * WAYS).map(|_| None).collect(),
             recent: vec![(0, 0); SETS],
         });
@@ -915,7 +948,7 @@ mod cache {
                 return None;
             };
             let cache = &mut *cache;
-            let hash = cache.hasher.hash_one(LabelRef(values));
+            let hash = hash_values(cache.seed, values);
             let set = (hash ^ core.id.wrapping_mul(0x9e37_79b9_7f4a_7c15)) as usize % SETS;
             let removals = core.removals.load(Ordering::Relaxed);
             let base = set * WAYS;
@@ -965,7 +998,24 @@ mod cache {
 
     #[cfg(test)]
     mod tests {
-        use super::{encode_key, key_is};
+        use super::{encode_key, hash_values, key_is};
+
+        #[test]
+        fn cache_hash_separates_values_and_follows_every_byte() {
+            for seed in [1u64, 0x1234_5678_9abc_def1, u64::MAX] {
+                let h = |v: &[&str]| hash_values(seed, v);
+                assert_ne!(h(&["ab", "c"]), h(&["a", "bc"]));
+                assert_ne!(h(&["abc"]), h(&["abc", ""]));
+                assert_ne!(h(&[""]), h(&[]));
+                let long = "0123456789abcdef-tail";
+                for i in 0..long.len() {
+                    let mut changed = long.as_bytes().to_vec();
+                    changed[i] ^= 1;
+                    let changed = String::from_utf8(changed).unwrap();
+                    assert_ne!(h(&[long]), h(&[&changed]), "byte {i}");
+                }
+            }
+        }
 
         #[test]
         fn keys_compare_value_by_value() {
