@@ -1,23 +1,30 @@
 //! The `telemeter` binary: `demo` serves every surface and exits 0 on
 //! SIGTERM; `status` reads its admin console, and fails clearly otherwise.
 
+mod seed_support;
 mod server_support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
+use std::process::{Command, ExitStatus, Output};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use seed_support::Agent;
 use server_support::{get, gunzip, request, try_get};
 
 const BIN: &str = env!("CARGO_BIN_EXE_telemeter");
 
-/// A running `telemeter demo`, killed if the test fails before it exits.
-struct Demo {
-    child: Option<Child>,
-    surfaces: Vec<(String, SocketAddr, String)>,
+/// A running `telemeter demo` (the shared process wrapper of the seed
+/// tests), killed if the test fails before it exits.
+struct Demo(Agent);
+
+impl std::ops::Deref for Demo {
+    type Target = Agent;
+    fn deref(&self) -> &Agent {
+        &self.0
+    }
 }
 
 impl Demo {
@@ -26,83 +33,35 @@ impl Demo {
     }
 
     fn start_with(metrics: &str, health: &str, admin: &str, extra: &[&str]) -> Demo {
-        let mut child = Command::new(BIN)
-            .args([
-                "demo",
-                "--metrics-addr",
-                metrics,
-                "--health-addr",
-                health,
-                "--admin-addr",
-                admin,
-                "--threads",
-                "2",
-            ])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run telemeter demo");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut demo = Demo {
-            child: Some(child),
-            surfaces: Vec::new(),
-        };
-        let expected = usize::from(!metrics.is_empty())
+        let mut args = vec![
+            "demo",
+            "--metrics-addr",
+            metrics,
+            "--health-addr",
+            health,
+            "--admin-addr",
+            admin,
+            "--threads",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        // One line per enabled surface; /health and /ready share one address.
+        let lines = usize::from(!metrics.is_empty())
             + 2 * usize::from(!health.is_empty())
             + usize::from(!admin.is_empty());
-        while demo.surfaces.len() < expected {
-            let line = rx
-                .recv_timeout(Duration::from_secs(30))
-                .expect("demo printed its listening lines");
-            demo.surfaces.push(parse_listening(&line));
-        }
-        demo
+        let demo = Agent::start(Path::new(BIN), &args, lines);
+        assert_eq!(
+            demo.surfaces.len(),
+            lines,
+            "every first line is a listening line: {:?}",
+            demo.first_lines
+        );
+        Demo(demo)
     }
 
-    fn addr(&self, surface: &str) -> SocketAddr {
-        self.surfaces
-            .iter()
-            .find(|(s, _, _)| s == surface)
-            .unwrap_or_else(|| panic!("no {surface} line in {:?}", self.surfaces))
-            .1
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
-    }
-
-    fn signal(&self, sig: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{sig}"), &self.pid().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-    }
-
-    /// Waits for exit, bounded; returns the output.
-    fn wait(mut self, within: Duration) -> Output {
-        let mut child = self.child.take().unwrap();
-        let deadline = Instant::now() + within;
-        loop {
-            if child.try_wait().unwrap().is_some() {
-                return child.wait_with_output().unwrap();
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("demo did not exit within {within:?}");
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
+    /// Waits for exit, bounded; returns the exit status and stderr.
+    fn wait(self, within: Duration) -> (ExitStatus, String) {
+        self.0.wait(within)
     }
 
     fn wait_ready(&self) {
@@ -115,25 +74,6 @@ impl Demo {
             thread::sleep(Duration::from_millis(50));
         }
     }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// `<surface> listening on http://<addr><path>`
-fn parse_listening(line: &str) -> (String, SocketAddr, String) {
-    let (surface, url) = line
-        .split_once(" listening on http://")
-        .unwrap_or_else(|| panic!("unexpected line {line:?}"));
-    let slash = url.find('/').expect("a path");
-    let addr: SocketAddr = url[..slash].parse().expect("an address");
-    (surface.to_string(), addr, url[slash..].to_string())
 }
 
 fn status(args: &[&str]) -> Output {
@@ -247,24 +187,19 @@ fn demo_serves_every_surface_and_exits_0_on_sigterm() {
         }
     }
     assert!(saw_503, "/ready never answered 503 during the drain");
-    let out = demo.wait(Duration::from_secs(20));
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status,
-        text(&out.stderr)
-    );
+    let (exit, stderr) = demo.wait(Duration::from_secs(20));
+    assert!(exit.success(), "exit {exit:?}: {stderr}");
     assert!(t.elapsed() >= Duration::from_millis(1400), "drained first");
-    assert!(text(&out.stderr).contains("received SIGTERM"));
+    assert!(stderr.contains("received SIGTERM"));
 }
 
 #[test]
 fn demo_exits_0_on_sigint() {
     let demo = Demo::start(&["--drain-ms", "0"]);
     demo.signal("INT");
-    let out = demo.wait(Duration::from_secs(20));
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("received SIGINT"));
+    let (exit, stderr) = demo.wait(Duration::from_secs(20));
+    assert!(exit.success(), "{stderr}");
+    assert!(stderr.contains("received SIGINT"));
 }
 
 #[test]
@@ -273,7 +208,7 @@ fn demo_with_metrics_disabled_prints_no_metrics_line() {
     let surfaces: Vec<&str> = demo.surfaces.iter().map(|(s, _, _)| s.as_str()).collect();
     assert_eq!(surfaces, ["health", "ready", "admin"]);
     demo.signal("TERM");
-    assert!(demo.wait(Duration::from_secs(20)).status.success());
+    assert!(demo.wait(Duration::from_secs(20)).0.success());
 }
 
 #[test]
@@ -351,7 +286,7 @@ fn status_reads_the_demo_admin_console() {
     );
 
     demo.signal("TERM");
-    assert!(demo.wait(Duration::from_secs(20)).status.success());
+    assert!(demo.wait(Duration::from_secs(20)).0.success());
 }
 
 #[test]
