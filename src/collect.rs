@@ -8,7 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 use crate::encode::text::{push_f64, render_prefix, write_f64, write_i64, write_u64, Variant};
-use crate::family::{FamilyCore, SeriesCell};
+use crate::family::{FamilyCore, Layout};
 use crate::histogram::read_at;
 use crate::registry::{Entry, Registry};
 use crate::shard::pool;
@@ -182,54 +182,85 @@ impl RegistrySummary {
     }
 }
 
+/// Appends `name`, the series' label text and a space: a sample line up
+/// to its value.
+#[inline(always)]
+fn line_start(out: &mut Vec<u8>, name: &[u8], labels: &[u8]) {
+    out.reserve(name.len() + labels.len() + 32);
+    out.extend_from_slice(name);
+    out.extend_from_slice(labels);
+    out.push(b' ');
+}
+
 fn encode_family(core: &FamilyCore, out: &mut Vec<u8>, buckets: &mut Vec<u64>) -> usize {
     let list = lock(&core.list);
-    let per_variant = core.prefixes_per_variant();
     let pool = pool();
     let mut series = 0;
-    for (vi, variant) in core.variants.iter().enumerate() {
+    for variant in core.variants.iter() {
         out.extend_from_slice(variant.header.as_bytes());
-        let base = vi * per_variant;
-        for s in list.iter() {
-            series += 1;
-            match &s.cell {
-                SeriesCell::Counter(_) => {
-                    out.extend_from_slice(s.prefix(base));
-                    write_u64(out, pool.sum(s.loc));
+        let name = variant.name.as_bytes();
+        match &core.layout {
+            Layout::Counter => {
+                for s in list.iter() {
+                    line_start(out, name, s.text());
+                    write_u64(out, pool.sum(s.loc()));
+                    out.push(b'\n');
                 }
-                SeriesCell::FloatCounter(_) => {
-                    out.extend_from_slice(s.prefix(base));
-                    write_f64(out, pool.sum_f64(s.loc));
+            }
+            Layout::FloatCounter => {
+                for s in list.iter() {
+                    line_start(out, name, s.text());
+                    write_f64(out, pool.sum_f64(s.loc()));
+                    out.push(b'\n');
                 }
-                SeriesCell::Gauge(g) => {
-                    out.extend_from_slice(s.prefix(base));
-                    write_i64(out, g.get());
+            }
+            Layout::Gauge => {
+                for s in list.iter() {
+                    line_start(out, name, s.text());
+                    write_i64(out, s.value.load(Ordering::Relaxed) as i64);
+                    out.push(b'\n');
                 }
-                SeriesCell::FloatGauge(g) => {
-                    out.extend_from_slice(s.prefix(base));
-                    write_f64(out, g.get());
+            }
+            Layout::FloatGauge => {
+                for s in list.iter() {
+                    line_start(out, name, s.text());
+                    write_f64(out, f64::from_bits(s.value.load(Ordering::Relaxed)));
+                    out.push(b'\n');
                 }
-                SeriesCell::Histogram(_) => {
-                    let n = per_variant - 2; // bucket cells, +Inf included
-                    buckets.clear();
-                    buckets.resize(n, 0);
-                    let sum = read_at(pool, s.loc, buckets);
+            }
+            Layout::Histogram(_) => {
+                let [bucket, sum_name, count_name] = &variant.suffixed[..] else {
+                    unreachable!("a histogram family's variants carry the suffixed names")
+                };
+                let n = core.le_tails.len(); // bucket cells, +Inf included
+                buckets.clear();
+                buckets.resize(n, 0);
+                for s in list.iter() {
+                    let sum = read_at(pool, s.loc(), buckets);
+                    let text = s.text();
+                    // The label text without its closing `}`: the tail adds
+                    // `,le="..."} `.
+                    let open = &text[..text.len().saturating_sub(1)];
                     let mut cumulative = 0u64;
-                    for (i, b) in buckets.iter().enumerate() {
+                    for (b, tail) in buckets.iter().zip(core.le_tails.iter()) {
                         cumulative = cumulative.wrapping_add(*b);
-                        out.extend_from_slice(s.prefix(base + i));
+                        out.reserve(bucket.len() + open.len() + tail.len() + 24);
+                        out.extend_from_slice(bucket.as_bytes());
+                        out.extend_from_slice(open);
+                        out.extend_from_slice(tail.as_bytes());
                         write_u64(out, cumulative);
                         out.push(b'\n');
                     }
-                    out.extend_from_slice(s.prefix(base + n));
+                    line_start(out, sum_name.as_bytes(), text);
                     write_f64(out, sum);
                     out.push(b'\n');
-                    out.extend_from_slice(s.prefix(base + n + 1));
+                    line_start(out, count_name.as_bytes(), text);
                     write_u64(out, cumulative);
+                    out.push(b'\n');
                 }
             }
-            out.push(b'\n');
         }
+        series += list.iter().count();
     }
     series / core.variants.len().max(1)
 }

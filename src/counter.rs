@@ -1,34 +1,9 @@
 //! Counters: sharded, monotonically increasing values.
 
-use crate::shard::{pool, with_shard, SlotLoc};
+use crate::family::Series;
+use crate::shard::{pool, with_shard};
 use crate::sync::Arc;
 use crate::Error;
-
-/// A run of slots owned by one series; freed (zeroed in every shard, then
-/// reusable) when the last handle to the series is dropped.
-#[derive(Debug)]
-pub(crate) struct Run {
-    start: usize,
-    len: usize,
-    pub(crate) loc: SlotLoc,
-}
-
-impl Run {
-    pub(crate) fn new(len: usize) -> Run {
-        let start = pool().alloc(len);
-        Run {
-            start,
-            len,
-            loc: SlotLoc::of(start),
-        }
-    }
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        pool().free(self.start, self.len);
-    }
-}
 
 /// Samples a float counter refused (negative or NaN), process-wide; exposed
 /// as `telemeter_rejected_samples_total`. Not part of any protocol, so a
@@ -54,14 +29,12 @@ pub(crate) static REJECTED: std::sync::atomic::AtomicU64 = std::sync::atomic::At
 #[derive(Clone, Debug)]
 #[must_use = "a counter handle records nothing unless it is used"]
 pub struct Counter {
-    run: Arc<Run>,
+    series: Arc<Series>,
 }
 
 impl Counter {
-    pub(crate) fn new() -> Counter {
-        Counter {
-            run: Arc::new(Run::new(1)),
-        }
+    pub(crate) fn from_series(series: Arc<Series>) -> Counter {
+        Counter { series }
     }
 
     /// Adds one.
@@ -73,7 +46,7 @@ impl Counter {
     /// Adds `v`.
     #[inline]
     pub fn add(&self, v: u64) {
-        let loc = self.run.loc;
+        let loc = self.series.loc();
         with_shard(|s| s.add(loc, v));
     }
 
@@ -81,12 +54,7 @@ impl Counter {
     /// load per shard, so keep it off hot paths).
     #[must_use]
     pub fn get(&self) -> u64 {
-        pool().sum(self.run.loc)
-    }
-
-    /// Where the counter's slot lives.
-    pub(crate) fn loc(&self) -> SlotLoc {
-        self.run.loc
+        pool().sum(self.series.loc())
     }
 }
 
@@ -107,14 +75,12 @@ impl Counter {
 #[derive(Clone, Debug)]
 #[must_use = "a counter handle records nothing unless it is used"]
 pub struct FloatCounter {
-    run: Arc<Run>,
+    series: Arc<Series>,
 }
 
 impl FloatCounter {
-    pub(crate) fn new() -> FloatCounter {
-        FloatCounter {
-            run: Arc::new(Run::new(1)),
-        }
+    pub(crate) fn from_series(series: Arc<Series>) -> FloatCounter {
+        FloatCounter { series }
     }
 
     /// Adds `v`. A negative or NaN `v` is not added (a counter never
@@ -134,7 +100,7 @@ impl FloatCounter {
         if v.is_nan() || v < 0.0 {
             return Err(Error::InvalidIncrement { value: v });
         }
-        let loc = self.run.loc;
+        let loc = self.series.loc();
         with_shard(|s| s.add_f64(loc, v));
         Ok(())
     }
@@ -142,11 +108,6 @@ impl FloatCounter {
     /// The current total over every thread.
     #[must_use]
     pub fn get(&self) -> f64 {
-        pool().sum_f64(self.run.loc)
-    }
-
-    /// Where the counter's slot lives.
-    pub(crate) fn loc(&self) -> SlotLoc {
-        self.run.loc
+        pool().sum_f64(self.series.loc())
     }
 }

@@ -4,8 +4,8 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
-use crate::encode::text::{render_prefix, Variant};
-use crate::shard::SlotLoc;
+use crate::encode::text::{render_labels, render_le_tails, Variant};
+use crate::shard::{pool, SlotLoc};
 use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
 use crate::{Buckets, Counter, Error, FloatCounter, FloatGauge, Gauge, Histogram};
 
@@ -121,39 +121,7 @@ mod sealed {
 /// [`Histogram`].
 pub trait Metric: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static {
     #[doc(hidden)]
-    fn __from_cell(cell: &SeriesCell) -> Self {
-        Self::__as_ref(cell).clone()
-    }
-    #[doc(hidden)]
-    fn __as_ref(cell: &SeriesCell) -> &Self;
-}
-
-/// The state of one series (the handle the family keeps).
-#[doc(hidden)]
-#[derive(Clone, Debug)]
-pub enum SeriesCell {
-    #[doc(hidden)]
-    Counter(Counter),
-    #[doc(hidden)]
-    FloatCounter(FloatCounter),
-    #[doc(hidden)]
-    Gauge(Gauge),
-    #[doc(hidden)]
-    FloatGauge(FloatGauge),
-    #[doc(hidden)]
-    Histogram(Histogram),
-}
-
-impl SeriesCell {
-    fn new(layout: &Layout) -> SeriesCell {
-        match layout {
-            Layout::Counter => SeriesCell::Counter(Counter::new()),
-            Layout::FloatCounter => SeriesCell::FloatCounter(FloatCounter::new()),
-            Layout::Gauge => SeriesCell::Gauge(Gauge::new()),
-            Layout::FloatGauge => SeriesCell::FloatGauge(FloatGauge::new()),
-            Layout::Histogram(b) => SeriesCell::Histogram(Histogram::new(b.clone())),
-        }
-    }
+    fn __from_series(series: Arc<Series>, buckets: Option<Buckets>) -> Self;
 }
 
 macro_rules! impl_metric {
@@ -161,42 +129,122 @@ macro_rules! impl_metric {
         impl sealed::Sealed for $ty {}
         impl Metric for $ty {
             #[inline]
-            fn __as_ref(cell: &SeriesCell) -> &Self {
-                match cell {
-                    SeriesCell::$ty(h) => h,
-                    // A family's layout fixes its cell type at registration.
-                    _ => unreachable!("family layout and handle type agree by construction"),
-                }
+            fn __from_series(series: Arc<Series>, _buckets: Option<Buckets>) -> Self {
+                $ty::from_series(series)
             }
         }
     )*};
 }
-impl_metric!(Counter, FloatCounter, Gauge, FloatGauge, Histogram);
+impl_metric!(Counter, FloatCounter, Gauge, FloatGauge);
 
-/// One series: its state and its pre-rendered sample-line prefixes.
-#[derive(Debug)]
-pub(crate) struct Series {
-    pub(crate) cell: SeriesCell,
-    /// Where a sharded series' slot run starts, copied out of its handle so
-    /// that a scrape reads the shards without another dependent load
-    /// (unused for gauges, which are not sharded).
-    pub(crate) loc: SlotLoc,
-    /// Every prefix of every name variant, concatenated.
+impl sealed::Sealed for Histogram {}
+impl Metric for Histogram {
+    #[inline]
+    fn __from_series(series: Arc<Series>, buckets: Option<Buckets>) -> Self {
+        Histogram::from_series(
+            series,
+            buckets.expect("a histogram family always has buckets"),
+        )
+    }
+}
+
+/// Runs `f` on a handle of type `M` that borrows `series` (and `buckets`)
+/// instead of owning a reference count: no atomic read-modify-write.
+#[inline]
+fn with_borrowed<M: Metric, R>(
+    series: &Arc<Series>,
+    buckets: Option<&Buckets>,
+    f: impl FnOnce(&M) -> R,
+) -> R {
+    // SAFETY: `ptr::read` makes bitwise copies of two live reference-counted
+    // pointers without counting them; the handle built from them is wrapped
+    // in `ManuallyDrop` and never dropped, so the counts are never
+    // decremented either. The originals (`series`, `buckets`) are borrowed
+    // for the whole call, so the copies never outlive what they point to. A
+    // clone `f` makes counts as usual.
+    let handle = unsafe {
+        std::mem::ManuallyDrop::new(M::__from_series(
+            std::ptr::read(series),
+            buckets.map(|b| std::ptr::read(b)),
+        ))
+    };
+    f(&handle)
+}
+
+/// One series: its slots (or, for a gauge, its value) and its label text.
+///
+/// Handles ([`Counter`], ...) hold it in an `Arc`; its slot run is freed
+/// (zeroed in every shard, then reusable) when the last reference goes.
+/// Two words besides the `Arc` counts: the series is small because a
+/// family holds as many as its label sets (see `docs/BENCHMARKS.md`).
+#[doc(hidden)]
+pub struct Series {
+    /// A gauge's value (gauges are not sharded, one atomic per series). A
+    /// sharded series keeps its slot run here instead, written once before
+    /// the series is shared and never again: the offset in its segment
+    /// (bits 0-31), the segment (bits 32-47) and the run length (bits
+    /// 48-63).
+    pub(crate) value: AtomicU64,
+    /// [`SHARDED`] or [`GAUGE`], then `{l1="v1",...}` with the values
+    /// escaped (nothing more for a family without labels). The exposition
+    /// writes the label part between the sample name and the value; the
+    /// lookup map compares label values against it.
     text: Box<str>,
-    /// End offset of each prefix in `text`; empty (no allocation) when the
-    /// series has a single prefix, the whole text.
-    ends: Box<[u32]>,
+}
+
+/// First byte of [`Series::text`]: the series owns a slot run.
+const SHARDED: &str = "s";
+/// First byte of [`Series::text`]: the series is a gauge.
+const GAUGE: &str = "g";
+
+impl fmt::Debug for Series {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Series")
+            .field("labels", &&self.text[1..])
+            .finish_non_exhaustive()
+    }
 }
 
 impl Series {
-    /// The `i`-th pre-rendered prefix (`name{labels} `).
-    #[inline]
-    pub(crate) fn prefix(&self, i: usize) -> &[u8] {
-        if self.ends.is_empty() {
-            return self.text.as_bytes();
+    /// A sharded series with a run of `run_len` slots (`1..=MAX_RUN`).
+    pub(crate) fn sharded(run_len: usize, labels: &str) -> Series {
+        let loc = SlotLoc::of(pool().alloc(run_len));
+        // `SEGMENTS` keeps every offset below 2^32; `MAX_RUN` is 2^10.
+        let word = loc.off as u64 | (loc.seg as u64) << 32 | (run_len as u64) << 48;
+        Series {
+            value: AtomicU64::new(word),
+            text: [SHARDED, labels].concat().into_boxed_str(),
         }
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.text.as_bytes()[start..self.ends[i] as usize]
+    }
+
+    /// A gauge series starting at `init` (the value's bits).
+    pub(crate) fn gauge(init: u64, labels: &str) -> Series {
+        Series {
+            value: AtomicU64::new(init),
+            text: [GAUGE, labels].concat().into_boxed_str(),
+        }
+    }
+
+    /// Where the slot run starts (sharded series only).
+    #[inline(always)]
+    pub(crate) fn loc(&self) -> SlotLoc {
+        let word = self.value.load(Ordering::Relaxed);
+        SlotLoc::new((word >> 32) as u16 as usize, word as u32 as usize)
+    }
+
+    /// The rendered label set (see the field).
+    #[inline(always)]
+    pub(crate) fn text(&self) -> &[u8] {
+        &self.text.as_bytes()[1..]
+    }
+}
+
+impl Drop for Series {
+    fn drop(&mut self) {
+        if self.text.starts_with(SHARDED) {
+            let run_len = (self.value.load(Ordering::Relaxed) >> 48) as usize;
+            pool().free(self.loc().index(), run_len);
+        }
     }
 }
 
@@ -225,33 +273,126 @@ pub(crate) fn key_is(key: &[u8], values: &[&str]) -> bool {
     rest.is_empty()
 }
 
-/// A label set as stored in the lookup map ([`encode_key`]).
-#[derive(Debug, PartialEq, Eq)]
-struct LabelKey(Box<[u8]>);
+/// A series as stored in the lookup map: hashed and compared by the label
+/// values in its text, so the map needs no separate key.
+#[derive(Debug)]
+struct SeriesKey(Arc<Series>);
 
-/// A label set as given by a caller; hashes exactly like [`LabelKey`].
+impl PartialEq for SeriesKey {
+    fn eq(&self, other: &SeriesKey) -> bool {
+        self.0.text == other.0.text
+    }
+}
+
+impl Eq for SeriesKey {}
+
+/// A label set as given by a caller; hashes exactly like [`SeriesKey`].
 #[derive(Debug)]
 struct LabelRef<'a>(&'a [&'a str]);
 
 /// Values are hashed in order, each followed by a 0xff separator byte
 /// (never part of UTF-8), so ("ab", "c") and ("a", "bc") hash differently;
 /// equality is always checked after the hash matches.
-fn hash_values<'a, H: Hasher>(values: impl Iterator<Item = &'a str>, state: &mut H) {
+fn hash_values<'a, H: Hasher>(values: impl Iterator<Item = &'a [u8]>, state: &mut H) {
     for v in values {
-        state.write(v.as_bytes());
+        state.write(v);
         state.write_u8(0xff);
     }
 }
 
-impl Hash for LabelKey {
+/// The escaped label values of a rendered label set `{n1="v1",n2="v2"}`,
+/// in order. Label names never contain `=` or `"`, and an escaped value
+/// never contains an unescaped `"`, so no label names are needed.
+struct TextValues<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> TextValues<'a> {
+    fn new(text: &'a [u8]) -> TextValues<'a> {
+        TextValues {
+            rest: text.get(1..).unwrap_or_default(),
+        }
+    }
+}
+
+impl<'a> Iterator for TextValues<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let eq = self.rest.iter().position(|&b| b == b'=')?;
+        let value = &self.rest[eq + 2..]; // past `="`
+        let mut i = 0;
+        while value[i] != b'"' {
+            i += if value[i] == b'\\' { 2 } else { 1 };
+        }
+        self.rest = &value[i + 1..];
+        Some(&value[..i])
+    }
+}
+
+/// Whether the escaped value `esc` is `v` escaped.
+#[inline]
+fn escaped_eq(esc: &[u8], v: &[u8]) -> bool {
+    if esc.len() == v.len() {
+        // Escaping only lengthens: equal lengths mean nothing was escaped.
+        return esc == v && !esc.contains(&b'\\');
+    }
+    if esc.len() < v.len() {
+        return false;
+    }
+    let mut rest = esc;
+    for &b in v {
+        let want: &[u8] = match b {
+            b'\\' => b"\\\\",
+            b'"' => b"\\\"",
+            b'\n' => b"\\n",
+            _ => std::slice::from_ref(&b),
+        };
+        match rest.strip_prefix(want) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+/// `esc` with its escapes undone.
+fn unescape(esc: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !esc.contains(&b'\\') {
+        return std::borrow::Cow::Borrowed(esc);
+    }
+    let mut out = Vec::with_capacity(esc.len());
+    let mut i = 0;
+    while i < esc.len() {
+        if esc[i] == b'\\' {
+            out.push(match esc[i + 1] {
+                b'n' => b'\n',
+                other => other,
+            });
+            i += 2;
+        } else {
+            out.push(esc[i]);
+            i += 1;
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Whether the rendered label set `text` holds exactly `values`.
+fn text_is(text: &[u8], values: &[&str]) -> bool {
+    let mut found = TextValues::new(text);
+    values.iter().all(|v| {
+        found
+            .next()
+            .is_some_and(|esc| escaped_eq(esc, v.as_bytes()))
+    }) && found.next().is_none()
+}
+
+impl Hash for SeriesKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        // The same writes as for the `&str` values the key was built from.
-        for v in self
-            .0
-            .split(|b| *b == 0xff)
-            .take(self.0.iter().filter(|b| **b == 0xff).count())
-        {
-            state.write(v);
+        // The same writes as for the `&str` values the text was built from.
+        for esc in TextValues::new(self.0.text()) {
+            state.write(&unescape(esc));
             state.write_u8(0xff);
         }
     }
@@ -259,13 +400,13 @@ impl Hash for LabelKey {
 
 impl Hash for LabelRef<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        hash_values(self.0.iter().copied(), state);
+        hash_values(self.0.iter().map(|v| v.as_bytes()), state);
     }
 }
 
-impl papaya::Equivalent<LabelKey> for LabelRef<'_> {
-    fn equivalent(&self, key: &LabelKey) -> bool {
-        key_is(&key.0, self.0)
+impl papaya::Equivalent<SeriesKey> for LabelRef<'_> {
+    fn equivalent(&self, key: &SeriesKey) -> bool {
+        text_is(key.0.text(), self.0)
     }
 }
 
@@ -279,7 +420,7 @@ impl papaya::Equivalent<LabelKey> for LabelRef<'_> {
 /// without labels keeps its one series in an `ArcSwapOption` instead.
 #[cfg(not(telemeter_loom))]
 struct LabelMap {
-    map: std::sync::OnceLock<papaya::HashMap<LabelKey, Arc<Series>, foldhash::fast::RandomState>>,
+    map: std::sync::OnceLock<papaya::HashSet<SeriesKey, foldhash::fast::RandomState>>,
     single: arc_swap::ArcSwapOption<Series>,
 }
 
@@ -293,22 +434,17 @@ impl LabelMap {
     }
 
     #[inline]
-    fn get_with<R>(&self, values: &[&str], f: impl FnOnce(&Series) -> R) -> Option<R> {
+    fn get_with<R>(&self, values: &[&str], f: impl FnOnce(&Arc<Series>) -> R) -> Option<R> {
         if values.is_empty() {
-            return self.single.load().as_deref().map(f);
+            return self.single.load().as_ref().map(f);
         }
         let map = self.map.get()?;
         let guard = map.guard();
-        map.get(&LabelRef(values), &guard).map(|s| f(s))
+        map.get(&LabelRef(values), &guard).map(|k| f(&k.0))
     }
 
     fn get_arc(&self, values: &[&str]) -> Option<Arc<Series>> {
-        if values.is_empty() {
-            return self.single.load_full();
-        }
-        let map = self.map.get()?;
-        let guard = map.guard();
-        map.get(&LabelRef(values), &guard).cloned()
+        self.get_with(values, Arc::clone)
     }
 
     fn insert(&self, values: &[&str], series: Arc<Series>) {
@@ -317,11 +453,11 @@ impl LabelMap {
             return;
         }
         let map = self.map.get_or_init(|| {
-            papaya::HashMap::builder()
+            papaya::HashSet::builder()
                 .hasher(foldhash::fast::RandomState::default())
                 .build()
         });
-        map.pin().insert(LabelKey(encode_key(values)), series);
+        map.pin().insert(SeriesKey(series));
     }
 
     fn remove(&self, values: &[&str]) -> bool {
@@ -330,7 +466,7 @@ impl LabelMap {
         }
         self.map
             .get()
-            .is_some_and(|m| m.pin().remove(&LabelRef(values)).is_some())
+            .is_some_and(|m| m.pin().remove(&LabelRef(values)))
     }
 }
 
@@ -343,9 +479,9 @@ impl LabelMap {
         LabelMap(Mutex::new(std::collections::HashMap::new()))
     }
 
-    fn get_with<R>(&self, values: &[&str], f: impl FnOnce(&Series) -> R) -> Option<R> {
+    fn get_with<R>(&self, values: &[&str], f: impl FnOnce(&Arc<Series>) -> R) -> Option<R> {
         let key: Vec<String> = values.iter().map(|s| s.to_string()).collect();
-        lock(&self.0).get(&key).map(|s| f(s))
+        lock(&self.0).get(&key).map(f)
     }
 
     fn get_arc(&self, values: &[&str]) -> Option<Arc<Series>> {
@@ -373,6 +509,18 @@ pub(crate) struct SeriesList {
 }
 
 impl SeriesList {
+    /// Appends a series. The list grows by an eighth at a time, not by
+    /// doubling: it holds a pointer per series, and doubling would leave up
+    /// to 8 B per series unused (growth stays amortised O(1), under the
+    /// family mutex, off every hot path).
+    fn push(&mut self, series: Arc<Series>) {
+        let len = self.series.len();
+        if len == self.series.capacity() {
+            self.series.reserve_exact(len / 8 + 16);
+        }
+        self.series.push(series);
+    }
+
     /// Every series including the overflow one, in scrape order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<Series>> {
         self.series.iter().chain(self.overflow.iter())
@@ -386,6 +534,9 @@ pub(crate) struct FamilyCore {
     pub(crate) layout: Layout,
     /// The name and every alias, with their pre-rendered HELP/TYPE headers.
     pub(crate) variants: Box<[Variant]>,
+    /// Histograms: what follows a series' label text on each bucket line
+    /// (see [`render_le_tails`]); empty otherwise.
+    pub(crate) le_tails: Box<[Box<str>]>,
     max_series: usize,
     map: LabelMap,
     pub(crate) list: Mutex<SeriesList>,
@@ -417,11 +568,16 @@ impl FamilyCore {
         variants: Box<[Variant]>,
         default_max: usize,
     ) -> FamilyCore {
+        let le_tails = match &layout {
+            Layout::Histogram(b) => render_le_tails(b.bounds(), !opts.labels.is_empty()),
+            _ => Box::default(),
+        };
         FamilyCore {
             name: opts.name.clone(),
             label_names: opts.labels.iter().cloned().collect(),
             layout,
             variants,
+            le_tails,
             max_series: opts.max_series.unwrap_or(default_max),
             map: LabelMap::new(),
             list: Mutex::new(SeriesList::default()),
@@ -431,62 +587,23 @@ impl FamilyCore {
         }
     }
 
-    /// Prefixes per name variant: one for counters and gauges; every bucket,
-    /// `_sum` and `_count` for histograms.
-    pub(crate) fn prefixes_per_variant(&self) -> usize {
+    /// The family's bucket layout, for a histogram family.
+    #[inline]
+    pub(crate) fn buckets(&self) -> Option<&Buckets> {
         match &self.layout {
-            Layout::Histogram(b) => b.bounds().len() + 3,
-            _ => 1,
+            Layout::Histogram(b) => Some(b),
+            _ => None,
         }
-    }
-
-    fn render(&self, values: &[&str]) -> (Box<str>, Box<[u32]>) {
-        let mut text = String::new();
-        let mut ends = Vec::with_capacity(self.variants.len() * self.prefixes_per_variant());
-        let names = &self.label_names;
-        for v in self.variants.iter() {
-            match &self.layout {
-                Layout::Histogram(b) => {
-                    let mut le = String::new();
-                    for bound in b.bounds() {
-                        le.clear();
-                        crate::encode::text::push_f64(&mut le, *bound);
-                        render_prefix(&mut text, &v.name, "_bucket", names, values, Some(&le));
-                        ends.push(text.len() as u32);
-                    }
-                    render_prefix(&mut text, &v.name, "_bucket", names, values, Some("+Inf"));
-                    ends.push(text.len() as u32);
-                    render_prefix(&mut text, &v.name, "_sum", names, values, None);
-                    ends.push(text.len() as u32);
-                    render_prefix(&mut text, &v.name, "_count", names, values, None);
-                    ends.push(text.len() as u32);
-                }
-                _ => {
-                    render_prefix(&mut text, &v.name, "", names, values, None);
-                    ends.push(text.len() as u32);
-                }
-            }
-        }
-        if ends.len() == 1 {
-            ends.clear(); // one prefix: the whole text
-        }
-        (text.into_boxed_str(), ends.into_boxed_slice())
     }
 
     fn new_series(&self, values: &[&str]) -> Arc<Series> {
-        let (text, ends) = self.render(values);
-        let cell = SeriesCell::new(&self.layout);
-        let loc = match &cell {
-            SeriesCell::Counter(c) => c.loc(),
-            SeriesCell::FloatCounter(c) => c.loc(),
-            SeriesCell::Histogram(h) => h.loc(),
-            SeriesCell::Gauge(_) | SeriesCell::FloatGauge(_) => SlotLoc::of(0),
-        };
-        Arc::new(Series {
-            cell,
-            loc,
-            text,
-            ends,
+        let text = render_labels(&self.label_names, values);
+        Arc::new(match &self.layout {
+            Layout::Counter | Layout::FloatCounter => Series::sharded(1, &text),
+            Layout::Gauge => Series::gauge(0, &text),
+            Layout::FloatGauge => Series::gauge(0f64.to_bits(), &text),
+            // Bucket cells (+Inf included), the f64 sum, the integer sum.
+            Layout::Histogram(b) => Series::sharded(b.bounds().len() + 3, &text),
         })
     }
 
@@ -520,7 +637,7 @@ impl FamilyCore {
         }
         let series = self.new_series(values);
         self.map.insert(values, Arc::clone(&series));
-        list.series.push(Arc::clone(&series));
+        list.push(Arc::clone(&series));
         (series, false)
     }
 
@@ -528,7 +645,7 @@ impl FamilyCore {
     /// calling thread's lookup cache when it can, else from the shared map
     /// (refilling the cache).
     #[inline]
-    fn lookup<R>(&self, values: &[&str], f: impl FnOnce(&Series) -> R) -> Result<R, Error> {
+    fn lookup<R>(&self, values: &[&str], f: impl FnOnce(&Arc<Series>) -> R) -> Result<R, Error> {
         self.check_arity(values)?;
         #[cfg(not(telemeter_loom))]
         {
@@ -628,7 +745,10 @@ impl<M: Metric> Family<M> {
     /// per thread).
     #[inline]
     pub fn with_label_values(&self, values: &[&str]) -> Result<M, Error> {
-        self.core.lookup(values, |s| M::__from_cell(&s.cell))
+        let buckets = self.core.buckets();
+        self.core.lookup(values, |s| {
+            M::__from_series(Arc::clone(s), buckets.cloned())
+        })
     }
 
     /// Runs `f` on the series for this label-value set, creating it on
@@ -652,7 +772,8 @@ impl<M: Metric> Family<M> {
     /// ```
     #[inline]
     pub fn with<R>(&self, values: &[&str], f: impl FnOnce(&M) -> R) -> Result<R, Error> {
-        self.core.lookup(values, |s| f(M::__as_ref(&s.cell)))
+        let buckets = self.core.buckets();
+        self.core.lookup(values, |s| with_borrowed(s, buckets, f))
     }
 
     /// Removes a series from the family (and from future scrapes).
@@ -664,7 +785,7 @@ impl<M: Metric> Family<M> {
     pub fn remove(&self, values: &[&str]) -> Result<bool, Error> {
         self.core.check_arity(values)?;
         let mut list = lock(&self.core.list);
-        let Some(target) = self.core.map.get_with(values, |s| s as *const Series) else {
+        let Some(target) = self.core.map.get_with(values, Arc::as_ptr) else {
             return Ok(false);
         };
         if list
@@ -940,7 +1061,7 @@ mod cache {
     pub(super) fn lookup<R>(
         core: &FamilyCore,
         values: &[&str],
-        f: impl FnOnce(&Series) -> R,
+        f: impl FnOnce(&crate::sync::Arc<Series>) -> R,
     ) -> Result<R, Error> {
         let mut f = Some(f);
         let cached = CACHE.try_with(|cache| {
@@ -1029,6 +1150,85 @@ mod cache {
             assert!(key_is(&empty, &[]));
             assert!(!key_is(&empty, &[""]));
             assert!(key_is(&encode_key(&["", ""]), &["", ""]));
+        }
+    }
+}
+
+#[cfg(all(test, not(telemeter_loom)))]
+mod key_tests {
+    use std::hash::BuildHasher;
+
+    use super::*;
+    use crate::encode::text::render_labels;
+
+    fn key(values: &[&str]) -> SeriesKey {
+        let names: Vec<String> = (0..values.len()).map(|i| format!("l{i}")).collect();
+        SeriesKey(Arc::new(Series::sharded(1, &render_labels(&names, values))))
+    }
+
+    fn check(values: &[&str]) {
+        let k = key(values);
+        let found: Vec<Vec<u8>> = TextValues::new(k.0.text())
+            .map(|esc| unescape(esc).into_owned())
+            .collect();
+        let want: Vec<Vec<u8>> = values.iter().map(|v| v.as_bytes().to_vec()).collect();
+        assert_eq!(found, want, "values of {:?}", k.0);
+        assert!(text_is(k.0.text(), values), "{values:?}");
+        let state = foldhash::fast::FixedState::with_seed(7);
+        assert_eq!(
+            state.hash_one(&k),
+            state.hash_one(LabelRef(values)),
+            "{values:?}"
+        );
+    }
+
+    #[test]
+    fn label_text_gives_back_the_values_it_was_rendered_from() {
+        for values in [
+            &["GET", "200"][..],
+            &["", ""],
+            &["a\"b", "c\\d", "e\nf"],
+            &["\\", "\"", "\n"],
+            &["x=\"y\",z=\"w\"}", "{}#"],
+            &["ünïcödé ✓", "\\n"],
+            &["\\\"", "\"\\"],
+        ] {
+            check(values);
+        }
+    }
+
+    #[test]
+    fn label_text_rejects_every_other_value_set() {
+        let k = key(&["a\\b", "c"]);
+        for other in [
+            &["a\\b", "d"][..],
+            &["a\\\\b", "c"],
+            &["a\\b"],
+            &["a\\b", "c", ""],
+            &["ab", "c"],
+            &["a\\", "bc"],
+            &["a\"b", "c"],
+            &["a\\b", "c\""],
+        ] {
+            assert!(!text_is(k.0.text(), other), "{other:?}");
+        }
+        assert!(escaped_eq(b"a\\\\b", b"a\\b"));
+        assert!(!escaped_eq(b"a\\\\b", b"a\\\\"));
+        assert!(!escaped_eq(b"a\\nb", b"a\\nb"));
+        assert!(escaped_eq(b"a\\nb", b"a\nb"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_values_round_trip_through_the_label_text(
+            values in proptest::collection::vec(".*", 1..4),
+            other in proptest::collection::vec(".*", 1..4),
+        ) {
+            let values: Vec<&str> = values.iter().map(String::as_str).collect();
+            let other: Vec<&str> = other.iter().map(String::as_str).collect();
+            check(&values);
+            let k = key(&values);
+            proptest::prop_assert_eq!(text_is(k.0.text(), &other), values == other);
         }
     }
 }

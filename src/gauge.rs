@@ -1,7 +1,8 @@
 //! Gauges: one atomic per series, last writer wins.
 #![forbid(unsafe_code)]
 
-use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::family::Series;
+use crate::sync::{Arc, Ordering};
 
 /// An integer gauge: a value that goes up and down.
 ///
@@ -22,20 +23,18 @@ use crate::sync::{Arc, AtomicU64, Ordering};
 #[derive(Clone, Debug)]
 #[must_use = "a gauge handle records nothing unless it is used"]
 pub struct Gauge {
-    cell: Arc<AtomicU64>,
+    series: Arc<Series>,
 }
 
 impl Gauge {
-    pub(crate) fn new() -> Gauge {
-        Gauge {
-            cell: Arc::new(AtomicU64::new(0)),
-        }
+    pub(crate) fn from_series(series: Arc<Series>) -> Gauge {
+        Gauge { series }
     }
 
     /// Sets the value.
     #[inline]
     pub fn set(&self, v: i64) {
-        self.cell.store(v as u64, Ordering::Relaxed);
+        self.series.value.store(v as u64, Ordering::Relaxed);
     }
 
     /// Adds one.
@@ -53,19 +52,19 @@ impl Gauge {
     /// Adds `v` (wrapping on overflow).
     #[inline]
     pub fn add(&self, v: i64) {
-        self.cell.fetch_add(v as u64, Ordering::Relaxed);
+        self.series.value.fetch_add(v as u64, Ordering::Relaxed);
     }
 
     /// Subtracts `v` (wrapping on overflow).
     #[inline]
     pub fn sub(&self, v: i64) {
-        self.cell.fetch_sub(v as u64, Ordering::Relaxed);
+        self.series.value.fetch_sub(v as u64, Ordering::Relaxed);
     }
 
     /// The current value.
     #[must_use]
     pub fn get(&self) -> i64 {
-        self.cell.load(Ordering::Relaxed) as i64
+        self.series.value.load(Ordering::Relaxed) as i64
     }
 }
 
@@ -85,20 +84,18 @@ impl Gauge {
 #[derive(Clone, Debug)]
 #[must_use = "a gauge handle records nothing unless it is used"]
 pub struct FloatGauge {
-    cell: Arc<AtomicU64>,
+    series: Arc<Series>,
 }
 
 impl FloatGauge {
-    pub(crate) fn new() -> FloatGauge {
-        FloatGauge {
-            cell: Arc::new(AtomicU64::new(0f64.to_bits())),
-        }
+    pub(crate) fn from_series(series: Arc<Series>) -> FloatGauge {
+        FloatGauge { series }
     }
 
     /// Sets the value.
     #[inline]
     pub fn set(&self, v: f64) {
-        self.cell.store(v.to_bits(), Ordering::Relaxed);
+        self.series.value.store(v.to_bits(), Ordering::Relaxed);
     }
 
     /// Adds one.
@@ -116,13 +113,15 @@ impl FloatGauge {
     /// Adds `v` (a compare-and-swap loop: concurrent adds are never lost).
     #[inline]
     pub fn add(&self, v: f64) {
-        let mut cur = self.cell.load(Ordering::Relaxed);
+        let mut cur = self.series.value.load(Ordering::Relaxed);
         loop {
             let new = (f64::from_bits(cur) + v).to_bits();
-            match self
-                .cell
-                .compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed)
-            {
+            match self.series.value.compare_exchange_weak(
+                cur,
+                new,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return,
                 Err(actual) => cur = actual,
             }
@@ -138,6 +137,6 @@ impl FloatGauge {
     /// The current value.
     #[must_use]
     pub fn get(&self) -> f64 {
-        f64::from_bits(self.cell.load(Ordering::Relaxed))
+        f64::from_bits(self.series.value.load(Ordering::Relaxed))
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use crate::counter::Run;
+use crate::family::Series;
 use crate::shard::{pool, with_shard, Pool, SlotLoc, MAX_RUN};
 use crate::sync::Arc;
 // Bounds are immutable after construction and take part in no protocol:
@@ -185,14 +185,6 @@ impl Default for Buckets {
     }
 }
 
-#[derive(Debug)]
-struct Inner {
-    buckets: Buckets,
-    // Slots: buckets.len() + 1 bucket cells, then the f64 sum, then the
-    // integer sum.
-    run: Run,
-}
-
 /// A histogram with fixed buckets.
 ///
 /// `observe` adds one to its bucket's slot and the value to the sum slot of
@@ -217,7 +209,10 @@ struct Inner {
 #[derive(Clone, Debug)]
 #[must_use = "a histogram handle records nothing unless it is used"]
 pub struct Histogram {
-    inner: Arc<Inner>,
+    /// Slots: `buckets.len() + 1` bucket cells, then the f64 sum, then the
+    /// integer sum.
+    series: Arc<Series>,
+    buckets: Buckets,
 }
 
 /// A point-in-time view of a histogram.
@@ -232,23 +227,16 @@ pub struct HistogramSnapshot {
 }
 
 impl Histogram {
-    pub(crate) fn new(buckets: Buckets) -> Histogram {
-        let n = buckets.bounds.len() + 1;
-        Histogram {
-            inner: Arc::new(Inner {
-                buckets,
-                run: Run::new(n + 2),
-            }),
-        }
+    pub(crate) fn from_series(series: Arc<Series>, buckets: Buckets) -> Histogram {
+        Histogram { series, buckets }
     }
 
     /// Records `v`.
     #[inline]
     pub fn observe(&self, v: f64) {
-        let inner = &*self.inner;
-        let i = inner.buckets.index(v);
-        let n = inner.buckets.bounds.len() + 1;
-        let loc = inner.run.loc;
+        let i = self.buckets.index(v);
+        let n = self.buckets.bounds.len() + 1;
+        let loc = self.series.loc();
         with_shard(|s| {
             s.add(loc.at(i), 1);
             s.add_f64(loc.at(n), v);
@@ -259,10 +247,9 @@ impl Histogram {
     /// keep an exact integer sum.
     #[inline]
     pub fn observe_u64(&self, v: u64) {
-        let inner = &*self.inner;
-        let i = inner.buckets.index(v as f64);
-        let n = inner.buckets.bounds.len() + 1;
-        let loc = inner.run.loc;
+        let i = self.buckets.index(v as f64);
+        let n = self.buckets.bounds.len() + 1;
+        let loc = self.series.loc();
         with_shard(|s| {
             s.add(loc.at(i), 1);
             s.add(loc.at(n + 1), v);
@@ -292,13 +279,13 @@ impl Histogram {
     /// The bucket layout.
     #[must_use]
     pub fn buckets(&self) -> &Buckets {
-        &self.inner.buckets
+        &self.buckets
     }
 
     /// Sums the shards now.
     #[must_use]
     pub fn snapshot(&self) -> HistogramSnapshot {
-        let mut buckets = vec![0; self.inner.buckets.bounds.len() + 1];
+        let mut buckets = vec![0; self.buckets.bounds.len() + 1];
         let sum = self.read_into(&mut buckets);
         HistogramSnapshot {
             count: buckets.iter().sum(),
@@ -310,12 +297,7 @@ impl Histogram {
     /// Reads the per-bucket counts into `out` (length `bucket_cells()`) and
     /// returns the sum.
     pub(crate) fn read_into(&self, out: &mut [u64]) -> f64 {
-        read_at(pool(), self.inner.run.loc, out)
-    }
-
-    /// Where the histogram's slot run starts.
-    pub(crate) fn loc(&self) -> SlotLoc {
-        self.inner.run.loc
+        read_at(pool(), self.series.loc(), out)
     }
 }
 

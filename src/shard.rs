@@ -55,9 +55,11 @@ const SEG0_BITS: u32 = 10;
 #[cfg(telemeter_loom)]
 const SEG0_BITS: u32 = 2;
 
-/// Number of segment pointers per shard: `SEG0 << 40` slots is far beyond
-/// any real process.
-const SEGMENTS: usize = 40;
+/// Number of segment pointers per shard. The last segment holds
+/// `SEG0 << 22` = 2^32 slots, so an offset inside a segment always fits in
+/// a `u32` (a series stores its location in 6 bytes), and the whole space
+/// (2^33 slots: 64 GiB per shard) is far beyond any real process.
+pub(crate) const SEGMENTS: usize = 23;
 
 /// Exclusive (single-writer) shards the pool may create.
 #[cfg(not(telemeter_loom))]
@@ -79,8 +81,8 @@ pub(crate) const MAX_RUN: usize = 1 << SEG0_BITS;
 /// Where a slot lives inside every shard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct SlotLoc {
-    seg: usize,
-    off: usize,
+    pub(crate) seg: usize,
+    pub(crate) off: usize,
 }
 
 impl SlotLoc {
@@ -92,6 +94,17 @@ impl SlotLoc {
             seg,
             off: x - (1usize << (SEG0_BITS as usize + seg)),
         }
+    }
+
+    /// The location at offset `off` of segment `seg`.
+    #[inline(always)]
+    pub(crate) fn new(seg: usize, off: usize) -> SlotLoc {
+        SlotLoc { seg, off }
+    }
+
+    /// The slot index this location is for (the inverse of [`SlotLoc::of`]).
+    pub(crate) fn index(self) -> usize {
+        seg_start(self.seg) + self.off
     }
 
     /// The location `i` slots further on, inside the same run.
@@ -579,6 +592,7 @@ mod tests {
         for slot in 0..(MAX_RUN * 20) {
             let loc = SlotLoc::of(slot);
             assert_eq!((loc.seg, loc.off), expect, "slot {slot}");
+            assert_eq!(loc.index(), slot);
             expect.1 += 1;
             if expect.1 == seg_len(expect.0) {
                 expect = (expect.0 + 1, 0);

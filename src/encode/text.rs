@@ -22,6 +22,9 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub(crate) struct Variant {
     pub(crate) name: String,
     pub(crate) header: Box<str>,
+    /// Histograms: `name_bucket`, `name_sum`, `name_count`; otherwise
+    /// empty.
+    pub(crate) suffixed: Box<[Box<str>]>,
 }
 
 impl Variant {
@@ -49,6 +52,14 @@ impl Variant {
         Variant {
             name: name.to_string(),
             header: header.into_boxed_str(),
+            suffixed: if type_name == "histogram" {
+                ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .map(|s| format!("{name}{s}").into_boxed_str())
+                    .collect()
+            } else {
+                Box::default()
+            },
         }
     }
 }
@@ -74,6 +85,34 @@ pub(crate) fn escape_label_value(out: &mut String, value: &str) {
             c => out.push(c),
         }
     }
+}
+
+/// A series' label set as the exposition writes it after the sample name:
+/// `{l1="v1",...}`, or empty when the family has no labels.
+pub(crate) fn render_labels(label_names: &[String], values: &[&str]) -> String {
+    let mut out = String::new();
+    if !label_names.is_empty() {
+        render_prefix(&mut out, "", "", label_names, values, None);
+        out.pop(); // the trailing space
+    }
+    out
+}
+
+/// The tail of each bucket line after a series' label text, per bound and
+/// then `+Inf`: `,le="<bound>"} ` after a label set (the label text's `}`
+/// is not copied), or `{le="<bound>"} ` for a family without labels.
+pub(crate) fn render_le_tails(bounds: &[f64], labelled: bool) -> Box<[Box<str>]> {
+    let open = if labelled { ",le=\"" } else { "{le=\"" };
+    bounds
+        .iter()
+        .map(|b| {
+            let mut s = String::from(open);
+            push_f64(&mut s, *b);
+            s.push_str("\"} ");
+            s.into_boxed_str()
+        })
+        .chain(std::iter::once(format!("{open}+Inf\"}} ").into_boxed_str()))
+        .collect()
 }
 
 /// Appends `name<suffix>{l1="v1",...[,le="<le>"]} ` (or `name<suffix> `
