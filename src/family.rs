@@ -993,22 +993,42 @@ mod cache {
     #[inline]
     fn hash_values(seed: u64, values: &[&str]) -> u64 {
         const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        #[inline(always)]
+        fn mix(h: u64, w: u64) -> u64 {
+            (h ^ w).wrapping_mul(K).rotate_left(31)
+        }
+        #[inline(always)]
+        fn word(b: &[u8], at: usize) -> u64 {
+            u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+        }
+        #[inline(always)]
+        fn half(b: &[u8], at: usize) -> u64 {
+            u64::from(u32::from_le_bytes(
+                b[at..at + 4].try_into().expect("4 bytes"),
+            ))
+        }
         let mut h = seed;
         for v in values {
-            let bytes = v.as_bytes();
-            let mut chunks = bytes.chunks_exact(8);
-            for c in &mut chunks {
-                let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-                h = (h ^ w).wrapping_mul(K).rotate_left(31);
-            }
-            let mut tail = 0u64;
-            for (i, b) in chunks.remainder().iter().enumerate() {
-                tail |= u64::from(*b) << (8 * i);
-            }
+            let b = v.as_bytes();
+            let n = b.len();
+            // Every byte enters the hash; the overlapping reads at the end
+            // cover the tail without a byte loop.
+            let tail = if n >= 8 {
+                let mut at = 0;
+                while at + 8 < n {
+                    h = mix(h, word(b, at));
+                    at += 8;
+                }
+                word(b, n - 8)
+            } else if n >= 4 {
+                half(b, 0) | half(b, n - 4) << 32
+            } else if n > 0 {
+                u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16
+            } else {
+                0
+            };
             // The length separates ("ab", "c") from ("a", "bc").
-            h = (h ^ tail ^ ((bytes.len() as u64) << 56))
-                .wrapping_mul(K)
-                .rotate_left(31);
+            h = mix(h, tail ^ (n as u64) << 56);
         }
         h ^ (h >> 29)
     }
@@ -1129,11 +1149,16 @@ mod cache {
                 assert_ne!(h(&["abc"]), h(&["abc", ""]));
                 assert_ne!(h(&[""]), h(&[]));
                 let long = "0123456789abcdef-tail";
-                for i in 0..long.len() {
-                    let mut changed = long.as_bytes().to_vec();
-                    changed[i] ^= 1;
-                    let changed = String::from_utf8(changed).unwrap();
-                    assert_ne!(h(&[long]), h(&[&changed]), "byte {i}");
+                // Every length up to three words, so each tail read (byte,
+                // half word, overlapping word) is covered.
+                for len in 1..=long.len() {
+                    let v = &long[..len];
+                    for i in 0..len {
+                        let mut changed = v.as_bytes().to_vec();
+                        changed[i] ^= 1;
+                        let changed = String::from_utf8(changed).unwrap();
+                        assert_ne!(h(&[v]), h(&[&changed]), "length {len}, byte {i}");
+                    }
                 }
             }
         }
