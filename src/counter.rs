@@ -1,7 +1,7 @@
 //! Counters: sharded, monotonically increasing values.
 
 use crate::family::Series;
-use crate::shard::{pool, with_shard};
+use crate::shard::{pool, with_shard, SlotLoc};
 use crate::sync::Arc;
 use crate::Error;
 
@@ -29,12 +29,20 @@ pub(crate) static REJECTED: std::sync::atomic::AtomicU64 = std::sync::atomic::At
 #[derive(Clone, Debug)]
 #[must_use = "a counter handle records nothing unless it is used"]
 pub struct Counter {
+    /// The series' slot, copied out so that recording reads no shared
+    /// memory but the shard.
+    loc: SlotLoc,
+    /// Owns the slots: they are freed when the last reference goes.
+    #[allow(dead_code)] // held, never read
     series: Arc<Series>,
 }
 
 impl Counter {
     pub(crate) fn from_series(series: Arc<Series>) -> Counter {
-        Counter { series }
+        Counter {
+            loc: series.loc(),
+            series,
+        }
     }
 
     /// Adds one.
@@ -46,7 +54,7 @@ impl Counter {
     /// Adds `v`.
     #[inline]
     pub fn add(&self, v: u64) {
-        let loc = self.series.loc();
+        let loc = self.loc;
         with_shard(|s| s.add(loc, v));
     }
 
@@ -54,7 +62,7 @@ impl Counter {
     /// load per shard, so keep it off hot paths).
     #[must_use]
     pub fn get(&self) -> u64 {
-        pool().sum(self.series.loc())
+        pool().sum(self.loc)
     }
 }
 
@@ -75,12 +83,20 @@ impl Counter {
 #[derive(Clone, Debug)]
 #[must_use = "a counter handle records nothing unless it is used"]
 pub struct FloatCounter {
+    /// The series' slot, copied out so that recording reads no shared
+    /// memory but the shard.
+    loc: SlotLoc,
+    /// Owns the slots: they are freed when the last reference goes.
+    #[allow(dead_code)] // held, never read
     series: Arc<Series>,
 }
 
 impl FloatCounter {
     pub(crate) fn from_series(series: Arc<Series>) -> FloatCounter {
-        FloatCounter { series }
+        FloatCounter {
+            loc: series.loc(),
+            series,
+        }
     }
 
     /// Adds `v`. A negative or NaN `v` is not added (a counter never
@@ -100,7 +116,7 @@ impl FloatCounter {
         if v.is_nan() || v < 0.0 {
             return Err(Error::InvalidIncrement { value: v });
         }
-        let loc = self.series.loc();
+        let loc = self.loc;
         with_shard(|s| s.add_f64(loc, v));
         Ok(())
     }
@@ -108,6 +124,6 @@ impl FloatCounter {
     /// The current total over every thread.
     #[must_use]
     pub fn get(&self) -> f64 {
-        pool().sum_f64(self.series.loc())
+        pool().sum_f64(self.loc)
     }
 }

@@ -210,7 +210,7 @@ impl Series {
     pub(crate) fn sharded(run_len: usize, labels: &str) -> Series {
         let loc = SlotLoc::of(pool().alloc(run_len));
         // `SEGMENTS` keeps every offset below 2^32; `MAX_RUN` is 2^10.
-        let word = loc.off as u64 | (loc.seg as u64) << 32 | (run_len as u64) << 48;
+        let word = u64::from(loc.off) | u64::from(loc.seg) << 32 | (run_len as u64) << 48;
         Series {
             value: AtomicU64::new(word),
             text: [SHARDED, labels].concat().into_boxed_str(),

@@ -209,8 +209,11 @@ impl Default for Buckets {
 #[derive(Clone, Debug)]
 #[must_use = "a histogram handle records nothing unless it is used"]
 pub struct Histogram {
-    /// Slots: `buckets.len() + 1` bucket cells, then the f64 sum, then the
-    /// integer sum.
+    /// Where the series' slots start (copied out of `series`): `buckets.len()
+    /// + 1` bucket cells, then the f64 sum, then the integer sum.
+    loc: SlotLoc,
+    /// Owns the slots: they are freed when the last reference goes.
+    #[allow(dead_code)] // held, never read
     series: Arc<Series>,
     buckets: Buckets,
 }
@@ -228,7 +231,11 @@ pub struct HistogramSnapshot {
 
 impl Histogram {
     pub(crate) fn from_series(series: Arc<Series>, buckets: Buckets) -> Histogram {
-        Histogram { series, buckets }
+        Histogram {
+            loc: series.loc(),
+            series,
+            buckets,
+        }
     }
 
     /// Records `v`.
@@ -236,7 +243,7 @@ impl Histogram {
     pub fn observe(&self, v: f64) {
         let i = self.buckets.index(v);
         let n = self.buckets.bounds.len() + 1;
-        let loc = self.series.loc();
+        let loc = self.loc;
         with_shard(|s| {
             s.add(loc.at(i), 1);
             s.add_f64(loc.at(n), v);
@@ -249,7 +256,7 @@ impl Histogram {
     pub fn observe_u64(&self, v: u64) {
         let i = self.buckets.index(v as f64);
         let n = self.buckets.bounds.len() + 1;
-        let loc = self.series.loc();
+        let loc = self.loc;
         with_shard(|s| {
             s.add(loc.at(i), 1);
             s.add(loc.at(n + 1), v);
@@ -297,7 +304,7 @@ impl Histogram {
     /// Reads the per-bucket counts into `out` (length `bucket_cells()`) and
     /// returns the sum.
     pub(crate) fn read_into(&self, out: &mut [u64]) -> f64 {
-        read_at(pool(), self.series.loc(), out)
+        read_at(pool(), self.loc, out)
     }
 }
 

@@ -81,8 +81,10 @@ pub(crate) const MAX_RUN: usize = 1 << SEG0_BITS;
 /// Where a slot lives inside every shard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct SlotLoc {
-    pub(crate) seg: usize,
-    pub(crate) off: usize,
+    /// Below `SEGMENTS`.
+    pub(crate) seg: u32,
+    /// Below `seg_len(seg)`, which `SEGMENTS` keeps at most 2^32.
+    pub(crate) off: u32,
 }
 
 impl SlotLoc {
@@ -90,21 +92,22 @@ impl SlotLoc {
     pub(crate) fn of(slot: usize) -> SlotLoc {
         let x = slot + (1usize << SEG0_BITS);
         let seg = (usize::BITS - 1 - x.leading_zeros() - SEG0_BITS) as usize;
-        SlotLoc {
-            seg,
-            off: x - (1usize << (SEG0_BITS as usize + seg)),
-        }
+        SlotLoc::new(seg, x - (1usize << (SEG0_BITS as usize + seg)))
     }
 
     /// The location at offset `off` of segment `seg`.
     #[inline(always)]
     pub(crate) fn new(seg: usize, off: usize) -> SlotLoc {
-        SlotLoc { seg, off }
+        debug_assert!(seg < SEGMENTS && off < seg_len(seg));
+        SlotLoc {
+            seg: seg as u32,
+            off: off as u32,
+        }
     }
 
     /// The slot index this location is for (the inverse of [`SlotLoc::of`]).
     pub(crate) fn index(self) -> usize {
-        seg_start(self.seg) + self.off
+        seg_start(self.seg as usize) + self.off as usize
     }
 
     /// The location `i` slots further on, inside the same run.
@@ -112,7 +115,7 @@ impl SlotLoc {
     pub(crate) fn at(self, i: usize) -> SlotLoc {
         SlotLoc {
             seg: self.seg,
-            off: self.off + i,
+            off: self.off + i as u32,
         }
     }
 }
@@ -166,7 +169,7 @@ impl Shard {
     /// The cell for `loc`, if its segment exists in this shard.
     #[inline(always)]
     fn cell(&self, loc: SlotLoc) -> Option<&AtomicU64> {
-        let seg = self.segments[loc.seg].load(Ordering::Acquire);
+        let seg = self.segments[loc.seg as usize].load(Ordering::Acquire);
         if seg.is_null() {
             return None;
         }
@@ -176,7 +179,7 @@ impl Shard {
         // `loc.off < seg_len(loc.seg)` because every `SlotLoc` comes from
         // `SlotLoc::of` (offset inside its segment) plus an index inside a run
         // that `Pool::alloc` placed wholly inside one segment.
-        Some(unsafe { &*seg.add(loc.off) })
+        Some(unsafe { &*seg.add(loc.off as usize) })
     }
 
     #[inline(always)]
@@ -194,7 +197,7 @@ impl Shard {
         // trust it, so that a broken invariant cannot lose a count.
         let pool = pool();
         let st = lock(&pool.state);
-        for seg in 0..=loc.seg {
+        for seg in 0..=loc.seg as usize {
             if self.segments[seg].load(Ordering::Acquire).is_null() {
                 self.alloc_segment(seg);
             }
@@ -354,14 +357,14 @@ impl Pool {
         let mut start = st.next_slot;
         loop {
             let loc = SlotLoc::of(start);
-            if loc.off + len <= seg_len(loc.seg) {
+            if loc.off as usize + len <= seg_len(loc.seg as usize) {
                 break;
             }
             // The run would straddle two segments: start at the next one.
-            start = seg_start(loc.seg + 1);
+            start = seg_start(loc.seg as usize + 1);
         }
         st.next_slot = start + len;
-        let needed = SlotLoc::of(start + len - 1).seg + 1;
+        let needed = SlotLoc::of(start + len - 1).seg as usize + 1;
         while st.segments < needed {
             let seg = st.segments;
             for idx in 0..st.created {
@@ -591,7 +594,7 @@ mod tests {
         let mut expect = (0usize, 0usize);
         for slot in 0..(MAX_RUN * 20) {
             let loc = SlotLoc::of(slot);
-            assert_eq!((loc.seg, loc.off), expect, "slot {slot}");
+            assert_eq!((loc.seg as usize, loc.off as usize), expect, "slot {slot}");
             assert_eq!(loc.index(), slot);
             expect.1 += 1;
             if expect.1 == seg_len(expect.0) {
