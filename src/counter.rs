@@ -38,6 +38,7 @@ pub struct Counter {
 }
 
 impl Counter {
+    #[inline]
     pub(crate) fn from_series(series: Arc<Series>) -> Counter {
         Counter {
             loc: series.loc(),
@@ -92,6 +93,7 @@ pub struct FloatCounter {
 }
 
 impl FloatCounter {
+    #[inline]
     pub(crate) fn from_series(series: Arc<Series>) -> FloatCounter {
         FloatCounter {
             loc: series.loc(),

@@ -27,6 +27,7 @@ pub struct Gauge {
 }
 
 impl Gauge {
+    #[inline]
     pub(crate) fn from_series(series: Arc<Series>) -> Gauge {
         Gauge { series }
     }
@@ -88,6 +89,7 @@ pub struct FloatGauge {
 }
 
 impl FloatGauge {
+    #[inline]
     pub(crate) fn from_series(series: Arc<Series>) -> FloatGauge {
         FloatGauge { series }
     }

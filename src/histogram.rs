@@ -230,6 +230,7 @@ pub struct HistogramSnapshot {
 }
 
 impl Histogram {
+    #[inline]
     pub(crate) fn from_series(series: Arc<Series>, buckets: Buckets) -> Histogram {
         Histogram {
             loc: series.loc(),

@@ -8,9 +8,10 @@
 //!   and `NaN` spelled so; integers with `itoa`;
 //! * the body ends with a newline.
 //!
-//! Each series' `name{labels} ` prefix is rendered once, when the series is
-//! created; a scrape only copies bytes and formats
-//! numbers into the caller's reused buffer.
+//! Each series' label text `{labels}` is rendered (and escaped) once, when
+//! the series is created, and each family's sample names and bucket `le`
+//! tails once, at registration; a scrape only copies those bytes (name,
+//! labels, tail) and formats numbers into the caller's reused buffer.
 #![forbid(unsafe_code)]
 
 /// The `Content-Type` of a text 0.0.4 body.
