@@ -195,7 +195,6 @@ fn line_start(out: &mut Vec<u8>, name: &[u8], labels: &[u8]) {
 fn encode_family(core: &FamilyCore, out: &mut Vec<u8>, buckets: &mut Vec<u64>) -> usize {
     let list = lock(&core.list);
     let pool = pool();
-    let mut series = 0;
     for variant in core.variants.iter() {
         out.extend_from_slice(variant.header.as_bytes());
         let name = variant.name.as_bytes();
@@ -260,9 +259,8 @@ fn encode_family(core: &FamilyCore, out: &mut Vec<u8>, buckets: &mut Vec<u64>) -
                 }
             }
         }
-        series += list.iter().count();
     }
-    series / core.variants.len().max(1)
+    list.iter().count()
 }
 
 fn encode_callback(

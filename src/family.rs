@@ -293,9 +293,11 @@ struct LabelRef<'a>(&'a [&'a str]);
 /// Values are hashed in order, each followed by a 0xff separator byte
 /// (never part of UTF-8), so ("ab", "c") and ("a", "bc") hash differently;
 /// equality is always checked after the hash matches.
-fn hash_values<'a, H: Hasher>(values: impl Iterator<Item = &'a [u8]>, state: &mut H) {
+/// Both sides of the map ([`SeriesKey`] and [`LabelRef`]) hash through
+/// here, so their hashes agree by construction.
+fn hash_values<H: Hasher>(values: impl Iterator<Item = impl AsRef<[u8]>>, state: &mut H) {
     for v in values {
-        state.write(v);
+        state.write(v.as_ref());
         state.write_u8(0xff);
     }
 }
@@ -390,17 +392,14 @@ fn text_is(text: &[u8], values: &[&str]) -> bool {
 
 impl Hash for SeriesKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        // The same writes as for the `&str` values the text was built from.
-        for esc in TextValues::new(self.0.text()) {
-            state.write(&unescape(esc));
-            state.write_u8(0xff);
-        }
+        // The values the text was built from, unescaped.
+        hash_values(TextValues::new(self.0.text()).map(unescape), state);
     }
 }
 
 impl Hash for LabelRef<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        hash_values(self.0.iter().map(|v| v.as_bytes()), state);
+        hash_values(self.0.iter(), state);
     }
 }
 
