@@ -216,14 +216,14 @@ fn encode_family(core: &FamilyCore, out: &mut Vec<u8>, buckets: &mut Vec<u64>) -
             Layout::Gauge => {
                 for s in list.iter() {
                     line_start(out, name, s.text());
-                    write_i64(out, s.value.load(Ordering::Relaxed) as i64);
+                    write_i64(out, s.value().load(Ordering::Relaxed) as i64);
                     out.push(b'\n');
                 }
             }
             Layout::FloatGauge => {
                 for s in list.iter() {
                     line_start(out, name, s.text());
-                    write_f64(out, f64::from_bits(s.value.load(Ordering::Relaxed)));
+                    write_f64(out, f64::from_bits(s.value().load(Ordering::Relaxed)));
                     out.push(b'\n');
                 }
             }

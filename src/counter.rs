@@ -1,8 +1,7 @@
 //! Counters: sharded, monotonically increasing values.
 
-use crate::family::Series;
+use crate::series::Series;
 use crate::shard::{pool, with_shard, SlotLoc};
-use crate::sync::Arc;
 use crate::Error;
 
 /// Samples a float counter refused (negative or NaN), process-wide; exposed
@@ -34,12 +33,12 @@ pub struct Counter {
     loc: SlotLoc,
     /// Owns the slots: they are freed when the last reference goes.
     #[allow(dead_code)] // held, never read
-    series: Arc<Series>,
+    series: Series,
 }
 
 impl Counter {
     #[inline]
-    pub(crate) fn from_series(series: Arc<Series>) -> Counter {
+    pub(crate) fn from_series(series: Series) -> Counter {
         Counter {
             loc: series.loc(),
             series,
@@ -89,12 +88,12 @@ pub struct FloatCounter {
     loc: SlotLoc,
     /// Owns the slots: they are freed when the last reference goes.
     #[allow(dead_code)] // held, never read
-    series: Arc<Series>,
+    series: Series,
 }
 
 impl FloatCounter {
     #[inline]
-    pub(crate) fn from_series(series: Arc<Series>) -> FloatCounter {
+    pub(crate) fn from_series(series: Series) -> FloatCounter {
         FloatCounter {
             loc: series.loc(),
             series,

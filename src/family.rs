@@ -5,7 +5,7 @@ use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
 use crate::encode::text::{render_labels, render_le_tails, Variant};
-use crate::shard::{pool, SlotLoc};
+pub(crate) use crate::series::Series;
 use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
 use crate::{Buckets, Counter, Error, FloatCounter, FloatGauge, Gauge, Histogram};
 
@@ -121,7 +121,7 @@ mod sealed {
 /// [`Histogram`].
 pub trait Metric: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static {
     #[doc(hidden)]
-    fn __from_series(series: Arc<Series>, buckets: Option<Buckets>) -> Self;
+    fn __from_series(series: Series, buckets: Option<Buckets>) -> Self;
 }
 
 macro_rules! impl_metric {
@@ -129,7 +129,7 @@ macro_rules! impl_metric {
         impl sealed::Sealed for $ty {}
         impl Metric for $ty {
             #[inline]
-            fn __from_series(series: Arc<Series>, _buckets: Option<Buckets>) -> Self {
+            fn __from_series(series: Series, _buckets: Option<Buckets>) -> Self {
                 $ty::from_series(series)
             }
         }
@@ -140,7 +140,7 @@ impl_metric!(Counter, FloatCounter, Gauge, FloatGauge);
 impl sealed::Sealed for Histogram {}
 impl Metric for Histogram {
     #[inline]
-    fn __from_series(series: Arc<Series>, buckets: Option<Buckets>) -> Self {
+    fn __from_series(series: Series, buckets: Option<Buckets>) -> Self {
         Histogram::from_series(
             series,
             buckets.expect("a histogram family always has buckets"),
@@ -152,7 +152,7 @@ impl Metric for Histogram {
 /// instead of owning a reference count: no atomic read-modify-write.
 #[inline]
 fn with_borrowed<M: Metric, R>(
-    series: &Arc<Series>,
+    series: &Series,
     buckets: Option<&Buckets>,
     f: impl FnOnce(&M) -> R,
 ) -> R {
@@ -169,83 +169,6 @@ fn with_borrowed<M: Metric, R>(
         ))
     };
     f(&handle)
-}
-
-/// One series: its slots (or, for a gauge, its value) and its label text.
-///
-/// Handles ([`Counter`], ...) hold it in an `Arc`; its slot run is freed
-/// (zeroed in every shard, then reusable) when the last reference goes.
-/// Two words besides the `Arc` counts: the series is small because a
-/// family holds as many as its label sets (see `docs/BENCHMARKS.md`).
-#[doc(hidden)]
-pub struct Series {
-    /// A gauge's value (gauges are not sharded, one atomic per series). A
-    /// sharded series keeps its slot run here instead, written once before
-    /// the series is shared and never again: the offset in its segment
-    /// (bits 0-31), the segment (bits 32-47) and the run length (bits
-    /// 48-63).
-    pub(crate) value: AtomicU64,
-    /// [`SHARDED`] or [`GAUGE`], then `{l1="v1",...}` with the values
-    /// escaped (nothing more for a family without labels). The exposition
-    /// writes the label part between the sample name and the value; the
-    /// lookup map compares label values against it.
-    text: Box<str>,
-}
-
-/// First byte of [`Series::text`]: the series owns a slot run.
-const SHARDED: &str = "s";
-/// First byte of [`Series::text`]: the series is a gauge.
-const GAUGE: &str = "g";
-
-impl fmt::Debug for Series {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Series")
-            .field("labels", &&self.text[1..])
-            .finish_non_exhaustive()
-    }
-}
-
-impl Series {
-    /// A sharded series with a run of `run_len` slots (`1..=MAX_RUN`).
-    pub(crate) fn sharded(run_len: usize, labels: &str) -> Series {
-        let loc = SlotLoc::of(pool().alloc(run_len));
-        // `SEGMENTS` keeps every offset below 2^32; `MAX_RUN` is 2^10.
-        let word = u64::from(loc.off) | u64::from(loc.seg) << 32 | (run_len as u64) << 48;
-        Series {
-            value: AtomicU64::new(word),
-            text: [SHARDED, labels].concat().into_boxed_str(),
-        }
-    }
-
-    /// A gauge series starting at `init` (the value's bits).
-    pub(crate) fn gauge(init: u64, labels: &str) -> Series {
-        Series {
-            value: AtomicU64::new(init),
-            text: [GAUGE, labels].concat().into_boxed_str(),
-        }
-    }
-
-    /// Where the slot run starts (sharded series only).
-    #[inline(always)]
-    pub(crate) fn loc(&self) -> SlotLoc {
-        let word = self.value.load(Ordering::Relaxed);
-        SlotLoc::new((word >> 32) as u16 as usize, word as u32 as usize)
-    }
-
-    /// The rendered label set (see the field).
-    #[inline(always)]
-    pub(crate) fn text(&self) -> &[u8] {
-        &self.text.as_bytes()[1..]
-    }
-}
-
-impl Drop for Series {
-    fn drop(&mut self) {
-        if self.text.starts_with(SHARDED) {
-            let run_len = (self.value.load(Ordering::Relaxed) >> 48) as usize;
-            pool().free(self.loc().index(), run_len);
-        }
-    }
 }
 
 /// Label values in one allocation, each followed by 0xff (never part of
@@ -276,11 +199,11 @@ pub(crate) fn key_is(key: &[u8], values: &[&str]) -> bool {
 /// A series as stored in the lookup map: hashed and compared by the label
 /// values in its text, so the map needs no separate key.
 #[derive(Debug)]
-struct SeriesKey(Arc<Series>);
+struct SeriesKey(Series);
 
 impl PartialEq for SeriesKey {
     fn eq(&self, other: &SeriesKey) -> bool {
-        self.0.text == other.0.text
+        self.0.text() == other.0.text()
     }
 }
 
@@ -420,7 +343,7 @@ impl papaya::Equivalent<SeriesKey> for LabelRef<'_> {
 #[cfg(not(telemeter_loom))]
 struct LabelMap {
     map: std::sync::OnceLock<papaya::HashSet<SeriesKey, foldhash::fast::RandomState>>,
-    single: arc_swap::ArcSwapOption<Series>,
+    single: arc_swap::ArcSwapAny<Option<Series>>,
 }
 
 #[cfg(not(telemeter_loom))]
@@ -428,12 +351,12 @@ impl LabelMap {
     fn new() -> LabelMap {
         LabelMap {
             map: std::sync::OnceLock::new(),
-            single: arc_swap::ArcSwapOption::empty(),
+            single: arc_swap::ArcSwapAny::new(None),
         }
     }
 
     #[inline]
-    fn get_with<R>(&self, values: &[&str], f: impl FnOnce(&Arc<Series>) -> R) -> Option<R> {
+    fn get_with<R>(&self, values: &[&str], f: impl FnOnce(&Series) -> R) -> Option<R> {
         if values.is_empty() {
             return self.single.load().as_ref().map(f);
         }
@@ -442,11 +365,11 @@ impl LabelMap {
         map.get(&LabelRef(values), &guard).map(|k| f(&k.0))
     }
 
-    fn get_arc(&self, values: &[&str]) -> Option<Arc<Series>> {
-        self.get_with(values, Arc::clone)
+    fn get_arc(&self, values: &[&str]) -> Option<Series> {
+        self.get_with(values, Series::clone)
     }
 
-    fn insert(&self, values: &[&str], series: Arc<Series>) {
+    fn insert(&self, values: &[&str], series: Series) {
         if values.is_empty() {
             self.single.store(Some(series));
             return;
@@ -470,7 +393,7 @@ impl LabelMap {
 }
 
 #[cfg(telemeter_loom)]
-struct LabelMap(Mutex<std::collections::HashMap<Vec<String>, Arc<Series>>>);
+struct LabelMap(Mutex<std::collections::HashMap<Vec<String>, Series>>);
 
 #[cfg(telemeter_loom)]
 impl LabelMap {
@@ -478,17 +401,17 @@ impl LabelMap {
         LabelMap(Mutex::new(std::collections::HashMap::new()))
     }
 
-    fn get_with<R>(&self, values: &[&str], f: impl FnOnce(&Arc<Series>) -> R) -> Option<R> {
+    fn get_with<R>(&self, values: &[&str], f: impl FnOnce(&Series) -> R) -> Option<R> {
         let key: Vec<String> = values.iter().map(|s| s.to_string()).collect();
         lock(&self.0).get(&key).map(f)
     }
 
-    fn get_arc(&self, values: &[&str]) -> Option<Arc<Series>> {
+    fn get_arc(&self, values: &[&str]) -> Option<Series> {
         let key: Vec<String> = values.iter().map(|s| s.to_string()).collect();
         lock(&self.0).get(&key).cloned()
     }
 
-    fn insert(&self, values: &[&str], series: Arc<Series>) {
+    fn insert(&self, values: &[&str], series: Series) {
         let key: Vec<String> = values.iter().map(|s| s.to_string()).collect();
         lock(&self.0).insert(key, series);
     }
@@ -503,8 +426,8 @@ impl LabelMap {
 /// mutex, which serialises inserts and removals (never lookups).
 #[derive(Debug, Default)]
 pub(crate) struct SeriesList {
-    pub(crate) series: Vec<Arc<Series>>,
-    overflow: Option<Arc<Series>>,
+    pub(crate) series: Vec<Series>,
+    overflow: Option<Series>,
 }
 
 impl SeriesList {
@@ -512,7 +435,7 @@ impl SeriesList {
     /// doubling: it holds a pointer per series, and doubling would leave up
     /// to 8 B per series unused (growth stays amortised O(1), under the
     /// family mutex, off every hot path).
-    fn push(&mut self, series: Arc<Series>) {
+    fn push(&mut self, series: Series) {
         let len = self.series.len();
         if len == self.series.capacity() {
             self.series.reserve_exact(len / 8 + 16);
@@ -521,7 +444,7 @@ impl SeriesList {
     }
 
     /// Every series including the overflow one, in scrape order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<Series>> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Series> {
         self.series.iter().chain(self.overflow.iter())
     }
 }
@@ -595,15 +518,15 @@ impl FamilyCore {
         }
     }
 
-    fn new_series(&self, values: &[&str]) -> Arc<Series> {
+    fn new_series(&self, values: &[&str]) -> Series {
         let text = render_labels(&self.label_names, values);
-        Arc::new(match &self.layout {
+        match &self.layout {
             Layout::Counter | Layout::FloatCounter => Series::sharded(1, &text),
             Layout::Gauge => Series::gauge(0, &text),
             Layout::FloatGauge => Series::gauge(0f64.to_bits(), &text),
             // Bucket cells (+Inf included), the f64 sum, the integer sum.
             Layout::Histogram(b) => Series::sharded(b.bounds().len() + 3, &text),
-        })
+        }
     }
 
     fn check_arity(&self, values: &[&str]) -> Result<(), Error> {
@@ -621,7 +544,7 @@ impl FamilyCore {
     /// Returns the series and whether it is the overflow series (a redirect,
     /// which must not be cached: each redirect is counted).
     #[cold]
-    fn get_or_insert(&self, values: &[&str]) -> (Arc<Series>, bool) {
+    fn get_or_insert(&self, values: &[&str]) -> (Series, bool) {
         let mut list = lock(&self.list);
         if let Some(s) = self.map.get_arc(values) {
             return (s, false);
@@ -632,11 +555,11 @@ impl FamilyCore {
                 let values = vec![OVERFLOW_LABEL_VALUE; values.len()];
                 list.overflow = Some(self.new_series(&values));
             }
-            return (Arc::clone(list.overflow.as_ref().expect("set above")), true);
+            return (list.overflow.clone().expect("set above"), true);
         }
         let series = self.new_series(values);
-        self.map.insert(values, Arc::clone(&series));
-        list.push(Arc::clone(&series));
+        self.map.insert(values, series.clone());
+        list.push(series.clone());
         (series, false)
     }
 
@@ -644,7 +567,7 @@ impl FamilyCore {
     /// calling thread's lookup cache when it can, else from the shared map
     /// (refilling the cache).
     #[inline]
-    fn lookup<R>(&self, values: &[&str], f: impl FnOnce(&Arc<Series>) -> R) -> Result<R, Error> {
+    fn lookup<R>(&self, values: &[&str], f: impl FnOnce(&Series) -> R) -> Result<R, Error> {
         self.check_arity(values)?;
         #[cfg(not(telemeter_loom))]
         {
@@ -664,7 +587,7 @@ impl FamilyCore {
     /// The shared-map path behind the cache: the series, and whether it may
     /// be cached.
     #[cfg(not(telemeter_loom))]
-    fn find_or_create(&self, values: &[&str]) -> (Arc<Series>, bool) {
+    fn find_or_create(&self, values: &[&str]) -> (Series, bool) {
         match self.map.get_arc(values) {
             Some(s) => (s, true),
             None => {
@@ -745,9 +668,8 @@ impl<M: Metric> Family<M> {
     #[inline]
     pub fn with_label_values(&self, values: &[&str]) -> Result<M, Error> {
         let buckets = self.core.buckets();
-        self.core.lookup(values, |s| {
-            M::__from_series(Arc::clone(s), buckets.cloned())
-        })
+        self.core
+            .lookup(values, |s| M::__from_series(s.clone(), buckets.cloned()))
     }
 
     /// Runs `f` on the series for this label-value set, creating it on
@@ -784,20 +706,19 @@ impl<M: Metric> Family<M> {
     pub fn remove(&self, values: &[&str]) -> Result<bool, Error> {
         self.core.check_arity(values)?;
         let mut list = lock(&self.core.list);
-        let Some(target) = self.core.map.get_with(values, Arc::as_ptr) else {
+        let Some(target) = self.core.map.get_with(values, Series::as_ptr) else {
             return Ok(false);
         };
         if list
             .overflow
             .as_ref()
-            .is_some_and(|o| std::ptr::eq(Arc::as_ptr(o), target))
+            .is_some_and(|o| std::ptr::eq(o.as_ptr(), target))
         {
             // The overflow series is not a label set the caller created.
             return Ok(false);
         }
         self.core.map.remove(values);
-        list.series
-            .retain(|s| !std::ptr::eq(Arc::as_ptr(s), target));
+        list.series.retain(|s| !std::ptr::eq(s.as_ptr(), target));
         // Every cached lookup of this family from before now is stale. A
         // thread whose lookup happens after this removal sees the new count
         // (coherence), so it never records into the removed series.
@@ -1041,7 +962,7 @@ mod cache {
         hash: u64,
         /// The values, each followed by 0xff (never part of UTF-8).
         key: Box<[u8]>,
-        series: crate::sync::Arc<Series>,
+        series: Series,
     }
 
     impl Entry {
@@ -1080,7 +1001,7 @@ mod cache {
     pub(super) fn lookup<R>(
         core: &FamilyCore,
         values: &[&str],
-        f: impl FnOnce(&crate::sync::Arc<Series>) -> R,
+        f: impl FnOnce(&Series) -> R,
     ) -> Result<R, Error> {
         let mut f = Some(f);
         let cached = CACHE.try_with(|cache| {
@@ -1187,7 +1108,7 @@ mod key_tests {
 
     fn key(values: &[&str]) -> SeriesKey {
         let names: Vec<String> = (0..values.len()).map(|i| format!("l{i}")).collect();
-        SeriesKey(Arc::new(Series::sharded(1, &render_labels(&names, values))))
+        SeriesKey(Series::sharded(1, &render_labels(&names, values)))
     }
 
     fn check(values: &[&str]) {

@@ -1,8 +1,8 @@
 //! Gauges: one atomic per series, last writer wins.
 #![forbid(unsafe_code)]
 
-use crate::family::Series;
-use crate::sync::{Arc, Ordering};
+use crate::series::Series;
+use crate::sync::Ordering;
 
 /// An integer gauge: a value that goes up and down.
 ///
@@ -23,19 +23,19 @@ use crate::sync::{Arc, Ordering};
 #[derive(Clone, Debug)]
 #[must_use = "a gauge handle records nothing unless it is used"]
 pub struct Gauge {
-    series: Arc<Series>,
+    series: Series,
 }
 
 impl Gauge {
     #[inline]
-    pub(crate) fn from_series(series: Arc<Series>) -> Gauge {
+    pub(crate) fn from_series(series: Series) -> Gauge {
         Gauge { series }
     }
 
     /// Sets the value.
     #[inline]
     pub fn set(&self, v: i64) {
-        self.series.value.store(v as u64, Ordering::Relaxed);
+        self.series.value().store(v as u64, Ordering::Relaxed);
     }
 
     /// Adds one.
@@ -53,19 +53,19 @@ impl Gauge {
     /// Adds `v` (wrapping on overflow).
     #[inline]
     pub fn add(&self, v: i64) {
-        self.series.value.fetch_add(v as u64, Ordering::Relaxed);
+        self.series.value().fetch_add(v as u64, Ordering::Relaxed);
     }
 
     /// Subtracts `v` (wrapping on overflow).
     #[inline]
     pub fn sub(&self, v: i64) {
-        self.series.value.fetch_sub(v as u64, Ordering::Relaxed);
+        self.series.value().fetch_sub(v as u64, Ordering::Relaxed);
     }
 
     /// The current value.
     #[must_use]
     pub fn get(&self) -> i64 {
-        self.series.value.load(Ordering::Relaxed) as i64
+        self.series.value().load(Ordering::Relaxed) as i64
     }
 }
 
@@ -85,19 +85,19 @@ impl Gauge {
 #[derive(Clone, Debug)]
 #[must_use = "a gauge handle records nothing unless it is used"]
 pub struct FloatGauge {
-    series: Arc<Series>,
+    series: Series,
 }
 
 impl FloatGauge {
     #[inline]
-    pub(crate) fn from_series(series: Arc<Series>) -> FloatGauge {
+    pub(crate) fn from_series(series: Series) -> FloatGauge {
         FloatGauge { series }
     }
 
     /// Sets the value.
     #[inline]
     pub fn set(&self, v: f64) {
-        self.series.value.store(v.to_bits(), Ordering::Relaxed);
+        self.series.value().store(v.to_bits(), Ordering::Relaxed);
     }
 
     /// Adds one.
@@ -115,10 +115,10 @@ impl FloatGauge {
     /// Adds `v` (a compare-and-swap loop: concurrent adds are never lost).
     #[inline]
     pub fn add(&self, v: f64) {
-        let mut cur = self.series.value.load(Ordering::Relaxed);
+        let mut cur = self.series.value().load(Ordering::Relaxed);
         loop {
             let new = (f64::from_bits(cur) + v).to_bits();
-            match self.series.value.compare_exchange_weak(
+            match self.series.value().compare_exchange_weak(
                 cur,
                 new,
                 Ordering::Relaxed,
@@ -139,6 +139,6 @@ impl FloatGauge {
     /// The current value.
     #[must_use]
     pub fn get(&self) -> f64 {
-        f64::from_bits(self.series.value.load(Ordering::Relaxed))
+        f64::from_bits(self.series.value().load(Ordering::Relaxed))
     }
 }

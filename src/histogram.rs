@@ -2,9 +2,8 @@
 
 use std::time::Instant;
 
-use crate::family::Series;
+use crate::series::Series;
 use crate::shard::{pool, with_shard, Pool, SlotLoc, MAX_RUN};
-use crate::sync::Arc;
 // Bounds are immutable after construction and take part in no protocol:
 // a std Arc (loom's Arc cannot hold a slice).
 use crate::Error;
@@ -214,7 +213,7 @@ pub struct Histogram {
     loc: SlotLoc,
     /// Owns the slots: they are freed when the last reference goes.
     #[allow(dead_code)] // held, never read
-    series: Arc<Series>,
+    series: Series,
     buckets: Buckets,
 }
 
@@ -231,7 +230,7 @@ pub struct HistogramSnapshot {
 
 impl Histogram {
     #[inline]
-    pub(crate) fn from_series(series: Arc<Series>, buckets: Buckets) -> Histogram {
+    pub(crate) fn from_series(series: Series, buckets: Buckets) -> Histogram {
         Histogram {
             loc: series.loc(),
             series,

@@ -68,6 +68,7 @@ mod family;
 mod gauge;
 mod histogram;
 mod registry;
+mod series;
 mod shard;
 mod sync;
 

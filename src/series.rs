@@ -1,0 +1,247 @@
+//! A series: its slot run (or a gauge's value) and its label text, in one
+//! reference-counted allocation.
+//!
+//! A family holds as many series as it has label sets, so the series is
+//! laid out for size: one allocation holding a reference count, one value
+//! word, the text's length and the text itself, with no weak count (nothing
+//! needs one) and no pointer to a separate text buffer. A labelled counter
+//! series costs that allocation plus its map slot and list entry (see
+//! `docs/BENCHMARKS.md`).
+//!
+//! The count follows `std::sync::Arc`: a clone is a relaxed increment
+//! (whoever clones already holds a reference, so the allocation is alive);
+//! a drop is a release decrement, and the thread that takes the count to
+//! zero issues an acquire fence before it frees, so every use of the
+//! series by any other reference happens-before the free. The last drop of
+//! a sharded series frees its slot run (zeroed in every shard, then
+//! reusable), which is what the loom model of removal and slot reuse checks.
+
+use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+use std::fmt;
+use std::ptr::{self, NonNull};
+
+use crate::shard::{pool, SlotLoc};
+use crate::sync::{fence, AtomicU64, Ordering};
+
+/// The start of a series' allocation; `len` bytes of label text follow it.
+#[derive(Debug)]
+#[doc(hidden)]
+pub struct Header {
+    refs: AtomicU64,
+    /// A gauge's value (gauges are not sharded: one atomic per series). A
+    /// sharded series keeps its slot run here instead, written once before
+    /// the series is shared and never again: the offset in its segment
+    /// (bits 0-31), the segment (bits 32-47) and the run length (bits
+    /// 48-63).
+    value: AtomicU64,
+    /// The text's length (bits 0-62) and whether this is a gauge (bit 63).
+    len_kind: u64,
+}
+
+const GAUGE: u64 = 1 << 63;
+
+/// Counts above this abort, as `std::sync::Arc` does: only a leak of
+/// billions of references can get there, and wrapping would free a live
+/// series.
+const MAX_REFS: u64 = i64::MAX as u64;
+
+/// A counted reference to one series (see the module docs).
+#[doc(hidden)]
+pub struct Series {
+    ptr: NonNull<Header>,
+}
+
+// SAFETY: a series is immutable after construction except for its atomics
+// (the count and the value), so references may be sent to and shared
+// between threads; the allocation is freed exactly once, by the reference
+// that takes the count to zero.
+unsafe impl Send for Series {}
+// SAFETY: as above.
+unsafe impl Sync for Series {}
+
+fn layout(len: usize) -> Layout {
+    // A label text long enough to overflow `isize` cannot exist: it was
+    // rendered into a `String` first.
+    Layout::from_size_align(size_of::<Header>() + len, align_of::<Header>())
+        .expect("label text shorter than isize::MAX")
+}
+
+impl Series {
+    fn new(value: u64, gauge: bool, labels: &str) -> Series {
+        let len = labels.len();
+        let layout = layout(len);
+        // SAFETY: `layout` has a non-zero size (the header).
+        let p = unsafe { alloc(layout) } as *mut Header;
+        let Some(ptr) = NonNull::new(p) else {
+            handle_alloc_error(layout)
+        };
+        // SAFETY: `p` is a fresh allocation of `layout`: a `Header`, then
+        // `len` bytes, which `labels` (a distinct, live string) fills.
+        unsafe {
+            p.write(Header {
+                refs: AtomicU64::new(1),
+                value: AtomicU64::new(value),
+                len_kind: len as u64 | if gauge { GAUGE } else { 0 },
+            });
+            ptr::copy_nonoverlapping(labels.as_ptr(), p.add(1) as *mut u8, len);
+        }
+        Series { ptr }
+    }
+
+    /// A sharded series with a run of `run_len` slots (`1..=MAX_RUN`) and
+    /// the rendered label text `labels`.
+    pub(crate) fn sharded(run_len: usize, labels: &str) -> Series {
+        let loc = SlotLoc::of(pool().alloc(run_len));
+        // `SEGMENTS` keeps every offset below 2^32; `MAX_RUN` is 2^10.
+        let word = u64::from(loc.off) | u64::from(loc.seg) << 32 | (run_len as u64) << 48;
+        Series::new(word, false, labels)
+    }
+
+    /// A gauge series starting at `init` (the value's bits).
+    pub(crate) fn gauge(init: u64, labels: &str) -> Series {
+        Series::new(init, true, labels)
+    }
+
+    #[inline(always)]
+    fn header(&self) -> &Header {
+        // SAFETY: `ptr` points to a live, initialised header for as long as
+        // this reference exists.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// A gauge's value (see [`Header::value`]).
+    #[inline(always)]
+    pub(crate) fn value(&self) -> &AtomicU64 {
+        &self.header().value
+    }
+
+    /// Where the slot run starts (sharded series only).
+    #[inline(always)]
+    pub(crate) fn loc(&self) -> SlotLoc {
+        let word = self.value().load(Ordering::Relaxed);
+        SlotLoc::new((word >> 32) as u16 as usize, word as u32 as usize)
+    }
+
+    /// `{l1="v1",...}` with the values escaped, or empty for a family
+    /// without labels. The exposition writes it between the sample name and
+    /// the value; the lookup map compares label values against it.
+    #[inline(always)]
+    pub(crate) fn text(&self) -> &[u8] {
+        let len = (self.header().len_kind & !GAUGE) as usize;
+        // SAFETY: `len` initialised bytes follow the header (see `new`), and
+        // they live as long as the allocation.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(1) as *const u8, len) }
+    }
+
+    /// The allocation's address, to tell series apart.
+    #[inline]
+    pub(crate) fn as_ptr(&self) -> *const Header {
+        self.ptr.as_ptr()
+    }
+}
+
+impl Clone for Series {
+    #[inline]
+    fn clone(&self) -> Series {
+        if self.header().refs.fetch_add(1, Ordering::Relaxed) > MAX_REFS {
+            std::process::abort();
+        }
+        Series { ptr: self.ptr }
+    }
+}
+
+impl Drop for Series {
+    fn drop(&mut self) {
+        if self.header().refs.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        fence(Ordering::Acquire);
+        let len_kind = self.header().len_kind;
+        if len_kind & GAUGE == 0 {
+            let run_len = (self.value().load(Ordering::Relaxed) >> 48) as usize;
+            pool().free(self.loc().index(), run_len);
+        }
+        let p = self.ptr.as_ptr();
+        // SAFETY: this was the last reference, so nothing else reads the
+        // allocation any more; it was allocated in `new` with this layout
+        // (the length is unchanged since), and its header is dropped once.
+        unsafe {
+            ptr::drop_in_place(p);
+            dealloc(p as *mut u8, layout((len_kind & !GAUGE) as usize));
+        }
+    }
+}
+
+impl fmt::Debug for Series {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Series")
+            .field("labels", &String::from_utf8_lossy(self.text()))
+            .finish_non_exhaustive()
+    }
+}
+
+// SAFETY: `into_ptr` and `from_ptr` transfer one counted reference through
+// the raw pointer, `as_ptr` borrows it, and `clone` counts a new one, which
+// is the contract arc-swap needs; the header's alignment (8) leaves the low
+// bits it may use free.
+#[cfg(not(telemeter_loom))]
+unsafe impl arc_swap::RefCnt for Series {
+    type Base = Header;
+
+    fn into_ptr(me: Series) -> *mut Header {
+        let p = me.ptr.as_ptr();
+        std::mem::forget(me);
+        p
+    }
+
+    fn as_ptr(me: &Series) -> *mut Header {
+        me.ptr.as_ptr()
+    }
+
+    unsafe fn from_ptr(ptr: *const Header) -> Series {
+        Series {
+            // SAFETY: arc-swap only hands back pointers `into_ptr` produced,
+            // which are non-null.
+            ptr: unsafe { NonNull::new_unchecked(ptr as *mut Header) },
+        }
+    }
+}
+
+#[cfg(all(test, not(telemeter_loom)))]
+mod tests {
+    use super::*;
+
+    fn refs(s: &Series) -> u64 {
+        s.header().refs.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn text_and_value_survive_clones() {
+        let s = Series::sharded(3, "{a=\"x\"}");
+        assert_eq!(s.text(), b"{a=\"x\"}");
+        let loc = s.loc();
+        let t = s.clone();
+        assert_eq!(refs(&t), 2);
+        drop(s);
+        assert_eq!(refs(&t), 1);
+        assert_eq!(t.text(), b"{a=\"x\"}");
+        assert_eq!(t.loc(), loc);
+
+        let g = Series::gauge(7, "");
+        assert_eq!(g.text(), b"");
+        assert_eq!(g.value().load(Ordering::Relaxed), 7);
+        assert_eq!(format!("{g:?}"), "Series { labels: \"\", .. }");
+    }
+
+    #[test]
+    fn arc_swap_round_trips_a_counted_reference() {
+        let s = Series::gauge(1, "{}");
+        let swap = arc_swap::ArcSwapAny::<Option<Series>>::from(Some(s.clone()));
+        assert_eq!(swap.load().as_ref().map(Series::text), Some(&b"{}"[..]));
+        let full = swap.load_full().expect("stored");
+        assert_eq!(full.as_ptr(), s.as_ptr());
+        swap.store(None);
+        drop(full);
+        assert_eq!(refs(&s), 1);
+    }
+}
