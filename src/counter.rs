@@ -1,6 +1,6 @@
 //! Counters: sharded, monotonically increasing values.
 
-use crate::series::Series;
+use crate::cache::HandleRef;
 use crate::shard::{pool, with_shard, SlotLoc};
 use crate::Error;
 
@@ -33,16 +33,22 @@ pub struct Counter {
     loc: SlotLoc,
     /// Owns the slots: they are freed when the last reference goes.
     #[allow(dead_code)] // held, never read
-    series: Series,
+    series: HandleRef,
 }
 
 impl Counter {
     #[inline]
-    pub(crate) fn from_series(series: Series) -> Counter {
+    pub(crate) fn from_series(series: HandleRef) -> Counter {
         Counter {
             loc: series.loc(),
             series,
         }
+    }
+
+    /// The series this handle records into (tests).
+    #[cfg(test)]
+    pub(crate) fn series_for_tests(&self) -> &crate::series::Series {
+        &self.series
     }
 
     /// Adds one.
@@ -88,12 +94,12 @@ pub struct FloatCounter {
     loc: SlotLoc,
     /// Owns the slots: they are freed when the last reference goes.
     #[allow(dead_code)] // held, never read
-    series: Series,
+    series: HandleRef,
 }
 
 impl FloatCounter {
     #[inline]
-    pub(crate) fn from_series(series: Series) -> FloatCounter {
+    pub(crate) fn from_series(series: HandleRef) -> FloatCounter {
         FloatCounter {
             loc: series.loc(),
             series,

@@ -1,9 +1,13 @@
 //! Labelled families: one metric name, fixed label names, many series.
+// The label-text map and the spare-reference calls are not built under
+// loom (a mutex-guarded `HashMap` and plain counting stand in).
+#![cfg_attr(telemeter_loom, allow(dead_code))]
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
+use crate::cache::{Found, HandleRef};
 use crate::encode::text::{render_labels, render_le_tails, Variant};
 pub(crate) use crate::series::Series;
 use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
@@ -121,7 +125,7 @@ mod sealed {
 /// [`Histogram`].
 pub trait Metric: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static {
     #[doc(hidden)]
-    fn __from_series(series: Series, buckets: Option<Buckets>) -> Self;
+    fn __from_series(series: HandleRef, buckets: Option<Buckets>) -> Self;
 }
 
 macro_rules! impl_metric {
@@ -129,7 +133,7 @@ macro_rules! impl_metric {
         impl sealed::Sealed for $ty {}
         impl Metric for $ty {
             #[inline]
-            fn __from_series(series: Series, _buckets: Option<Buckets>) -> Self {
+            fn __from_series(series: HandleRef, _buckets: Option<Buckets>) -> Self {
                 $ty::from_series(series)
             }
         }
@@ -140,7 +144,7 @@ impl_metric!(Counter, FloatCounter, Gauge, FloatGauge);
 impl sealed::Sealed for Histogram {}
 impl Metric for Histogram {
     #[inline]
-    fn __from_series(series: Series, buckets: Option<Buckets>) -> Self {
+    fn __from_series(series: HandleRef, buckets: Option<Buckets>) -> Self {
         Histogram::from_series(
             series,
             buckets.expect("a histogram family always has buckets"),
@@ -164,36 +168,11 @@ fn with_borrowed<M: Metric, R>(
     // clone `f` makes counts as usual.
     let handle = unsafe {
         std::mem::ManuallyDrop::new(M::__from_series(
-            std::ptr::read(series),
+            HandleRef::new(std::ptr::read(series)),
             buckets.map(|b| std::ptr::read(b)),
         ))
     };
     f(&handle)
-}
-
-/// Label values in one allocation, each followed by 0xff (never part of
-/// UTF-8, so the encoding is unambiguous).
-pub(crate) fn encode_key(values: &[&str]) -> Box<[u8]> {
-    let mut key = Vec::with_capacity(values.iter().map(|v| v.len() + 1).sum());
-    for v in values {
-        key.extend_from_slice(v.as_bytes());
-        key.push(0xff);
-    }
-    key.into_boxed_slice()
-}
-
-/// Whether `key` (from [`encode_key`]) holds exactly `values`.
-#[inline]
-pub(crate) fn key_is(key: &[u8], values: &[&str]) -> bool {
-    let mut rest = key;
-    for v in values {
-        let v = v.as_bytes();
-        match rest.get(v.len()) {
-            Some(&0xff) if &rest[..v.len()] == v => rest = &rest[v.len() + 1..],
-            _ => return false,
-        }
-    }
-    rest.is_empty()
 }
 
 /// A series as stored in the lookup map: hashed and compared by the label
@@ -465,10 +444,10 @@ pub(crate) struct FamilyCore {
     pub(crate) overflowed: AtomicU64,
     /// Process-unique id, for the per-thread lookup cache.
     #[cfg_attr(telemeter_loom, allow(dead_code))]
-    id: u64,
+    pub(crate) id: u64,
     /// Bumped by every removal: cached lookups from before it are stale.
     #[cfg_attr(telemeter_loom, allow(dead_code))]
-    removals: AtomicU64,
+    pub(crate) removals: AtomicU64,
 }
 
 static NEXT_FAMILY_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -529,15 +508,22 @@ impl FamilyCore {
         }
     }
 
+    #[inline(always)]
     fn check_arity(&self, values: &[&str]) -> Result<(), Error> {
         if values.len() != self.label_names.len() {
-            return Err(Error::LabelCount {
-                family: self.name.clone(),
-                expected: self.label_names.len(),
-                got: values.len(),
-            });
+            return Err(self.arity_error(values.len()));
         }
         Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn arity_error(&self, got: usize) -> Error {
+        Error::LabelCount {
+            family: self.name.clone(),
+            expected: self.label_names.len(),
+            got,
+        }
     }
 
     /// The slow path: insert under the family mutex, re-checking first.
@@ -567,11 +553,11 @@ impl FamilyCore {
     /// calling thread's lookup cache when it can, else from the shared map
     /// (refilling the cache).
     #[inline]
-    fn lookup<R>(&self, values: &[&str], f: impl FnOnce(&Series) -> R) -> Result<R, Error> {
+    fn lookup<R>(&self, values: &[&str], f: impl FnOnce(Found<'_>) -> R) -> Result<R, Error> {
         self.check_arity(values)?;
         #[cfg(not(telemeter_loom))]
         {
-            cache::lookup(self, values, f)
+            Ok(crate::cache::lookup(self, values, f))
         }
         #[cfg(telemeter_loom)]
         {
@@ -580,14 +566,14 @@ impl FamilyCore {
                 .get_arc(values)
                 .map(|s| (s, false))
                 .unwrap_or_else(|| self.get_or_insert(values));
-            Ok(f(&s))
+            Ok(f(Found::uncached(&s)))
         }
     }
 
     /// The shared-map path behind the cache: the series, and whether it may
     /// be cached.
     #[cfg(not(telemeter_loom))]
-    fn find_or_create(&self, values: &[&str]) -> (Series, bool) {
+    pub(crate) fn find_or_create(&self, values: &[&str]) -> (Series, bool) {
         match self.map.get_arc(values) {
             Some(s) => (s, true),
             None => {
@@ -595,6 +581,13 @@ impl FamilyCore {
                 (s, !overflow)
             }
         }
+    }
+
+    /// The reference count of the series for `values`, not counting the
+    /// map's (tests).
+    #[cfg(test)]
+    pub(crate) fn refs_of(&self, values: &[&str]) -> Option<u64> {
+        self.map.get_with(values, |s| s.ref_count() - 1)
     }
 
     pub(crate) fn series_count(&self) -> usize {
@@ -668,8 +661,9 @@ impl<M: Metric> Family<M> {
     #[inline]
     pub fn with_label_values(&self, values: &[&str]) -> Result<M, Error> {
         let buckets = self.core.buckets();
-        self.core
-            .lookup(values, |s| M::__from_series(s.clone(), buckets.cloned()))
+        self.core.lookup(values, |found| {
+            M::__from_series(found.lend(), buckets.cloned())
+        })
     }
 
     /// Runs `f` on the series for this label-value set, creating it on
@@ -694,7 +688,8 @@ impl<M: Metric> Family<M> {
     #[inline]
     pub fn with<R>(&self, values: &[&str], f: impl FnOnce(&M) -> R) -> Result<R, Error> {
         let buckets = self.core.buckets();
-        self.core.lookup(values, |s| with_borrowed(s, buckets, f))
+        self.core
+            .lookup(values, |found| with_borrowed(found.series, buckets, f))
     }
 
     /// Removes a series from the family (and from future scrapes).
@@ -888,215 +883,6 @@ macro_rules! fixed_label {
             }
         }
     };
-}
-
-/// The per-thread lookup cache: label values -> series, without touching
-/// any shared cache line or reference count on a hit.
-///
-/// 128 sets of 4 ways, indexed by the hash of the values mixed with the
-/// family id; a miss replaces the ways round-robin, skipping the one used
-/// last.
-#[cfg(not(telemeter_loom))]
-mod cache {
-    use std::cell::RefCell;
-    use std::hash::{BuildHasher, Hasher};
-
-    use super::{encode_key, key_is, FamilyCore, Series};
-    use crate::sync::Ordering;
-    use crate::Error;
-
-    /// A small, fast hash of the values for the cache's set index and tag.
-    /// Quality matters only for spreading entries: a hit always compares
-    /// the values, so a collision costs a miss (the shared map), never a
-    /// wrong series; the per-thread random seed keeps crafted values from
-    /// picking sets.
-    #[inline]
-    fn hash_values(seed: u64, values: &[&str]) -> u64 {
-        const K: u64 = 0x9e37_79b9_7f4a_7c15;
-        #[inline(always)]
-        fn mix(h: u64, w: u64) -> u64 {
-            (h ^ w).wrapping_mul(K).rotate_left(31)
-        }
-        #[inline(always)]
-        fn word(b: &[u8], at: usize) -> u64 {
-            u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
-        }
-        #[inline(always)]
-        fn half(b: &[u8], at: usize) -> u64 {
-            u64::from(u32::from_le_bytes(
-                b[at..at + 4].try_into().expect("4 bytes"),
-            ))
-        }
-        let mut h = seed;
-        for v in values {
-            let b = v.as_bytes();
-            let n = b.len();
-            // Every byte enters the hash; the overlapping reads at the end
-            // cover the tail without a byte loop.
-            let tail = if n >= 8 {
-                let mut at = 0;
-                while at + 8 < n {
-                    h = mix(h, word(b, at));
-                    at += 8;
-                }
-                word(b, n - 8)
-            } else if n >= 4 {
-                half(b, 0) | half(b, n - 4) << 32
-            } else if n > 0 {
-                u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16
-            } else {
-                0
-            };
-            // The length separates ("ab", "c") from ("a", "bc").
-            h = mix(h, tail ^ (n as u64) << 56);
-        }
-        h ^ (h >> 29)
-    }
-
-    const SETS: usize = 128;
-    const WAYS: usize = 4;
-
-    struct Entry {
-        family: u64,
-        removals: u64,
-        hash: u64,
-        /// The values, each followed by 0xff (never part of UTF-8).
-        key: Box<[u8]>,
-        series: Series,
-    }
-
-    impl Entry {
-        #[inline]
-        fn matches(&self, core: &FamilyCore, hash: u64, removals: u64, values: &[&str]) -> bool {
-            self.hash == hash
-                && self.family == core.id
-                && self.removals == removals
-                && key_is(&self.key, values)
-        }
-    }
-
-    struct Cache {
-        /// Per-thread random seed of [`hash_values`].
-        seed: u64,
-        entries: Vec<Option<Entry>>,
-        /// Per set: the way used last, and the next way to replace.
-        recent: Vec<(u8, u8)>,
-    }
-
-    std::thread_local! {
-        static CACHE: RefCell<Cache> = RefCell::new(Cache {
-            seed: {
-                let mut h = foldhash::fast::RandomState::default().build_hasher();
-                h.write_u8(0);
-                h.finish() | 1
-            },
-            entries: (0..SETS * WAYS).map(|_| None).collect(),
-            recent: vec![(0, 0); SETS],
-        });
-    }
-
-    /// Runs `f` on the series for `values`. `f` runs while the cache is
-    /// borrowed; a lookup from inside `f` finds it busy and takes the map.
-    #[inline]
-    pub(super) fn lookup<R>(
-        core: &FamilyCore,
-        values: &[&str],
-        f: impl FnOnce(&Series) -> R,
-    ) -> Result<R, Error> {
-        let mut f = Some(f);
-        let cached = CACHE.try_with(|cache| {
-            let Ok(mut cache) = cache.try_borrow_mut() else {
-                return None;
-            };
-            let cache = &mut *cache;
-            let hash = hash_values(cache.seed, values);
-            let set = (hash ^ core.id.wrapping_mul(0x9e37_79b9_7f4a_7c15)) as usize % SETS;
-            let removals = core.removals.load(Ordering::Relaxed);
-            let base = set * WAYS;
-            let way = (0..WAYS).find(|w| {
-                cache.entries[base + w]
-                    .as_ref()
-                    .is_some_and(|e| e.matches(core, hash, removals, values))
-            });
-            let way = match way {
-                Some(w) => w,
-                None => {
-                    let (series, cacheable) = core.find_or_create(values);
-                    if !cacheable {
-                        return Some((f.take().expect("once"))(&series));
-                    }
-                    let (last, next) = cache.recent[set];
-                    let mut victim = next as usize % WAYS;
-                    if victim == last as usize {
-                        victim = (victim + 1) % WAYS;
-                    }
-                    cache.recent[set].1 = ((victim + 1) % WAYS) as u8;
-                    // Replacing an entry may drop the last reference to a
-                    // removed series, which frees its slots (cold).
-                    cache.entries[base + victim] = Some(Entry {
-                        family: core.id,
-                        removals,
-                        hash,
-                        key: encode_key(values),
-                        series,
-                    });
-                    victim
-                }
-            };
-            cache.recent[set].0 = way as u8;
-            let series = &cache.entries[base + way].as_ref().expect("present").series;
-            Some((f.take().expect("once"))(series))
-        });
-        match cached {
-            Ok(Some(r)) => Ok(r),
-            // Thread-local teardown, or a lookup from inside `f`: the map.
-            _ => {
-                let (series, _) = core.find_or_create(values);
-                Ok((f.take().expect("not called yet"))(&series))
-            }
-        }
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::{encode_key, hash_values, key_is};
-
-        #[test]
-        fn cache_hash_separates_values_and_follows_every_byte() {
-            for seed in [1u64, 0x1234_5678_9abc_def1, u64::MAX] {
-                let h = |v: &[&str]| hash_values(seed, v);
-                assert_ne!(h(&["ab", "c"]), h(&["a", "bc"]));
-                assert_ne!(h(&["abc"]), h(&["abc", ""]));
-                assert_ne!(h(&[""]), h(&[]));
-                let long = "0123456789abcdef-tail";
-                // Every length up to three words, so each tail read (byte,
-                // half word, overlapping word) is covered.
-                for len in 1..=long.len() {
-                    let v = &long[..len];
-                    for i in 0..len {
-                        let mut changed = v.as_bytes().to_vec();
-                        changed[i] ^= 1;
-                        let changed = String::from_utf8(changed).unwrap();
-                        assert_ne!(h(&[v]), h(&[&changed]), "length {len}, byte {i}");
-                    }
-                }
-            }
-        }
-
-        #[test]
-        fn keys_compare_value_by_value() {
-            let k = encode_key(&["ab", "c"]);
-            assert!(key_is(&k, &["ab", "c"]));
-            assert!(!key_is(&k, &["a", "bc"]));
-            assert!(!key_is(&k, &["ab"]));
-            assert!(!key_is(&k, &["ab", "c", ""]));
-            assert!(!key_is(&k, &["ab", "cd"]));
-            let empty = encode_key(&[]);
-            assert!(key_is(&empty, &[]));
-            assert!(!key_is(&empty, &[""]));
-            assert!(key_is(&encode_key(&["", ""]), &["", ""]));
-        }
-    }
 }
 
 #[cfg(all(test, not(telemeter_loom)))]

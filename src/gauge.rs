@@ -1,7 +1,7 @@
 //! Gauges: one atomic per series, last writer wins.
 #![forbid(unsafe_code)]
 
-use crate::series::Series;
+use crate::cache::HandleRef;
 use crate::sync::Ordering;
 
 /// An integer gauge: a value that goes up and down.
@@ -23,12 +23,12 @@ use crate::sync::Ordering;
 #[derive(Clone, Debug)]
 #[must_use = "a gauge handle records nothing unless it is used"]
 pub struct Gauge {
-    series: Series,
+    series: HandleRef,
 }
 
 impl Gauge {
     #[inline]
-    pub(crate) fn from_series(series: Series) -> Gauge {
+    pub(crate) fn from_series(series: HandleRef) -> Gauge {
         Gauge { series }
     }
 
@@ -85,12 +85,12 @@ impl Gauge {
 #[derive(Clone, Debug)]
 #[must_use = "a gauge handle records nothing unless it is used"]
 pub struct FloatGauge {
-    series: Series,
+    series: HandleRef,
 }
 
 impl FloatGauge {
     #[inline]
-    pub(crate) fn from_series(series: Series) -> FloatGauge {
+    pub(crate) fn from_series(series: HandleRef) -> FloatGauge {
         FloatGauge { series }
     }
 

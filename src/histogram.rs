@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use crate::series::Series;
+use crate::cache::HandleRef;
 use crate::shard::{pool, with_shard, Pool, SlotLoc, MAX_RUN};
 // Bounds are immutable after construction and take part in no protocol:
 // a std Arc (loom's Arc cannot hold a slice).
@@ -213,7 +213,7 @@ pub struct Histogram {
     loc: SlotLoc,
     /// Owns the slots: they are freed when the last reference goes.
     #[allow(dead_code)] // held, never read
-    series: Series,
+    series: HandleRef,
     buckets: Buckets,
 }
 
@@ -230,7 +230,7 @@ pub struct HistogramSnapshot {
 
 impl Histogram {
     #[inline]
-    pub(crate) fn from_series(series: Series, buckets: Buckets) -> Histogram {
+    pub(crate) fn from_series(series: HandleRef, buckets: Buckets) -> Histogram {
         Histogram {
             loc: series.loc(),
             series,

@@ -61,6 +61,7 @@
 #![deny(missing_debug_implementations)]
 #![warn(rust_2018_idioms)]
 
+mod cache;
 mod collect;
 mod counter;
 mod error;

@@ -15,6 +15,9 @@
 //! series by any other reference happens-before the free. The last drop of
 //! a sharded series frees its slot run (zeroed in every shard, then
 //! reusable), which is what the loom model of removal and slot reuse checks.
+// The label-text map and the spare-reference calls are not built under
+// loom (a mutex-guarded `HashMap` and plain counting stand in).
+#![cfg_attr(telemeter_loom, allow(dead_code))]
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::fmt;
@@ -93,7 +96,7 @@ impl Series {
     pub(crate) fn sharded(run_len: usize, labels: &str) -> Series {
         let loc = SlotLoc::of(pool().alloc(run_len));
         // `SEGMENTS` keeps every offset below 2^32; `MAX_RUN` is 2^10.
-        let word = u64::from(loc.off) | u64::from(loc.seg) << 32 | (run_len as u64) << 48;
+        let word = loc.word() | (run_len as u64) << 48;
         Series::new(word, false, labels)
     }
 
@@ -118,8 +121,7 @@ impl Series {
     /// Where the slot run starts (sharded series only).
     #[inline(always)]
     pub(crate) fn loc(&self) -> SlotLoc {
-        let word = self.value().load(Ordering::Relaxed);
-        SlotLoc::new((word >> 32) as u16 as usize, word as u32 as usize)
+        SlotLoc::from_word(self.value().load(Ordering::Relaxed))
     }
 
     /// `{l1="v1",...}` with the values escaped, or empty for a family
@@ -131,6 +133,70 @@ impl Series {
         // SAFETY: `len` initialised bytes follow the header (see `new`), and
         // they live as long as the allocation.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(1) as *const u8, len) }
+    }
+
+    /// Counts `n` more references, which the caller then owns (as spares:
+    /// see `cache`). Relaxed, as a clone: the caller holds one already.
+    #[inline]
+    pub(crate) fn acquire(&self, n: u32) {
+        if self
+            .header()
+            .refs
+            .fetch_add(u64::from(n), Ordering::Relaxed)
+            > MAX_REFS
+        {
+            std::process::abort();
+        }
+    }
+
+    /// A `Series` for one reference that is already counted and owned by
+    /// the caller, without touching the count.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns a counted reference to this series that nothing
+    /// else will release; it moves into the returned value.
+    #[inline(always)]
+    pub(crate) unsafe fn counted_copy(&self) -> Series {
+        Series { ptr: self.ptr }
+    }
+
+    /// The `Series` for a counted reference the caller owns, given as the
+    /// address [`Series::as_ptr`] returned.
+    ///
+    /// # Safety
+    ///
+    /// `p` is the address of a live series, and the caller owns a counted
+    /// reference to it that moves into the returned value.
+    #[inline]
+    pub(crate) unsafe fn from_counted_ptr(p: *const Header) -> Series {
+        Series {
+            // SAFETY: a live series' address is not null.
+            ptr: unsafe { NonNull::new_unchecked(p as *mut Header) },
+        }
+    }
+
+    /// Releases `n` counted references the caller owns besides `self`.
+    /// Release ordering, as a drop; it cannot reach zero, because `self`
+    /// is still counted.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns `n` counted references to this series besides
+    /// `self`, and uses none of them again.
+    #[inline]
+    pub(crate) unsafe fn release(&self, n: u32) {
+        let before = self
+            .header()
+            .refs
+            .fetch_sub(u64::from(n), Ordering::Release);
+        debug_assert!(before > u64::from(n), "released a reference still in use");
+    }
+
+    /// The reference count (tests).
+    #[cfg(test)]
+    pub(crate) fn ref_count(&self) -> u64 {
+        self.header().refs.load(Ordering::Relaxed)
     }
 
     /// The allocation's address, to tell series apart.
@@ -212,7 +278,7 @@ mod tests {
     use super::*;
 
     fn refs(s: &Series) -> u64 {
-        s.header().refs.load(Ordering::Relaxed)
+        s.ref_count()
     }
 
     #[test]

@@ -78,14 +78,11 @@ const MAX_SHARDS: usize = EXCLUSIVE_SHARDS + SHARED_SHARDS;
 /// The largest run of slots one series may take (one segment 0).
 pub(crate) const MAX_RUN: usize = 1 << SEG0_BITS;
 
-/// Where a slot lives inside every shard.
+/// Where a slot lives inside every shard: the offset in its segment (bits
+/// 0-31) and the segment (bits 32-47) in one word, so that a handle holding
+/// it and a series pointer is a pair of scalars, passed in registers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct SlotLoc {
-    /// Below `SEGMENTS`.
-    pub(crate) seg: u32,
-    /// Below `seg_len(seg)`, which `SEGMENTS` keeps at most 2^32.
-    pub(crate) off: u32,
-}
+pub(crate) struct SlotLoc(u64);
 
 impl SlotLoc {
     /// The location of slot index `slot`.
@@ -99,24 +96,45 @@ impl SlotLoc {
     #[inline(always)]
     pub(crate) fn new(seg: usize, off: usize) -> SlotLoc {
         debug_assert!(seg < SEGMENTS && off < seg_len(seg));
-        SlotLoc {
-            seg: seg as u32,
-            off: off as u32,
-        }
+        SlotLoc((seg as u64) << 32 | off as u64)
+    }
+
+    /// The location packed in the low 48 bits of `word` (offset in bits
+    /// 0-31, segment in bits 32-47), as [`SlotLoc::word`] gives it.
+    #[inline(always)]
+    pub(crate) fn from_word(word: u64) -> SlotLoc {
+        SlotLoc(word & ((1 << 48) - 1))
+    }
+
+    /// The packed location (see [`SlotLoc::from_word`]).
+    #[inline(always)]
+    pub(crate) fn word(self) -> u64 {
+        self.0
+    }
+
+    /// The segment, below `SEGMENTS`.
+    #[inline(always)]
+    pub(crate) fn seg(self) -> usize {
+        (self.0 >> 32) as usize
+    }
+
+    /// The offset in the segment, below `seg_len(seg)`, which `SEGMENTS`
+    /// keeps at most 2^32.
+    #[inline(always)]
+    pub(crate) fn off(self) -> usize {
+        self.0 as u32 as usize
     }
 
     /// The slot index this location is for (the inverse of [`SlotLoc::of`]).
     pub(crate) fn index(self) -> usize {
-        seg_start(self.seg as usize) + self.off as usize
+        seg_start(self.seg()) + self.off()
     }
 
-    /// The location `i` slots further on, inside the same run.
+    /// The location `i` slots further on, inside the same run (so the
+    /// offset cannot carry into the segment).
     #[inline(always)]
     pub(crate) fn at(self, i: usize) -> SlotLoc {
-        SlotLoc {
-            seg: self.seg,
-            off: self.off + i as u32,
-        }
+        SlotLoc(self.0 + i as u64)
     }
 }
 
@@ -169,7 +187,7 @@ impl Shard {
     /// The cell for `loc`, if its segment exists in this shard.
     #[inline(always)]
     fn cell(&self, loc: SlotLoc) -> Option<&AtomicU64> {
-        let seg = self.segments[loc.seg as usize].load(Ordering::Acquire);
+        let seg = self.segments[loc.seg()].load(Ordering::Acquire);
         if seg.is_null() {
             return None;
         }
@@ -179,7 +197,7 @@ impl Shard {
         // `loc.off < seg_len(loc.seg)` because every `SlotLoc` comes from
         // `SlotLoc::of` (offset inside its segment) plus an index inside a run
         // that `Pool::alloc` placed wholly inside one segment.
-        Some(unsafe { &*seg.add(loc.off as usize) })
+        Some(unsafe { &*seg.add(loc.off()) })
     }
 
     #[inline(always)]
@@ -197,7 +215,7 @@ impl Shard {
         // trust it, so that a broken invariant cannot lose a count.
         let pool = pool();
         let st = lock(&pool.state);
-        for seg in 0..=loc.seg as usize {
+        for seg in 0..=loc.seg() {
             if self.segments[seg].load(Ordering::Acquire).is_null() {
                 self.alloc_segment(seg);
             }
@@ -357,14 +375,14 @@ impl Pool {
         let mut start = st.next_slot;
         loop {
             let loc = SlotLoc::of(start);
-            if loc.off as usize + len <= seg_len(loc.seg as usize) {
+            if loc.off() + len <= seg_len(loc.seg()) {
                 break;
             }
             // The run would straddle two segments: start at the next one.
-            start = seg_start(loc.seg as usize + 1);
+            start = seg_start(loc.seg() + 1);
         }
         st.next_slot = start + len;
-        let needed = SlotLoc::of(start + len - 1).seg as usize + 1;
+        let needed = SlotLoc::of(start + len - 1).seg() + 1;
         while st.segments < needed {
             let seg = st.segments;
             for idx in 0..st.created {
@@ -594,7 +612,7 @@ mod tests {
         let mut expect = (0usize, 0usize);
         for slot in 0..(MAX_RUN * 20) {
             let loc = SlotLoc::of(slot);
-            assert_eq!((loc.seg as usize, loc.off as usize), expect, "slot {slot}");
+            assert_eq!((loc.seg(), loc.off()), expect, "slot {slot}");
             assert_eq!(loc.index(), slot);
             expect.1 += 1;
             if expect.1 == seg_len(expect.0) {
@@ -611,7 +629,7 @@ mod tests {
                 let s = pool.alloc(len);
                 let a = SlotLoc::of(s);
                 let b = SlotLoc::of(s + len - 1);
-                assert_eq!(a.seg, b.seg);
+                assert_eq!(a.seg(), b.seg());
             }
         }
     }
