@@ -197,7 +197,7 @@ fn encode_family(core: &FamilyCore, out: &mut Vec<u8>, buckets: &mut Vec<u64>) -
     let pool = pool();
     for variant in core.variants.iter() {
         out.extend_from_slice(variant.header.as_bytes());
-        let name = variant.name.as_bytes();
+        let name = variant.name().as_bytes();
         match &core.layout {
             Layout::Counter => {
                 for s in list.iter() {
@@ -295,7 +295,7 @@ fn encode_callback(
         out.extend_from_slice(variant.header.as_bytes());
         let mut prev = 0;
         for &end in scratch.ends.iter() {
-            out.extend_from_slice(variant.name.as_bytes());
+            out.extend_from_slice(variant.name().as_bytes());
             out.extend_from_slice(&scratch.lines.as_bytes()[prev..end]);
             prev = end;
         }
@@ -368,7 +368,7 @@ impl Registry {
                 if n > 0 {
                     // A validated metric name needs no escaping.
                     out.extend_from_slice(b"telemeter_series_overflow_total{family=\"");
-                    out.extend_from_slice(core.name.as_bytes());
+                    out.extend_from_slice(core.name().as_bytes());
                     out.extend_from_slice(b"\"} ");
                     write_u64(out, n);
                     out.push(b'\n');
@@ -411,7 +411,7 @@ impl Registry {
             .iter()
             .map(|e| match e {
                 Entry::Family(core) => FamilySummary {
-                    name: core.name.clone(),
+                    name: core.name().to_string(),
                     kind: core.layout.type_name(),
                     series: core.series_count(),
                     overflow: core.overflowed.load(Ordering::Relaxed),

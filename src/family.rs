@@ -321,7 +321,9 @@ impl papaya::Equivalent<SeriesKey> for LabelRef<'_> {
 /// without labels keeps its one series in an `ArcSwapOption` instead.
 #[cfg(not(telemeter_loom))]
 struct LabelMap {
-    map: std::sync::OnceLock<papaya::HashSet<SeriesKey, foldhash::fast::RandomState>>,
+    /// Boxed: the map's handle is large, and a family without labels has
+    /// none.
+    map: std::sync::OnceLock<Box<papaya::HashSet<SeriesKey, foldhash::fast::RandomState>>>,
     single: arc_swap::ArcSwapAny<Option<Series>>,
 }
 
@@ -354,9 +356,11 @@ impl LabelMap {
             return;
         }
         let map = self.map.get_or_init(|| {
-            papaya::HashSet::builder()
-                .hasher(foldhash::fast::RandomState::default())
-                .build()
+            Box::new(
+                papaya::HashSet::builder()
+                    .hasher(foldhash::fast::RandomState::default())
+                    .build(),
+            )
         });
         map.pin().insert(SeriesKey(series));
     }
@@ -417,7 +421,9 @@ impl SeriesList {
     fn push(&mut self, series: Series) {
         let len = self.series.len();
         if len == self.series.capacity() {
-            self.series.reserve_exact(len / 8 + 16);
+            // Room for one first: a family without labels never has more.
+            self.series
+                .reserve_exact(if len == 0 { 1 } else { len / 8 + 16 });
         }
         self.series.push(series);
     }
@@ -430,7 +436,6 @@ impl SeriesList {
 
 /// The shared, type-erased part of a family.
 pub(crate) struct FamilyCore {
-    pub(crate) name: String,
     pub(crate) label_names: Box<[String]>,
     pub(crate) layout: Layout,
     /// The name and every alias, with their pre-rendered HELP/TYPE headers.
@@ -455,7 +460,7 @@ static NEXT_FAMILY_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU
 impl fmt::Debug for FamilyCore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Family")
-            .field("name", &self.name)
+            .field("name", &self.name())
             .field("labels", &self.label_names)
             .field("type", &self.layout.type_name())
             .finish_non_exhaustive()
@@ -474,7 +479,6 @@ impl FamilyCore {
             _ => Box::default(),
         };
         FamilyCore {
-            name: opts.name.clone(),
             label_names: opts.labels.iter().cloned().collect(),
             layout,
             variants,
@@ -486,6 +490,12 @@ impl FamilyCore {
             id: NEXT_FAMILY_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             removals: AtomicU64::new(0),
         }
+    }
+
+    /// The family's name (the first variant's; the others are aliases).
+    #[inline]
+    pub(crate) fn name(&self) -> &str {
+        self.variants[0].name()
     }
 
     /// The family's bucket layout, for a histogram family.
@@ -520,7 +530,7 @@ impl FamilyCore {
     #[inline(never)]
     fn arity_error(&self, got: usize) -> Error {
         Error::LabelCount {
-            family: self.name.clone(),
+            family: self.name().to_string(),
             expected: self.label_names.len(),
             got,
         }
@@ -748,13 +758,13 @@ impl<M: Metric> Family<M> {
         let names = &self.core.label_names;
         let Some(pos) = names.iter().position(|n| n == L::NAME) else {
             return Err(Error::UnknownLabel {
-                family: self.core.name.clone(),
+                family: self.core.name().to_string(),
                 label: L::NAME.to_string(),
             });
         };
         if other_values.len() + 1 != names.len() {
             return Err(Error::LabelCount {
-                family: self.core.name.clone(),
+                family: self.core.name().to_string(),
                 expected: names.len() - 1,
                 got: other_values.len(),
             });
@@ -793,7 +803,7 @@ impl<M: Metric> Family<M> {
     /// The family's name.
     #[must_use]
     pub fn name(&self) -> &str {
-        &self.core.name
+        self.core.name()
     }
 }
 

@@ -21,8 +21,10 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// its HELP and TYPE lines pre-rendered.
 #[derive(Debug, Clone)]
 pub(crate) struct Variant {
-    pub(crate) name: String,
+    /// `# HELP name ...\n# TYPE name type\n`.
     pub(crate) header: Box<str>,
+    /// The name's length; the name is `header[7..7 + name_len]`.
+    name_len: usize,
     /// Histograms: `name_bucket`, `name_sum`, `name_count`; otherwise
     /// empty.
     pub(crate) suffixed: Box<[Box<str>]>,
@@ -51,8 +53,8 @@ impl Variant {
         header.push_str(type_name);
         header.push('\n');
         Variant {
-            name: name.to_string(),
             header: header.into_boxed_str(),
+            name_len: name.len(),
             suffixed: if type_name == "histogram" {
                 ["_bucket", "_sum", "_count"]
                     .iter()
@@ -62,6 +64,14 @@ impl Variant {
                 Box::default()
             },
         }
+    }
+}
+
+impl Variant {
+    /// The exported name (kept once, inside the header).
+    #[inline]
+    pub(crate) fn name(&self) -> &str {
+        &self.header["# HELP ".len().."# HELP ".len() + self.name_len]
     }
 }
 
