@@ -7,6 +7,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
+use crate::encode::put::put;
 use crate::encode::text::{push_f64, render_prefix, write_f64, write_i64, write_u64, Variant};
 use crate::family::{FamilyCore, Layout};
 use crate::histogram::read_at;
@@ -187,8 +188,8 @@ impl RegistrySummary {
 #[inline(always)]
 fn line_start(out: &mut Vec<u8>, name: &[u8], labels: &[u8]) {
     out.reserve(name.len() + labels.len() + 32);
-    out.extend_from_slice(name);
-    out.extend_from_slice(labels);
+    put(out, name);
+    put(out, labels);
     out.push(b' ');
 }
 
@@ -196,7 +197,7 @@ fn encode_family(core: &FamilyCore, out: &mut Vec<u8>, buckets: &mut Vec<u64>) -
     let list = lock(&core.list);
     let pool = pool();
     for variant in core.variants.iter() {
-        out.extend_from_slice(variant.header.as_bytes());
+        put(out, variant.header.as_bytes());
         let name = variant.name().as_bytes();
         match &core.layout {
             Layout::Counter => {
@@ -244,9 +245,9 @@ fn encode_family(core: &FamilyCore, out: &mut Vec<u8>, buckets: &mut Vec<u64>) -
                     for (b, tail) in buckets.iter().zip(core.le_tails.iter()) {
                         cumulative = cumulative.wrapping_add(*b);
                         out.reserve(bucket.len() + open.len() + tail.len() + 24);
-                        out.extend_from_slice(bucket.as_bytes());
-                        out.extend_from_slice(open);
-                        out.extend_from_slice(tail.as_bytes());
+                        put(out, bucket.as_bytes());
+                        put(out, open);
+                        put(out, tail.as_bytes());
                         write_u64(out, cumulative);
                         out.push(b'\n');
                     }

@@ -1,4 +1,5 @@
 //! Exposition encoders. Metric state knows nothing of text; an encoder
 //! knows its format and MIME type.
 
+pub(crate) mod put;
 pub mod text;

@@ -14,6 +14,8 @@
 //! labels, tail) and formats numbers into the caller's reused buffer.
 #![forbid(unsafe_code)]
 
+use super::put::{put, put_f64_finite, put_i64, put_u64};
+
 /// The `Content-Type` of a text 0.0.4 body.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -173,7 +175,20 @@ pub(crate) fn push_f64(out: &mut String, v: f64) {
 /// Writes a float as [`push_f64`] does, into a byte buffer.
 #[inline]
 pub(crate) fn write_f64(out: &mut Vec<u8>, v: f64) {
-    with_f64_str(v, |s| out.extend_from_slice(s.as_bytes()));
+    if v.is_nan() {
+        put(out, b"NaN");
+    } else if v.is_infinite() {
+        put(out, if v > 0.0 { b"+Inf" } else { b"-Inf" });
+    } else if v == v.trunc() && v.abs() < 1e15 {
+        // Exact integers (the common case for sums of integer values).
+        if v == 0.0 && v.is_sign_negative() {
+            put(out, b"-0");
+        } else {
+            put_i64(out, v as i64);
+        }
+    } else {
+        put_f64_finite(out, v);
+    }
 }
 
 /// Formats `v` on the stack (no allocation) and hands the text to `f`.
@@ -200,15 +215,13 @@ fn with_f64_str<R>(v: f64, f: impl FnOnce(&str) -> R) -> R {
 /// Writes an unsigned integer.
 #[inline]
 pub(crate) fn write_u64(out: &mut Vec<u8>, v: u64) {
-    let mut b = itoa::Buffer::new();
-    out.extend_from_slice(b.format(v).as_bytes());
+    put_u64(out, v);
 }
 
 /// Writes a signed integer.
 #[inline]
 pub(crate) fn write_i64(out: &mut Vec<u8>, v: i64) {
-    let mut b = itoa::Buffer::new();
-    out.extend_from_slice(b.format(v).as_bytes());
+    put_i64(out, v);
 }
 
 #[cfg(all(test, not(telemeter_loom)))]

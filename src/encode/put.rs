@@ -1,0 +1,238 @@
+//! Appending short byte strings to the scrape buffer without a call.
+//!
+//! A sample line is a few short pieces: the sample name, the series' label
+//! text, a bucket's `le` tail, the number, a newline. `Vec::extend_from_slice`
+//! copies each with a call to `memcpy`, whose call, length dispatch and
+//! return cost more than the copy itself for pieces of 3 to 60 bytes: on the
+//! 1k-series scrape of `benches/scrape_load.rs` those calls took 40 % of the
+//! encode. [`put`] copies a piece of up to 64 bytes with at most four
+//! overlapping 16-byte moves (or two 8- or 4-byte ones), inline, and hands
+//! longer ones to `memcpy`.
+//!
+//! Numbers are formatted straight into the buffer ([`put_u64`],
+//! [`put_f64_finite`]) rather than into a stack buffer and copied: the
+//! formatters store digits two bytes at a time, and reading them back at
+//! once with a wider load cannot be forwarded from those stores, which
+//! stalled every sample line for the stores to drain.
+
+/// Appends `src` to `out` (see the module docs).
+#[inline(always)]
+pub(crate) fn put(out: &mut Vec<u8>, src: &[u8]) {
+    let n = src.len();
+    if n > 64 {
+        out.extend_from_slice(src);
+        return;
+    }
+    out.reserve(64);
+    let len = out.len();
+    // SAFETY: `reserve(64)` leaves at least 64 >= n bytes of capacity after
+    // `len`, so every write below lands in `out`'s allocation at offsets
+    // `len..len + n`; every read is at offsets `0..n` of `src`, and the
+    // two do not overlap (`src` is borrowed shared while `out` is borrowed
+    // mutably). Unaligned moves are used throughout. Overlapping moves write
+    // the same source bytes to the same places, so after them
+    // `len..len + n` holds exactly `src`, and `set_len` exposes only those
+    // initialised bytes.
+    unsafe {
+        let s = src.as_ptr();
+        let d = out.as_mut_ptr().add(len);
+        if n >= 16 {
+            copy16(s, d);
+            copy16(s.add(n - 16), d.add(n - 16));
+            if n > 32 {
+                copy16(s.add(16), d.add(16));
+                copy16(s.add(n - 32), d.add(n - 32));
+            }
+        } else if n >= 8 {
+            copy8(s, d);
+            copy8(s.add(n - 8), d.add(n - 8));
+        } else if n >= 4 {
+            copy4(s, d);
+            copy4(s.add(n - 4), d.add(n - 4));
+        } else if n > 0 {
+            // 1 to 3 bytes: first, middle and last are every byte.
+            *d = *s;
+            *d.add(n / 2) = *s.add(n / 2);
+            *d.add(n - 1) = *s.add(n - 1);
+        }
+        out.set_len(len + n);
+    }
+}
+
+/// `"00"`, `"01"`, ... `"99"`.
+const PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// The number of decimal digits of `v` (1 for 0).
+#[inline(always)]
+fn digits(v: u64) -> usize {
+    const POW10: [u64; 20] = {
+        let mut p = [1u64; 20];
+        let mut i = 1;
+        while i < 20 {
+            p[i] = p[i - 1] * 10;
+            i += 1;
+        }
+        p
+    };
+    // floor(log10(2) * bits) is the digit count or one less.
+    let bits = 64 - (v | 1).leading_zeros() as usize;
+    let t = (bits * 1233) >> 12;
+    // 0 is one digit: `0 >= POW10[0]` is false.
+    (t + usize::from(v >= POW10[t])).max(1)
+}
+
+/// Appends `v` in decimal.
+#[inline]
+pub(crate) fn put_u64(out: &mut Vec<u8>, mut v: u64) {
+    let n = digits(v);
+    out.reserve(20);
+    let len = out.len();
+    // SAFETY: `n <= 20` bytes of capacity follow `len` (`reserve(20)`); the
+    // writes below cover exactly offsets `len..len + n`, each once, from
+    // the back (two digits per pair, one for a last odd digit), so
+    // `set_len` exposes only initialised bytes.
+    unsafe {
+        let d = out.as_mut_ptr().add(len);
+        let mut i = n;
+        while v >= 100 {
+            let r = (v % 100) as usize * 2;
+            v /= 100;
+            i -= 2;
+            std::ptr::copy_nonoverlapping(PAIRS.as_ptr().add(r), d.add(i), 2);
+        }
+        if v >= 10 {
+            i -= 2;
+            std::ptr::copy_nonoverlapping(PAIRS.as_ptr().add(v as usize * 2), d.add(i), 2);
+        } else {
+            i -= 1;
+            *d.add(i) = b'0' + v as u8;
+        }
+        debug_assert_eq!(i, 0);
+        out.set_len(len + n);
+    }
+}
+
+/// Appends `v` in decimal.
+#[inline]
+pub(crate) fn put_i64(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    put_u64(out, v.unsigned_abs());
+}
+
+/// Appends a finite `v`, shortest round-trip (`ryu`).
+#[inline]
+pub(crate) fn put_f64_finite(out: &mut Vec<u8>, v: f64) {
+    debug_assert!(v.is_finite());
+    out.reserve(24);
+    let len = out.len();
+    // SAFETY: ryu's raw formatter writes at most 24 bytes for a finite
+    // `f64` (the size of `ryu::Buffer`) and returns how many; 24 bytes of
+    // capacity follow `len`, and `set_len` exposes exactly those written.
+    unsafe {
+        let n = ryu::raw::format64(v, out.as_mut_ptr().add(len));
+        out.set_len(len + n);
+    }
+}
+
+/// # Safety
+/// `s` readable and `d` writable for 16 bytes.
+#[inline(always)]
+unsafe fn copy16(s: *const u8, d: *mut u8) {
+    // SAFETY: as the caller guarantees.
+    unsafe { (d as *mut [u8; 16]).write_unaligned((s as *const [u8; 16]).read_unaligned()) }
+}
+
+/// # Safety
+/// `s` readable and `d` writable for 8 bytes.
+#[inline(always)]
+unsafe fn copy8(s: *const u8, d: *mut u8) {
+    // SAFETY: as the caller guarantees.
+    unsafe { (d as *mut u64).write_unaligned((s as *const u64).read_unaligned()) }
+}
+
+/// # Safety
+/// `s` readable and `d` writable for 4 bytes.
+#[inline(always)]
+unsafe fn copy4(s: *const u8, d: *mut u8) {
+    // SAFETY: as the caller guarantees.
+    unsafe { (d as *mut u32).write_unaligned((s as *const u32).read_unaligned()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{put, put_f64_finite, put_i64, put_u64};
+
+    #[test]
+    fn integers_match_the_standard_formatting() {
+        let mut vals = vec![
+            0u64,
+            1,
+            9,
+            10,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            u64::MAX,
+            u64::MAX - 1,
+        ];
+        let mut p = 1u64;
+        while let Some(q) = p.checked_mul(10) {
+            vals.extend([p - 1, p, p + 1, q - 1]);
+            p = q;
+        }
+        for v in vals {
+            let mut out = b"x".to_vec();
+            put_u64(&mut out, v);
+            assert_eq!(out, format!("x{v}").into_bytes());
+        }
+        for v in [0i64, -1, 1, -10, i64::MIN, i64::MAX, -1234567] {
+            let mut out = Vec::new();
+            put_i64(&mut out, v);
+            assert_eq!(out, v.to_string().into_bytes());
+        }
+    }
+
+    #[test]
+    fn floats_match_ryu() {
+        for v in [
+            0.1,
+            1e-300,
+            1.7976931348623157e308,
+            3.2030000000000003,
+            -2.5e-7,
+            5e-324,
+        ] {
+            let mut out = Vec::new();
+            put_f64_finite(&mut out, v);
+            assert_eq!(out, ryu::Buffer::new().format_finite(v).as_bytes());
+        }
+    }
+
+    #[test]
+    fn every_length_is_copied_exactly_after_any_prefix() {
+        let src: Vec<u8> = (0..100u8)
+            .map(|b| b.wrapping_mul(37).wrapping_add(1))
+            .collect();
+        for prefix in [0usize, 1, 7, 63] {
+            for n in 0..=src.len() {
+                let mut out = vec![0xAA; prefix];
+                out.shrink_to_fit();
+                put(&mut out, &src[..n]);
+                put(&mut out, &src[src.len() - n..]);
+                assert_eq!(out.len(), prefix + 2 * n);
+                assert!(out[..prefix].iter().all(|&b| b == 0xAA));
+                assert_eq!(&out[prefix..prefix + n], &src[..n], "n {n}");
+                assert_eq!(&out[prefix + n..], &src[src.len() - n..], "n {n}");
+            }
+        }
+    }
+}
