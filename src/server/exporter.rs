@@ -540,6 +540,12 @@ impl ExporterBuilder {
             .header_read_timeout(self.header_read_timeout)
             .max_header_size(self.max_header_bytes)
             .max_buf_size(self.max_header_bytes.max(8192))
+            // Without half-close, hyper polls the socket for EOF while a
+            // response is pending, which needs a fresh 8 KB read buffer
+            // every request (the request head still shares the old one):
+            // 85 % of what a scrape allocated. A client that goes away
+            // mid-scrape is then noticed when its response is written.
+            .half_close(true)
             .keep_alive(true);
         let conn_cfg = Arc::new(ConnConfig {
             http,

@@ -20,6 +20,12 @@
 //! [`ExporterBuilder::header_read_timeout`], one that stops reading its
 //! response after [`ExporterBuilder::write_timeout`]; connections beyond
 //! [`ExporterBuilder::max_connections`] are closed on accept and counted.
+//! Connections accept half-closes: a client that shuts down its write side
+//! after its request still gets its response, and a client that goes away
+//! while its scrape is being encoded is noticed when the response is
+//! written (the encode itself is shared with concurrent scrapes, so little
+//! is wasted). Watching for that EOF instead cost every request a new 8 KB
+//! read buffer.
 //!
 //! # Examples
 //!
