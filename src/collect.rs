@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
-use crate::encode::put::put;
+use crate::encode::put::{put, Cursor};
 use crate::encode::text::{push_f64, render_prefix, write_f64, write_i64, write_u64, Variant};
 use crate::family::{FamilyCore, Layout};
 use crate::histogram::read_at;
@@ -201,10 +201,13 @@ fn encode_family(core: &FamilyCore, out: &mut Vec<u8>, buckets: &mut Vec<u64>) -
         let name = variant.name().as_bytes();
         match &core.layout {
             Layout::Counter => {
+                let mut w = Cursor::new(out, 4096);
                 for s in list.iter() {
-                    line_start(out, name, s.text());
-                    write_u64(out, pool.sum(s.loc()));
-                    out.push(b'\n');
+                    w.put(name);
+                    w.put(s.text());
+                    w.byte(b' ');
+                    w.u64(pool.sum(s.loc()));
+                    w.byte(b'\n');
                 }
             }
             Layout::FloatCounter => {
@@ -235,6 +238,7 @@ fn encode_family(core: &FamilyCore, out: &mut Vec<u8>, buckets: &mut Vec<u64>) -
                 let n = core.le_tails.len(); // bucket cells, +Inf included
                 buckets.clear();
                 buckets.resize(n, 0);
+                let mut w = Cursor::new(out, 4096);
                 for s in list.iter() {
                     let sum = read_at(pool, s.loc(), buckets);
                     let text = s.text();
@@ -244,19 +248,22 @@ fn encode_family(core: &FamilyCore, out: &mut Vec<u8>, buckets: &mut Vec<u64>) -
                     let mut cumulative = 0u64;
                     for (b, tail) in buckets.iter().zip(core.le_tails.iter()) {
                         cumulative = cumulative.wrapping_add(*b);
-                        out.reserve(bucket.len() + open.len() + tail.len() + 24);
-                        put(out, bucket.as_bytes());
-                        put(out, open);
-                        put(out, tail.as_bytes());
-                        write_u64(out, cumulative);
-                        out.push(b'\n');
+                        w.put(bucket.as_bytes());
+                        w.put(open);
+                        w.put(tail.as_bytes());
+                        w.u64(cumulative);
+                        w.byte(b'\n');
                     }
-                    line_start(out, sum_name.as_bytes(), text);
-                    write_f64(out, sum);
-                    out.push(b'\n');
-                    line_start(out, count_name.as_bytes(), text);
-                    write_u64(out, cumulative);
-                    out.push(b'\n');
+                    w.put(sum_name.as_bytes());
+                    w.put(text);
+                    w.byte(b' ');
+                    w.f64(sum);
+                    w.byte(b'\n');
+                    w.put(count_name.as_bytes());
+                    w.put(text);
+                    w.byte(b' ');
+                    w.u64(cumulative);
+                    w.byte(b'\n');
                 }
             }
         }

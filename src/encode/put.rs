@@ -25,17 +25,32 @@ pub(crate) fn put(out: &mut Vec<u8>, src: &[u8]) {
     }
     out.reserve(64);
     let len = out.len();
-    // SAFETY: `reserve(64)` leaves at least 64 >= n bytes of capacity after
-    // `len`, so every write below lands in `out`'s allocation at offsets
-    // `len..len + n`; every read is at offsets `0..n` of `src`, and the
-    // two do not overlap (`src` is borrowed shared while `out` is borrowed
-    // mutably). Unaligned moves are used throughout. Overlapping moves write
-    // the same source bytes to the same places, so after them
-    // `len..len + n` holds exactly `src`, and `set_len` exposes only those
-    // initialised bytes.
+    // SAFETY: `reserve(64)` leaves at least 64 >= n writable bytes after
+    // `len`, which `copy_short` fills with `src`; `set_len` then exposes
+    // exactly those initialised bytes.
     unsafe {
-        let s = src.as_ptr();
-        let d = out.as_mut_ptr().add(len);
+        copy_short(src, out.as_mut_ptr().add(len));
+        out.set_len(len + n);
+    }
+}
+
+/// Copies `src` (at most 64 bytes) to `d` with at most four overlapping
+/// 16-byte moves, or two 8- or 4-byte ones.
+///
+/// # Safety
+///
+/// `src.len() <= 64`, and `d` is writable for `src.len()` bytes that do not
+/// overlap `src`.
+#[inline(always)]
+unsafe fn copy_short(src: &[u8], d: *mut u8) {
+    let n = src.len();
+    debug_assert!(n <= 64);
+    let s = src.as_ptr();
+    // SAFETY: every read is at offsets `0..n` of `src` and every write at
+    // offsets `0..n` of `d` (the caller's region). Overlapping moves write
+    // the same source bytes to the same places, so afterwards `d[..n]`
+    // holds exactly `src`.
+    unsafe {
         if n >= 16 {
             copy16(s, d);
             copy16(s.add(n - 16), d.add(n - 16));
@@ -55,8 +70,160 @@ pub(crate) fn put(out: &mut Vec<u8>, src: &[u8]) {
             *d.add(n / 2) = *s.add(n / 2);
             *d.add(n - 1) = *s.add(n - 1);
         }
-        out.set_len(len + n);
     }
+}
+
+/// Appends to a `Vec` through a pointer and a count kept in registers: the
+/// pieces of a sample line each cost a room check and the move, with no
+/// length store per piece. The length is committed when the cursor drops.
+pub(crate) struct Cursor<'a> {
+    out: &'a mut Vec<u8>,
+    /// `out`'s buffer at its length when the cursor (re)started.
+    at: *mut u8,
+    /// Bytes written at `at` so far.
+    n: usize,
+    /// Spare capacity at `at` when the cursor (re)started.
+    room: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor at the end of `out`, with room for at least `reserve`
+    /// bytes before it first grows.
+    #[inline]
+    pub(crate) fn new(out: &'a mut Vec<u8>, reserve: usize) -> Cursor<'a> {
+        out.reserve(reserve);
+        let len = out.len();
+        Cursor {
+            // SAFETY: `len <= capacity`: one past the end at most.
+            at: unsafe { out.as_mut_ptr().add(len) },
+            n: 0,
+            room: out.capacity() - len,
+            out,
+        }
+    }
+
+    /// Makes room for `k` more bytes.
+    #[inline(always)]
+    fn room_for(&mut self, k: usize) {
+        if self.room - self.n < k {
+            self.grow(k);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, k: usize) {
+        self.commit();
+        // Doubling, as `Vec` would; at least a page beyond this piece.
+        let len = self.out.len();
+        self.out.reserve(k.max(len).max(4096));
+        // SAFETY: as in `new`.
+        self.at = unsafe { self.out.as_mut_ptr().add(len) };
+        self.room = self.out.capacity() - len;
+    }
+
+    /// Exposes what was written in `out`'s length.
+    #[inline(always)]
+    fn commit(&mut self) {
+        // SAFETY: the `n` bytes at `at`, just past the length, were written
+        // (every write below stays within `room` of `at` and counts itself
+        // in `n`).
+        unsafe { self.out.set_len(self.out.len() + self.n) };
+        self.n = 0;
+    }
+
+    /// Appends `src`.
+    #[inline(always)]
+    pub(crate) fn put(&mut self, src: &[u8]) {
+        let k = src.len();
+        self.room_for(k);
+        // SAFETY: `room_for` left `k` writable bytes at `at + n`, inside
+        // `out`'s allocation and past its length, so not overlapping `src`
+        // (borrowed shared while `out` is borrowed by this cursor).
+        unsafe {
+            let d = self.at.add(self.n);
+            if k <= 64 {
+                copy_short(src, d);
+            } else {
+                std::ptr::copy_nonoverlapping(src.as_ptr(), d, k);
+            }
+        }
+        self.n += k;
+    }
+
+    /// Appends one byte.
+    #[inline(always)]
+    pub(crate) fn byte(&mut self, b: u8) {
+        self.room_for(1);
+        // SAFETY: as in `put`, for one byte.
+        unsafe { *self.at.add(self.n) = b };
+        self.n += 1;
+    }
+
+    /// Appends `v` in decimal.
+    #[inline(always)]
+    pub(crate) fn u64(&mut self, v: u64) {
+        self.room_for(20);
+        // SAFETY: `room_for(20)` left room for any `u64`.
+        let k = unsafe { write_u64_at(v, self.at.add(self.n)) };
+        self.n += k;
+    }
+
+    /// Appends `v` as [`crate::encode::text::write_f64`] does.
+    #[inline]
+    pub(crate) fn f64(&mut self, v: f64) {
+        if v.is_finite() && !(v == v.trunc() && v.abs() < 1e15) {
+            self.room_for(24);
+            // SAFETY: ryu writes at most 24 bytes for a finite `f64`.
+            let k = unsafe { ryu::raw::format64(v, self.at.add(self.n)) };
+            self.n += k;
+        } else {
+            // Integers, signed zero and the non-finite spellings: the
+            // shared formatter, through the committed `Vec`.
+            self.commit();
+            crate::encode::text::write_f64(self.out, v);
+            let len = self.out.len();
+            // SAFETY: as in `new`.
+            self.at = unsafe { self.out.as_mut_ptr().add(len) };
+            self.room = self.out.capacity() - len;
+        }
+    }
+}
+
+impl Drop for Cursor<'_> {
+    fn drop(&mut self) {
+        self.commit();
+    }
+}
+
+/// Writes `v` in decimal at `d` and returns how many bytes.
+///
+/// # Safety
+///
+/// `d` is writable for 20 bytes.
+#[inline(always)]
+unsafe fn write_u64_at(mut v: u64, d: *mut u8) -> usize {
+    let n = digits(v);
+    // SAFETY: `n <= 20`; the writes cover exactly `d[..n]`, each once, from
+    // the back (two digits per pair, one for a last odd digit).
+    unsafe {
+        let mut i = n;
+        while v >= 100 {
+            let r = (v % 100) as usize * 2;
+            v /= 100;
+            i -= 2;
+            std::ptr::copy_nonoverlapping(PAIRS.as_ptr().add(r), d.add(i), 2);
+        }
+        if v >= 10 {
+            i -= 2;
+            std::ptr::copy_nonoverlapping(PAIRS.as_ptr().add(v as usize * 2), d.add(i), 2);
+        } else {
+            i -= 1;
+            *d.add(i) = b'0' + v as u8;
+        }
+        debug_assert_eq!(i, 0);
+    }
+    n
 }
 
 /// `"00"`, `"01"`, ... `"99"`.
@@ -88,31 +255,13 @@ fn digits(v: u64) -> usize {
 
 /// Appends `v` in decimal.
 #[inline]
-pub(crate) fn put_u64(out: &mut Vec<u8>, mut v: u64) {
-    let n = digits(v);
+pub(crate) fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.reserve(20);
     let len = out.len();
-    // SAFETY: `n <= 20` bytes of capacity follow `len` (`reserve(20)`); the
-    // writes below cover exactly offsets `len..len + n`, each once, from
-    // the back (two digits per pair, one for a last odd digit), so
-    // `set_len` exposes only initialised bytes.
+    // SAFETY: 20 writable bytes follow `len`; `set_len` exposes the ones
+    // written.
     unsafe {
-        let d = out.as_mut_ptr().add(len);
-        let mut i = n;
-        while v >= 100 {
-            let r = (v % 100) as usize * 2;
-            v /= 100;
-            i -= 2;
-            std::ptr::copy_nonoverlapping(PAIRS.as_ptr().add(r), d.add(i), 2);
-        }
-        if v >= 10 {
-            i -= 2;
-            std::ptr::copy_nonoverlapping(PAIRS.as_ptr().add(v as usize * 2), d.add(i), 2);
-        } else {
-            i -= 1;
-            *d.add(i) = b'0' + v as u8;
-        }
-        debug_assert_eq!(i, 0);
+        let n = write_u64_at(v, out.as_mut_ptr().add(len));
         out.set_len(len + n);
     }
 }
@@ -199,6 +348,43 @@ mod tests {
             put_i64(&mut out, v);
             assert_eq!(out, v.to_string().into_bytes());
         }
+    }
+
+    #[test]
+    fn a_cursor_writes_what_put_writes_across_growth() {
+        let pieces: Vec<Vec<u8>> = (0..130usize)
+            .map(|n| (0..n).map(|i| (i * 7 + n) as u8).collect())
+            .collect();
+        let floats = [
+            0.5,
+            3.203,
+            -0.0,
+            12.0,
+            f64::NAN,
+            f64::INFINITY,
+            -1e300,
+            2.5e-9,
+        ];
+        let mut expect = b"head".to_vec();
+        let mut out = b"head".to_vec();
+        out.shrink_to_fit();
+        {
+            // No room reserved: every kind of write has to grow the buffer.
+            let mut w = super::Cursor::new(&mut out, 0);
+            for (i, p) in pieces.iter().enumerate() {
+                w.put(p);
+                put(&mut expect, p);
+                w.byte(b'|');
+                expect.push(b'|');
+                let v = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (i % 64);
+                w.u64(v);
+                put_u64(&mut expect, v);
+                let f = floats[i % floats.len()];
+                w.f64(f);
+                crate::encode::text::write_f64(&mut expect, f);
+            }
+        }
+        assert_eq!(out, expect);
     }
 
     #[test]
