@@ -5,18 +5,20 @@
 //!
 //! 128 sets of 4 ways per thread, indexed by a seeded hash of the values
 //! mixed with the family id; a hit compares the values, so a collision is a
-//! miss (the family's shared map), never a wrong series. A miss replaces the
-//! ways round-robin, skipping the one used last. A hit touches no shared
-//! cache line and no reference count.
+//! miss (the family's shared map), never a wrong series. A set of at most 3
+//! values of at most 8 bytes each is its own key (see `Key`): the hit
+//! compares five words and no bytes. A miss replaces the ways round-robin,
+//! skipping the one used last. A hit touches no shared cache line and no
+//! reference count.
 //!
 //! # Lent references
 //!
 //! An owned handle holds one counted reference to its series. Counting it
 //! with an atomic increment on creation and a decrement on drop costs two
 //! lock-prefixed read-modify-writes, several times the lookup itself. So
-//! each thread keeps a small table of *spare* references (512 slots,
-//! direct-mapped on the series' address): references counted in the series'
-//! reference count, owned by the table, used by no one. Handing out a
+//! each thread keeps a small table of *spare* references (128 sets of 4
+//! slots, the set chosen by the series' address): references counted in the
+//! series' reference count, owned by the table, used by no one. Handing out a
 //! handle ([`Found::lend`], or cloning a handle) moves a spare into it,
 //! taking a batch of [`LEND_BATCH`] with one atomic add when the slot has
 //! none left for that series; dropping a handle on a thread whose table
