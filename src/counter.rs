@@ -1,7 +1,7 @@
 //! Counters: sharded, monotonically increasing values.
 
 use crate::cache::HandleRef;
-use crate::shard::{pool, with_shard, SlotLoc};
+use crate::shard::{pool, with_shard, PackedLoc};
 use crate::Error;
 
 /// Samples a float counter refused (negative or NaN), process-wide; exposed
@@ -30,7 +30,7 @@ pub(crate) static REJECTED: std::sync::atomic::AtomicU64 = std::sync::atomic::At
 pub struct Counter {
     /// The series' slot, copied out so that recording reads no shared
     /// memory but the shard.
-    loc: SlotLoc,
+    loc: PackedLoc,
     /// Owns the slots: they are freed when the last reference goes.
     #[allow(dead_code)] // held, never read
     series: HandleRef,
@@ -40,7 +40,7 @@ impl Counter {
     #[inline]
     pub(crate) fn from_series(series: HandleRef) -> Counter {
         Counter {
-            loc: series.loc(),
+            loc: PackedLoc::new(series.loc()),
             series,
         }
     }
@@ -60,7 +60,7 @@ impl Counter {
     /// Adds `v`.
     #[inline]
     pub fn add(&self, v: u64) {
-        let loc = self.loc;
+        let loc = self.loc.get();
         with_shard(|s| s.add(loc, v));
     }
 
@@ -68,7 +68,7 @@ impl Counter {
     /// load per shard, so keep it off hot paths).
     #[must_use]
     pub fn get(&self) -> u64 {
-        pool().sum(self.loc)
+        pool().sum(self.loc.get())
     }
 }
 
@@ -91,7 +91,7 @@ impl Counter {
 pub struct FloatCounter {
     /// The series' slot, copied out so that recording reads no shared
     /// memory but the shard.
-    loc: SlotLoc,
+    loc: PackedLoc,
     /// Owns the slots: they are freed when the last reference goes.
     #[allow(dead_code)] // held, never read
     series: HandleRef,
@@ -101,7 +101,7 @@ impl FloatCounter {
     #[inline]
     pub(crate) fn from_series(series: HandleRef) -> FloatCounter {
         FloatCounter {
-            loc: series.loc(),
+            loc: PackedLoc::new(series.loc()),
             series,
         }
     }
@@ -123,7 +123,7 @@ impl FloatCounter {
         if v.is_nan() || v < 0.0 {
             return Err(Error::InvalidIncrement { value: v });
         }
-        let loc = self.loc;
+        let loc = self.loc.get();
         with_shard(|s| s.add_f64(loc, v));
         Ok(())
     }
@@ -131,6 +131,6 @@ impl FloatCounter {
     /// The current total over every thread.
     #[must_use]
     pub fn get(&self) -> f64 {
-        pool().sum_f64(self.loc)
+        pool().sum_f64(self.loc.get())
     }
 }

@@ -78,11 +78,20 @@ const MAX_SHARDS: usize = EXCLUSIVE_SHARDS + SHARED_SHARDS;
 /// The largest run of slots one series may take (one segment 0).
 pub(crate) const MAX_RUN: usize = 1 << SEG0_BITS;
 
-/// Where a slot lives inside every shard: the offset in its segment (bits
-/// 0-31) and the segment (bits 32-47) in one word, so that a handle holding
-/// it and a series pointer is a pair of scalars, passed in registers.
+/// Where a slot lives inside every shard.
+///
+/// Two fields, not one packed word: the offset of a slot `i` places into a
+/// run (`at`) then provably leaves the segment alone, so recording into a
+/// histogram loads the segment pointer once and in parallel with finding
+/// the bucket. A packed word (see [`PackedLoc`]) suits handles that record
+/// into one slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct SlotLoc(u64);
+pub(crate) struct SlotLoc {
+    /// Below `SEGMENTS`.
+    seg: u32,
+    /// Below `seg_len(seg)`, which `SEGMENTS` keeps at most 2^32.
+    off: u32,
+}
 
 impl SlotLoc {
     /// The location of slot index `slot`.
@@ -96,33 +105,38 @@ impl SlotLoc {
     #[inline(always)]
     pub(crate) fn new(seg: usize, off: usize) -> SlotLoc {
         debug_assert!(seg < SEGMENTS && off < seg_len(seg));
-        SlotLoc((seg as u64) << 32 | off as u64)
+        SlotLoc {
+            seg: seg as u32,
+            off: off as u32,
+        }
     }
 
     /// The location packed in the low 48 bits of `word` (offset in bits
     /// 0-31, segment in bits 32-47), as [`SlotLoc::word`] gives it.
     #[inline(always)]
     pub(crate) fn from_word(word: u64) -> SlotLoc {
-        SlotLoc(word & ((1 << 48) - 1))
+        SlotLoc {
+            seg: (word >> 32) as u16 as u32,
+            off: word as u32,
+        }
     }
 
     /// The packed location (see [`SlotLoc::from_word`]).
     #[inline(always)]
     pub(crate) fn word(self) -> u64 {
-        self.0
+        u64::from(self.seg) << 32 | u64::from(self.off)
     }
 
     /// The segment, below `SEGMENTS`.
     #[inline(always)]
     pub(crate) fn seg(self) -> usize {
-        (self.0 >> 32) as usize
+        self.seg as usize
     }
 
-    /// The offset in the segment, below `seg_len(seg)`, which `SEGMENTS`
-    /// keeps at most 2^32.
+    /// The offset in the segment, below `seg_len(seg)`.
     #[inline(always)]
     pub(crate) fn off(self) -> usize {
-        self.0 as u32 as usize
+        self.off as usize
     }
 
     /// The slot index this location is for (the inverse of [`SlotLoc::of`]).
@@ -130,11 +144,35 @@ impl SlotLoc {
         seg_start(self.seg()) + self.off()
     }
 
-    /// The location `i` slots further on, inside the same run (so the
-    /// offset cannot carry into the segment).
+    /// The location `i` slots further on, inside the same run.
     #[inline(always)]
     pub(crate) fn at(self, i: usize) -> SlotLoc {
-        SlotLoc(self.0 + i as u64)
+        SlotLoc {
+            seg: self.seg,
+            off: self.off + i as u32,
+        }
+    }
+}
+
+/// A [`SlotLoc`] packed in one word, for handles that record into one
+/// slot: a handle holding it and a series pointer is a pair of scalars,
+/// which the compiler keeps in registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PackedLoc(u64);
+
+impl PackedLoc {
+    #[inline(always)]
+    pub(crate) fn new(loc: SlotLoc) -> PackedLoc {
+        PackedLoc(loc.word())
+    }
+
+    #[inline(always)]
+    pub(crate) fn get(self) -> SlotLoc {
+        // `new` packed a clean location: no run-length bits to mask.
+        SlotLoc {
+            seg: (self.0 >> 32) as u32,
+            off: self.0 as u32,
+        }
     }
 }
 
