@@ -335,3 +335,42 @@ fn get_with_an_empty_body_is_served() {
     );
     assert_eq!(r.status, 200);
 }
+
+#[test]
+fn a_client_that_half_closes_after_its_request_still_gets_the_response() {
+    let h = start(64, Duration::from_secs(5));
+    let addr = h.metrics_addr().unwrap();
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .unwrap();
+    // Nothing more will come from this client.
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut out = Vec::new();
+    // The server answers, then closes: the client can send no next request.
+    s.read_to_end(&mut out).unwrap();
+    let r = parse_response(&out, false);
+    assert_eq!(r.status, 200);
+    assert!(r.body.starts_with(TEST_BODY.as_bytes()));
+}
+
+#[test]
+fn clients_that_vanish_mid_scrape_leave_the_server_serving() {
+    let h = start(64, Duration::from_secs(5));
+    let addr = h.metrics_addr().unwrap();
+    for _ in 0..20 {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+            .unwrap();
+        drop(s); // before reading anything
+    }
+    let r = get(addr, "/metrics");
+    assert_eq!(r.status, 200);
+    assert!(r.body.starts_with(TEST_BODY.as_bytes()));
+    // Every vanished connection is closed and forgotten, none left open.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while h.stats().connections_active > 0 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(h.stats().connections_active, 0);
+}
