@@ -1,14 +1,14 @@
 //! The scrape path: single-flight encoding, gzip, `Accept-Encoding`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use bytes::Bytes;
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 use tokio::runtime::Handle;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 use super::exporter::StatsInner;
 use super::MetricsSource;
@@ -31,9 +31,23 @@ pub(crate) enum ScrapeFailed {
 
 type Outcome = Result<Encoded, ScrapeFailed>;
 
+/// The single flight, kept for the scraper's life: starting, joining and
+/// finishing a flight allocate nothing (a channel per flight cost 440 B).
+#[derive(Default)]
 struct Flight {
-    rx: watch::Receiver<Option<Outcome>>,
-    want_gzip: Arc<AtomicBool>,
+    /// The number of the flight running or last started.
+    gen: u64,
+    /// Whether flight `gen` is still encoding (scrapes join it) or has
+    /// closed (the next scrape starts flight `gen + 1`).
+    running: bool,
+    /// Whether any scrape that started or joined flight `gen` wants gzip.
+    want_gzip: bool,
+    /// The newest finished flight's number and outcome, while scrapes that
+    /// wait for it are left to take it; cleared by the last of them, so
+    /// that the body's buffer can be reused once the responses are sent.
+    result: Option<(u64, Outcome)>,
+    /// Scrapes waiting for a flight.
+    waiters: usize,
 }
 
 /// Runs encodes off the async threads, at most one at a time; scrapes that
@@ -41,7 +55,9 @@ struct Flight {
 pub(crate) struct Scraper {
     source: Arc<dyn MetricsSource>,
     blocking: Handle,
-    flight: Mutex<Option<Flight>>,
+    flight: Mutex<Flight>,
+    /// Wakes the waiting scrapes when a flight finishes.
+    finished: Notify,
     stats: Arc<StatsInner>,
     self_metrics: bool,
     last_len: AtomicUsize,
@@ -60,8 +76,8 @@ struct Spare {
 }
 
 /// The last two bodies of one kind, oldest first. Two, because the most
-/// recent one may still be held for a moment by the flight that published
-/// it (its channel is dropped just after the responses go out), while the
+/// recent one may still be held by a response being written, or by the
+/// flight's published outcome until its last waiter takes it, while the
 /// one before it is free by then: scrapes alternate between two buffers.
 #[derive(Default)]
 struct Kept([Option<Bytes>; 2]);
@@ -99,6 +115,46 @@ impl Kept {
     }
 }
 
+/// The encode of one flight, as its blocking task owns it: run, it
+/// publishes the outcome; dropped unrun (or unwinding), it finishes the
+/// flight as cancelled, so that no scrape waits for an encode that never
+/// comes.
+struct Done {
+    scraper: Arc<Scraper>,
+    gen: u64,
+    published: bool,
+}
+
+impl Done {
+    fn run(mut self) {
+        let outcome = self.scraper.run_encode(self.gen);
+        self.scraper.finish(self.gen, outcome);
+        self.published = true;
+    }
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        if !self.published {
+            self.scraper.finish(self.gen, Err(ScrapeFailed::Cancelled));
+        }
+    }
+}
+
+/// A scrape waiting for a flight; on drop (answered, or its client gone)
+/// it stops counting, and the last one out clears the published outcome.
+struct Waiting<'a>(&'a Scraper);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut f = self.0.flight();
+        f.waiters -= 1;
+        if f.waiters == 0 {
+            f.result = None;
+        }
+    }
+}
+
 impl Scraper {
     pub(crate) fn new(
         source: Arc<dyn MetricsSource>,
@@ -109,7 +165,8 @@ impl Scraper {
         Scraper {
             source,
             blocking,
-            flight: Mutex::new(None),
+            flight: Mutex::new(Flight::default()),
+            finished: Notify::new(),
             stats,
             self_metrics,
             last_len: AtomicUsize::new(4096),
@@ -121,55 +178,81 @@ impl Scraper {
         &self.source
     }
 
+    fn flight(&self) -> MutexGuard<'_, Flight> {
+        self.flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Joins the encode in flight, or starts one, and waits for its body.
     pub(crate) async fn scrape(self: &Arc<Self>, want_gzip: bool) -> Outcome {
         self.stats.scrapes.fetch_add(1, Ordering::Relaxed);
-        let mut rx = {
-            let mut slot = self.flight.lock().unwrap_or_else(|e| e.into_inner());
-            match &*slot {
-                Some(flight) => {
-                    if want_gzip {
-                        flight.want_gzip.store(true, Ordering::Relaxed);
-                    }
-                    flight.rx.clone()
-                }
-                None => {
-                    let (tx, rx) = watch::channel(None);
-                    let gz = Arc::new(AtomicBool::new(want_gzip));
-                    *slot = Some(Flight {
-                        rx: rx.clone(),
-                        want_gzip: gz.clone(),
-                    });
-                    let this = Arc::clone(self);
-                    // Detached: a scraper that hangs up does not cancel the
-                    // encode the others wait for.
-                    drop(
-                        self.blocking
-                            .spawn_blocking(move || this.run_encode(tx, gz)),
-                    );
-                    rx
-                }
+        let (target, start) = {
+            let mut f = self.flight();
+            let start = !f.running;
+            if start {
+                f.gen += 1;
+                f.running = true;
+                f.want_gzip = want_gzip;
+            } else {
+                f.want_gzip |= want_gzip;
             }
+            // Counted before the encode can finish, so its outcome is kept
+            // for this scrape.
+            f.waiters += 1;
+            (f.gen, start)
         };
-        let finished = match rx.wait_for(Option::is_some).await {
-            Ok(v) => Some((*v).clone()),
-            Err(_) => None,
-        };
-        match finished {
-            Some(outcome) => outcome.unwrap_or(Err(ScrapeFailed::Cancelled)),
-            None => {
-                // The encode task was dropped unrun (runtime shutdown): clear
-                // the flight so that a later scrape starts afresh.
-                let mut slot = self.flight.lock().unwrap_or_else(|e| e.into_inner());
-                if slot.as_ref().is_some_and(|f| f.rx.same_channel(&rx)) {
-                    *slot = None;
-                }
-                Err(ScrapeFailed::Cancelled)
+        let _waiting = Waiting(self);
+        if start {
+            let done = Done {
+                scraper: Arc::clone(self),
+                gen: target,
+                published: false,
+            };
+            // Detached: a scraper that hangs up does not cancel the encode
+            // the others wait for. Spawned outside the flight lock: a task
+            // dropped unrun (runtime shutdown) drops `done` at once, which
+            // finishes the flight as cancelled, under that lock.
+            drop(self.blocking.spawn_blocking(move || done.run()));
+        }
+        loop {
+            let notified = self.finished.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the check, so a finish in between wakes it.
+            notified.as_mut().enable();
+            if let Some(outcome) = self.take_result(target) {
+                return outcome;
             }
+            notified.await;
         }
     }
 
-    fn run_encode(&self, tx: watch::Sender<Option<Outcome>>, want_gzip: Arc<AtomicBool>) {
+    /// The outcome of flight `target` or a later one, if finished. The last
+    /// waiter clears the slot (see [`Flight::result`]).
+    fn take_result(&self, target: u64) -> Option<Outcome> {
+        let f = self.flight();
+        match &f.result {
+            Some((gen, outcome)) if *gen >= target => Some(outcome.clone()),
+            _ => None,
+        }
+    }
+
+    /// Finishes flight `gen` with `outcome`: publishes it for the scrapes
+    /// that wait, unless none does, and wakes them.
+    fn finish(&self, gen: u64, outcome: Outcome) {
+        {
+            let mut f = self.flight();
+            if f.gen == gen {
+                f.running = false;
+            }
+            let newer = f.result.as_ref().is_some_and(|(g, _)| *g > gen);
+            if f.waiters > 0 && !newer {
+                f.result = Some((gen, outcome));
+            }
+        }
+        self.finished.notify_waiters();
+    }
+
+    /// Encodes for flight `gen`; returns the outcome to publish.
+    fn run_encode(&self, gen: u64) -> Outcome {
         let started = Instant::now();
         let hint = self.last_len.load(Ordering::Relaxed);
         let mut spare = std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()));
@@ -183,12 +266,15 @@ impl Scraper {
             buf
         }));
         self.stats.encodes.fetch_add(1, Ordering::Relaxed);
-        // Close the flight before reading `want_gzip`: every scrape that joined
-        // did so under this lock, so its wish is visible now.
+        // Close the flight before reading `want_gzip`: every scrape that
+        // joined did so under this lock, so its wish is visible now, and a
+        // scrape after this starts a flight of its own.
         let gzip = {
-            let mut slot = self.flight.lock().unwrap_or_else(|e| e.into_inner());
-            *slot = None;
-            want_gzip.load(Ordering::Relaxed)
+            let mut f = self.flight();
+            if f.gen == gen {
+                f.running = false;
+            }
+            f.want_gzip
         };
         let outcome = match encoded {
             Ok(buf) => {
@@ -218,7 +304,7 @@ impl Scraper {
         };
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.stats.last_encode_nanos.store(nanos, Ordering::Relaxed);
-        let _ = tx.send(Some(outcome));
+        outcome
     }
 
     fn encode_self_metrics(&self, buf: &mut Vec<u8>) {
@@ -429,10 +515,11 @@ mod tests {
             first.identity.as_ptr(),
             first.gzip.as_ref().unwrap().as_ptr(),
         );
-        drop(first); // every response that shared the bodies has been sent
-                     // The flight's channel (dropped by the encode thread just after it
-                     // publishes) holds a clone too: wait until the kept bodies are the
-                     // only references, which is the precondition for reuse.
+        // Every response that shared the bodies has been sent; the last
+        // waiter cleared the flight's published outcome. Wait until the
+        // kept bodies are the only references (the encode thread may still
+        // be finishing), which is the precondition for reuse.
+        drop(first);
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
         loop {
             let spare = scraper.spare.lock().unwrap();
@@ -456,6 +543,90 @@ mod tests {
         let third = scrape();
         assert_ne!(third.identity.as_ptr(), second.identity.as_ptr());
         assert_eq!(second.identity, third.identity);
+    }
+
+    #[test]
+    fn concurrent_and_abandoned_scrapes_share_flights_and_leave_nothing_held() {
+        struct Slow(AtomicU64);
+        impl MetricsSource for Slow {
+            fn encode(&self, buf: &mut Vec<u8>) {
+                let n = self.0.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(std::time::Duration::from_micros(300));
+                buf.extend_from_slice(format!("x {n}\n").as_bytes());
+            }
+            fn summary_json(&self) -> serde_json::Value {
+                serde_json::Value::Null
+            }
+        }
+        // Scrapes interleave on the async thread; encodes run on blocking
+        // threads, racing them.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let source = Arc::new(Slow(AtomicU64::new(0)));
+        let scraper = Arc::new(Scraper::new(
+            source.clone(),
+            rt.handle().clone(),
+            Arc::new(StatsInner::default()),
+            false,
+        ));
+        let answered = rt.block_on(async {
+            let mut tasks = Vec::new();
+            for i in 0..400u64 {
+                let s = Arc::clone(&scraper);
+                tasks.push(tokio::spawn(async move {
+                    if i % 3 == 0 {
+                        // A client that hangs up almost at once.
+                        let wait = std::time::Duration::from_micros(i % 7 * 50);
+                        tokio::time::timeout(wait, s.scrape(i % 2 == 0)).await.ok()
+                    } else {
+                        Some(s.scrape(i % 2 == 0).await)
+                    }
+                }));
+                if i % 16 == 0 {
+                    tokio::task::yield_now().await;
+                }
+                if i % 100 == 99 {
+                    // A new wave: the flight before has most likely closed.
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                }
+            }
+            let mut answered = 0;
+            for t in tasks {
+                if let Some(outcome) = t.await.unwrap() {
+                    let body = outcome.expect("encoded").identity;
+                    assert!(body.starts_with(b"x ") && body.ends_with(b"\n"));
+                    answered += 1;
+                }
+            }
+            answered
+        });
+        assert!(
+            answered >= 266,
+            "every scrape that waited was answered: {answered}"
+        );
+        let encodes = source.0.load(Ordering::Relaxed);
+        assert!(
+            (4..400).contains(&encodes),
+            "{encodes} encodes for 400 scrapes in 4 waves"
+        );
+        // Nothing waits, so nothing is held: the last waiter cleared the
+        // outcome, or the flight found no one to keep it for.
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let f = scraper.flight();
+            let (waiters, held, running) = (f.waiters, f.result.is_some(), f.running);
+            drop(f);
+            if (waiters, held, running) == (0, false, false) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{waiters} waiters, held {held}, running {running}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 
     #[test]
