@@ -668,6 +668,13 @@ impl<M: Metric> Family<M> {
     /// entries for the family; until a thread's entry is overwritten, it
     /// keeps the removed series' slots from being reused (at most 512 series
     /// per thread).
+    ///
+    /// The handle's reference to its series comes from a per-thread stock
+    /// of spare references, and goes back there when the handle is dropped
+    /// on the same thread, so creating and dropping a handle touches no
+    /// shared reference count. Like cached entries, a thread's spares keep
+    /// a removed series' slots from reuse until the thread exits or needs
+    /// the table slot for another series (at most 512 series per thread).
     #[inline]
     pub fn with_label_values(&self, values: &[&str]) -> Result<M, Error> {
         let buckets = self.core.buckets();
