@@ -9,40 +9,17 @@
 //! buffer for an EOF check on every request (`half_close`), and is about
 //! 0.7 KB now (see docs/BENCHMARKS.md for the breakdown).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use telemeter::{Exporter, Opts, Registry};
 
-struct Counting;
-
-static BYTES: AtomicU64 = AtomicU64::new(0);
-static CALLS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        BYTES.fetch_add(l.size() as u64, Ordering::Relaxed);
-        CALLS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract, passed on.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: the caller's contract, passed on.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        BYTES.fetch_add(n as u64, Ordering::Relaxed);
-        CALLS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract, passed on.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
+// The benches' counting allocator, shared rather than written again.
+#[path = "../benches/common/counting_alloc.rs"]
+mod counting_alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 /// One keep-alive scrape with buffers allocated up front: the client side
 /// allocates nothing. Returns the body length.
@@ -106,11 +83,11 @@ fn a_steady_state_scrape_over_http_allocates_little() {
             assert!(scrape(&mut s, &mut buf, gzip) > 0); // buffers reach size
         }
         let n = 20;
-        let (b0, c0) = (BYTES.load(Ordering::Relaxed), CALLS.load(Ordering::Relaxed));
+        let (b0, c0) = counting_alloc::allocated();
         for _ in 0..n {
             scrape(&mut s, &mut buf, gzip);
         }
-        let (b1, c1) = (BYTES.load(Ordering::Relaxed), CALLS.load(Ordering::Relaxed));
+        let (b1, c1) = counting_alloc::allocated();
         let (bytes, calls) = ((b1 - b0) / n, (c1 - c0) / n);
         // About 0.7 KB in 5-6 calls here; an 8 KB buffer per request or a
         // body-sized allocation fails this, with room for the runtime's

@@ -1,6 +1,6 @@
 //! A counting global allocator shared by the memory-measuring benches
-//! (`memory.rs`, `embedding.rs`); each declares it as its
-//! `#[global_allocator]`.
+//! (`memory.rs`, `embedding.rs`) and `tests/server_alloc.rs` (through
+//! `#[path]`); each declares it as its `#[global_allocator]`.
 #![allow(dead_code)] // each bench reads a different subset
 
 use std::alloc::{GlobalAlloc, Layout, System};
