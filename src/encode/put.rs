@@ -15,6 +15,8 @@
 //! once with a wider load cannot be forwarded from those stores, which
 //! stalled every sample line for the stores to drain.
 
+use super::text::{f64_form, F64Form};
+
 /// Appends `src` to `out` (see the module docs).
 #[inline(always)]
 pub(crate) fn put(out: &mut Vec<u8>, src: &[u8]) {
@@ -172,20 +174,21 @@ impl<'a> Cursor<'a> {
     /// Appends `v` as [`crate::encode::text::write_f64`] does.
     #[inline]
     pub(crate) fn f64(&mut self, v: f64) {
-        if v.is_finite() && !(v == v.trunc() && v.abs() < 1e15) {
-            self.room_for(24);
-            // SAFETY: ryu writes at most 24 bytes for a finite `f64`.
-            let k = unsafe { ryu::raw::format64(v, self.at.add(self.n)) };
-            self.n += k;
-        } else {
-            // Integers, signed zero and the non-finite spellings: the
-            // shared formatter, through the committed `Vec`.
-            self.commit();
-            crate::encode::text::write_f64(self.out, v);
-            let len = self.out.len();
-            // SAFETY: as in `new`.
-            self.at = unsafe { self.out.as_mut_ptr().add(len) };
-            self.room = self.out.capacity() - len;
+        match f64_form(v) {
+            F64Form::Literal(s) => self.put(s.as_bytes()),
+            F64Form::Int(i) => {
+                if i < 0 {
+                    self.byte(b'-');
+                }
+                self.u64(i.unsigned_abs());
+            }
+            F64Form::Shortest => {
+                self.room_for(24);
+                // SAFETY: ryu writes at most 24 bytes for a finite `f64`
+                // (`Shortest` is never NaN or infinite).
+                let k = unsafe { ryu::raw::format64(v, self.at.add(self.n)) };
+                self.n += k;
+            }
         }
     }
 }

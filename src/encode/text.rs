@@ -172,43 +172,53 @@ pub(crate) fn push_f64(out: &mut String, v: f64) {
     with_f64_str(v, |s| out.push_str(s));
 }
 
+/// How Prometheus spells a float, decided once for every writer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum F64Form {
+    /// `NaN`, `+Inf`, `-Inf` or `-0`.
+    Literal(&'static str),
+    /// An exact integer below 1e15 (the common case for sums of integer
+    /// values), written without `.0`.
+    Int(i64),
+    /// Anything else: shortest round-trip digits (`ryu`).
+    Shortest,
+}
+
+/// The spelling of `v` (see [`F64Form`]).
+#[inline]
+pub(crate) fn f64_form(v: f64) -> F64Form {
+    if v.is_nan() {
+        F64Form::Literal("NaN")
+    } else if v.is_infinite() {
+        F64Form::Literal(if v > 0.0 { "+Inf" } else { "-Inf" })
+    } else if v == v.trunc() && v.abs() < 1e15 {
+        if v == 0.0 && v.is_sign_negative() {
+            F64Form::Literal("-0")
+        } else {
+            F64Form::Int(v as i64)
+        }
+    } else {
+        F64Form::Shortest
+    }
+}
+
 /// Writes a float as [`push_f64`] does, into a byte buffer.
 #[inline]
 pub(crate) fn write_f64(out: &mut Vec<u8>, v: f64) {
-    if v.is_nan() {
-        put(out, b"NaN");
-    } else if v.is_infinite() {
-        put(out, if v > 0.0 { b"+Inf" } else { b"-Inf" });
-    } else if v == v.trunc() && v.abs() < 1e15 {
-        // Exact integers (the common case for sums of integer values).
-        if v == 0.0 && v.is_sign_negative() {
-            put(out, b"-0");
-        } else {
-            put_i64(out, v as i64);
-        }
-    } else {
-        put_f64_finite(out, v);
+    match f64_form(v) {
+        F64Form::Literal(s) => put(out, s.as_bytes()),
+        F64Form::Int(i) => put_i64(out, i),
+        F64Form::Shortest => put_f64_finite(out, v),
     }
 }
 
 /// Formats `v` on the stack (no allocation) and hands the text to `f`.
 #[inline]
 fn with_f64_str<R>(v: f64, f: impl FnOnce(&str) -> R) -> R {
-    if v.is_nan() {
-        f("NaN")
-    } else if v.is_infinite() {
-        f(if v > 0.0 { "+Inf" } else { "-Inf" })
-    } else if v == v.trunc() && v.abs() < 1e15 {
-        // Exact integers (the common case for sums of integer values).
-        if v == 0.0 && v.is_sign_negative() {
-            f("-0")
-        } else {
-            let mut b = itoa::Buffer::new();
-            f(b.format(v as i64))
-        }
-    } else {
-        let mut b = ryu::Buffer::new();
-        f(b.format_finite(v))
+    match f64_form(v) {
+        F64Form::Literal(s) => f(s),
+        F64Form::Int(i) => f(itoa::Buffer::new().format(i)),
+        F64Form::Shortest => f(ryu::Buffer::new().format_finite(v)),
     }
 }
 
