@@ -158,7 +158,8 @@ impl Series {
     /// else will release; it moves into the returned value.
     #[inline(always)]
     pub(crate) unsafe fn counted_copy(&self) -> Series {
-        Series { ptr: self.ptr }
+        // SAFETY: `self` is live; the caller's reference moves into the copy.
+        unsafe { Series::from_counted_ptr(self.as_ptr()) }
     }
 
     /// The `Series` for a counted reference the caller owns, given as the
@@ -265,11 +266,9 @@ unsafe impl arc_swap::RefCnt for Series {
     }
 
     unsafe fn from_ptr(ptr: *const Header) -> Series {
-        Series {
-            // SAFETY: arc-swap only hands back pointers `into_ptr` produced,
-            // which are non-null.
-            ptr: unsafe { NonNull::new_unchecked(ptr as *mut Header) },
-        }
+        // SAFETY: arc-swap only hands back pointers `into_ptr` produced, each
+        // carrying the counted reference it took.
+        unsafe { Series::from_counted_ptr(ptr) }
     }
 }
 

@@ -488,6 +488,22 @@ mod tests {
         assert!(!accepts_gzip([b"\xff\xfe".as_slice()]));
     }
 
+    /// A current-thread runtime (scrapes interleave on its thread; encodes
+    /// run on its blocking threads, racing them) and a scraper on it.
+    fn scraper_on(source: Arc<dyn MetricsSource>) -> (tokio::runtime::Runtime, Arc<Scraper>) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let scraper = Arc::new(Scraper::new(
+            source,
+            rt.handle().clone(),
+            Arc::new(StatsInner::default()),
+            false,
+        ));
+        (rt, scraper)
+    }
+
     #[test]
     fn steady_state_scrapes_reuse_the_body_buffers() {
         struct Fixed;
@@ -499,16 +515,7 @@ mod tests {
                 serde_json::Value::Null
             }
         }
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let scraper = Arc::new(Scraper::new(
-            Arc::new(Fixed),
-            rt.handle().clone(),
-            Arc::new(StatsInner::default()),
-            false,
-        ));
+        let (rt, scraper) = scraper_on(Arc::new(Fixed));
         let scrape = || rt.block_on(scraper.scrape(true)).unwrap();
         let first = scrape();
         let (id_ptr, gz_ptr) = (
@@ -558,19 +565,8 @@ mod tests {
                 serde_json::Value::Null
             }
         }
-        // Scrapes interleave on the async thread; encodes run on blocking
-        // threads, racing them.
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
         let source = Arc::new(Slow(AtomicU64::new(0)));
-        let scraper = Arc::new(Scraper::new(
-            source.clone(),
-            rt.handle().clone(),
-            Arc::new(StatsInner::default()),
-            false,
-        ));
+        let (rt, scraper) = scraper_on(source.clone());
         let answered = rt.block_on(async {
             let mut tasks = Vec::new();
             for i in 0..400u64 {
