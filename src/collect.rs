@@ -7,11 +7,12 @@ use std::hash::{BuildHasher, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
-use crate::encode::put::{put, Cursor};
+use crate::encode::put::{put, Cursor, Stage};
 use crate::encode::text::{push_f64, render_prefix, write_f64, write_i64, write_u64, Variant};
 use crate::family::{FamilyCore, Layout};
 use crate::histogram::read_at;
 use crate::registry::{Entry, Registry};
+use crate::series::Series;
 use crate::shard::pool;
 use crate::sync::{lock, AtomicU64, Mutex, Ordering};
 use crate::Opts;
@@ -116,6 +117,9 @@ pub(crate) struct ScrapeState {
     scrapes: AtomicU64,
     last_duration_ns: AtomicU64,
     last_series: AtomicU64,
+    /// The last body's length: whether the next is expected to outgrow the
+    /// cache (see [`STREAM_ABOVE`]).
+    last_bytes: AtomicU64,
     callback_errors: AtomicU64,
     scratch: Mutex<Scratch>,
 }
@@ -193,7 +197,51 @@ fn line_start(out: &mut Vec<u8>, name: &[u8], labels: &[u8]) {
     out.push(b' ');
 }
 
-fn encode_family(core: &FamilyCore, out: &mut Vec<u8>, buckets: &mut Vec<u64>) -> usize {
+/// Bodies at least this long are written with non-temporal stores
+/// ([`Cursor::streaming`]). On the bench VM (2 vCPUs of a Xeon with a
+/// shared L3) staging and streaming lost to plain stores at 8 and 24 MB
+/// (0.55 against 0.28 ms, 1.75 against 0.91 ms) and won from 32 MB on
+/// (2.3 against 4.2 ms; 11.8 against 23.4 ms at 165 MB): a body this large
+/// does not stay in the cache a core can count on, so its consumer reads it
+/// from memory either way.
+const STREAM_ABOVE: u64 = 32 << 20;
+
+/// How many series ahead a large body's encode asks for a counter
+/// series' header: far enough to cover a memory access at a counter
+/// line's pace once the series no longer fit in the cache. On 900k counter
+/// series on the bench VM, 32 took the lines from 18.5 to 15.5 ms; 4 and 16
+/// gained less, 64 and 128 no more.
+const COUNTER_AHEAD: usize = 32;
+
+/// As [`COUNTER_AHEAD`], for a histogram series (14 lines of work each).
+const HISTOGRAM_AHEAD: usize = 4;
+
+#[inline(always)]
+fn prefetch_ahead(series: &[Series], i: usize, ahead: usize) {
+    if let Some(s) = series.get(i + ahead) {
+        s.prefetch();
+    }
+}
+
+/// A cursor for one family's sample lines: streaming when `stage` is given.
+#[inline]
+fn cursor<'a>(out: &'a mut Vec<u8>, stage: Option<&'a mut Stage>) -> Cursor<'a> {
+    match stage {
+        Some(stage) => Cursor::streaming(out, stage),
+        None => Cursor::new(out, 4096),
+    }
+}
+
+fn encode_family(
+    core: &FamilyCore,
+    out: &mut Vec<u8>,
+    buckets: &mut Vec<u64>,
+    mut stage: Option<&mut Stage>,
+) -> usize {
+    // Only a body that outgrows the cache is streamed, and only then do
+    // its series stop fitting there too: prefetching their headers costs
+    // 5 % of a 100k-counter encode that is served from the cache.
+    let prefetch = stage.is_some();
     let list = lock(&core.list);
     let pool = pool();
     for variant in core.variants.iter() {
@@ -201,8 +249,11 @@ fn encode_family(core: &FamilyCore, out: &mut Vec<u8>, buckets: &mut Vec<u64>) -
         let name = variant.name().as_bytes();
         match &core.layout {
             Layout::Counter => {
-                let mut w = Cursor::new(out, 4096);
-                for s in list.iter() {
+                let mut w = cursor(out, stage.as_deref_mut());
+                for (i, s) in list.iter().enumerate() {
+                    if prefetch {
+                        prefetch_ahead(&list.series, i, COUNTER_AHEAD);
+                    }
                     w.put(name);
                     w.put(s.text());
                     w.byte(b' ');
@@ -238,8 +289,11 @@ fn encode_family(core: &FamilyCore, out: &mut Vec<u8>, buckets: &mut Vec<u64>) -
                 let n = core.le_tails.len(); // bucket cells, +Inf included
                 buckets.clear();
                 buckets.resize(n, 0);
-                let mut w = Cursor::new(out, 4096);
-                for s in list.iter() {
+                let mut w = cursor(out, stage.as_deref_mut());
+                for (i, s) in list.iter().enumerate() {
+                    if prefetch {
+                        prefetch_ahead(&list.series, i, HISTOGRAM_AHEAD);
+                    }
                     let sum = read_at(pool, s.loc(), buckets);
                     let text = s.text();
                     // The label text without its closing `}`: the tail adds
@@ -331,9 +385,13 @@ impl Registry {
             None => local.get_or_insert_with(Scratch::default),
         };
         let mut series = 0usize;
+        let begin = out.len();
+        let mut stage = (state.last_bytes.load(Ordering::Relaxed) >= STREAM_ABOVE).then(Stage::new);
         for entry in entries.iter() {
             series += match entry {
-                Entry::Family(core) => encode_family(core, out, &mut scratch.buckets),
+                Entry::Family(core) => {
+                    encode_family(core, out, &mut scratch.buckets, stage.as_mut())
+                }
                 Entry::Callback(cb) => encode_callback(cb, out, scratch, &state.callback_errors),
             };
         }
@@ -342,6 +400,9 @@ impl Registry {
         }
         state.scrapes.fetch_add(1, Ordering::Relaxed);
         state.last_series.store(series as u64, Ordering::Relaxed);
+        state
+            .last_bytes
+            .store((out.len() - begin) as u64, Ordering::Relaxed);
         state.last_duration_ns.store(
             u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
@@ -450,5 +511,62 @@ impl Registry {
                 / 1e9,
             callback_errors: state.callback_errors.load(Ordering::Relaxed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use super::STREAM_ABOVE;
+    use crate::{Buckets, Opts, Registry};
+
+    /// A registry whose next scrape is expected to be large streams its
+    /// counter and histogram lines through the stage: the body is the same
+    /// byte for byte, including a label value longer than the stage (which
+    /// switches the cursor to direct writes mid-family).
+    #[test]
+    fn a_streamed_body_is_the_plain_body() {
+        let reg = Registry::builder().self_metrics(false).build();
+        let ctr = reg
+            .counter_family(Opts::new("c_total", "C.").labels(&["k"]))
+            .unwrap();
+        let hist = reg
+            .histogram_family(
+                Opts::new("h_seconds", "H.").labels(&["k"]),
+                Buckets::default_prometheus(),
+            )
+            .unwrap();
+        let gauge = reg
+            .gauge_family(Opts::new("g", "G.").labels(&["k"]))
+            .unwrap();
+        let huge = "x\"\\\n".repeat(5000);
+        for i in 0..3000u64 {
+            let k = if i == 1500 {
+                huge.clone()
+            } else {
+                format!("series-{i}")
+            };
+            ctr.with_label_values(&[&k]).unwrap().add(i * 7919);
+            gauge.with_label_values(&[&k]).unwrap().set(i as i64 - 10);
+            if i % 10 == 0 || i == 1500 {
+                let h = hist.with_label_values(&[&k]).unwrap();
+                h.observe(i as f64 / 1000.0);
+                h.observe_u64(i);
+            }
+        }
+        let state = &reg.inner.scrape;
+        state.last_bytes.store(0, Ordering::Relaxed);
+        let mut plain = Vec::new();
+        reg.encode(&mut plain);
+        for prefix in [0usize, 5, 63] {
+            state.last_bytes.store(STREAM_ABOVE, Ordering::Relaxed);
+            let mut streamed = vec![b'#'; prefix];
+            reg.encode(&mut streamed);
+            assert_eq!(streamed.len(), prefix + plain.len());
+            assert!(streamed[prefix..] == plain[..], "prefix {prefix}");
+        }
+        // The length recorded is this body's, not the buffer's.
+        assert_eq!(state.last_bytes.load(Ordering::Relaxed), plain.len() as u64);
     }
 }

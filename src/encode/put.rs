@@ -15,6 +15,9 @@
 //! once with a wider load cannot be forwarded from those stores, which
 //! stalled every sample line for the stores to drain.
 
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
+
 use super::text::{f64_form, F64Form};
 
 /// Appends `src` to `out` (see the module docs).
@@ -78,14 +81,46 @@ unsafe fn copy_short(src: &[u8], d: *mut u8) {
 /// Appends to a `Vec` through a pointer and a count kept in registers: the
 /// pieces of a sample line each cost a room check and the move, with no
 /// length store per piece. The length is committed when the cursor drops.
+///
+/// A *streaming* cursor ([`Cursor::streaming`]) writes into a small
+/// [`Stage`] instead, which stays in the L1 cache, and empties it into the
+/// buffer with non-temporal stores whenever it fills. A plain store to a
+/// line that is not in the cache first reads the line from memory (a
+/// read-for-ownership); a non-temporal store of a whole line does not. Once
+/// a body is larger than the cache, those reads are half of the encode's
+/// memory traffic: on the bench VM, generating 165 MB with plain stores
+/// took 23.4 ms and staging it took 11.8 ms, while at 16 MB (in the cache)
+/// plain stores took 0.70 ms and staging 1.2 ms. So the registry streams
+/// only bodies it expects to be large (see `collect.rs`).
 pub(crate) struct Cursor<'a> {
     out: &'a mut Vec<u8>,
-    /// `out`'s buffer at its length when the cursor (re)started.
+    /// `out`'s buffer at its length when the cursor (re)started, or the
+    /// stage's first byte when streaming.
     at: *mut u8,
     /// Bytes written at `at` so far.
     n: usize,
-    /// Spare capacity at `at` when the cursor (re)started.
+    /// Spare capacity at `at` when the cursor (re)started, or the stage's
+    /// size when streaming.
     room: usize,
+    /// Whether `at` is a stage, emptied by `drain`.
+    streaming: bool,
+    /// The stage, borrowed for the cursor's life when streaming.
+    _stage: PhantomData<&'a mut Stage>,
+}
+
+/// Bytes a streaming cursor stages before it empties them into the buffer.
+const STAGE: usize = 8192;
+
+/// A streaming [`Cursor`]'s staging buffer: 8 KiB, meant to live on the
+/// encoding thread's stack.
+pub(crate) struct Stage([MaybeUninit<u8>; STAGE]);
+
+impl Stage {
+    /// An uninitialised stage (no memset).
+    #[inline]
+    pub(crate) fn new() -> Stage {
+        Stage([MaybeUninit::uninit(); STAGE])
+    }
 }
 
 impl<'a> Cursor<'a> {
@@ -101,6 +136,24 @@ impl<'a> Cursor<'a> {
             n: 0,
             room: out.capacity() - len,
             out,
+            streaming: false,
+            _stage: PhantomData,
+        }
+    }
+
+    /// A cursor at the end of `out` that stages its writes in `stage` and
+    /// moves them to `out` with non-temporal stores (see the type's docs).
+    /// Where there are no such stores (not x86-64, or under Miri) it moves
+    /// them with ordinary copies, which is correct but gains nothing.
+    #[inline]
+    pub(crate) fn streaming(out: &'a mut Vec<u8>, stage: &'a mut Stage) -> Cursor<'a> {
+        Cursor {
+            at: stage.0.as_mut_ptr().cast::<u8>(),
+            n: 0,
+            room: STAGE,
+            out,
+            streaming: true,
+            _stage: PhantomData,
         }
     }
 
@@ -115,6 +168,17 @@ impl<'a> Cursor<'a> {
     #[cold]
     #[inline(never)]
     fn grow(&mut self, k: usize) {
+        if self.streaming {
+            self.drain(false);
+            if self.room - self.n >= k {
+                return;
+            }
+            // A piece longer than the stage: write the rest directly.
+            self.drain(true);
+            self.streaming = false;
+            self.n = 0;
+            self.room = 0;
+        }
         self.commit();
         // Doubling, as `Vec` would; at least a page beyond this piece.
         let len = self.out.len();
@@ -122,6 +186,41 @@ impl<'a> Cursor<'a> {
         // SAFETY: as in `new`.
         self.at = unsafe { self.out.as_mut_ptr().add(len) };
         self.room = self.out.capacity() - len;
+    }
+
+    /// Moves the staged bytes to the end of `out`: bytes up to the first
+    /// 64-byte boundary there with ordinary stores, whole 64-byte lines
+    /// with non-temporal ones, and the last partial line either with
+    /// ordinary stores (`all`, then a store fence so that the bytes are
+    /// ordered before whatever publishes the buffer) or back to the stage's
+    /// front, to be completed by the next drain.
+    fn drain(&mut self, all: bool) {
+        let n = self.n;
+        self.out.reserve(n);
+        let len = self.out.len();
+        // SAFETY: `reserve(n)` leaves `n` writable bytes at `dst`, in
+        // `out`'s allocation and so not overlapping the stage; the stage's
+        // first `n` bytes were written (every write stays within `room` of
+        // `at` and counts itself in `n`). `head + lines <= n`, and the
+        // remainder moves within the stage with `ptr::copy` (it may
+        // overlap). `set_len` exposes exactly the bytes written to `dst`.
+        unsafe {
+            let dst = self.out.as_mut_ptr().add(len);
+            let head = dst.align_offset(64).min(n);
+            std::ptr::copy_nonoverlapping(self.at, dst, head);
+            let lines = (n - head) & !63;
+            stream_lines(self.at.add(head), dst.add(head), lines);
+            let mut done = head + lines;
+            if all {
+                std::ptr::copy_nonoverlapping(self.at.add(done), dst.add(done), n - done);
+                done = n;
+                store_fence();
+            } else {
+                std::ptr::copy(self.at.add(done), self.at, n - done);
+            }
+            self.out.set_len(len + done);
+            self.n = n - done;
+        }
     }
 
     /// Exposes what was written in `out`'s length.
@@ -195,8 +294,54 @@ impl<'a> Cursor<'a> {
 
 impl Drop for Cursor<'_> {
     fn drop(&mut self) {
-        self.commit();
+        if self.streaming {
+            self.drain(true);
+        } else {
+            self.commit();
+        }
     }
+}
+
+/// Copies `len` bytes (a multiple of 64) from `s` to `d`, which is 64-byte
+/// aligned, with non-temporal stores.
+///
+/// # Safety
+///
+/// `s` is readable and `d` writable for `len` bytes, not overlapping, and
+/// `d` is 16-byte aligned (64 for the stores to fill whole lines).
+#[inline]
+unsafe fn stream_lines(s: *const u8, d: *mut u8, len: usize) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    {
+        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_stream_si128};
+        debug_assert!(len % 16 == 0 && (len == 0 || d as usize % 16 == 0));
+        let mut i = 0;
+        while i < len {
+            // SAFETY: `i + 16 <= len`; `d + i` is 16-byte aligned; SSE2 is
+            // part of x86-64.
+            unsafe {
+                let v = _mm_loadu_si128(s.add(i).cast::<__m128i>());
+                _mm_stream_si128(d.add(i).cast::<__m128i>(), v);
+            }
+            i += 16;
+        }
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    // SAFETY: as the caller guarantees.
+    unsafe {
+        std::ptr::copy_nonoverlapping(s, d, len)
+    };
+}
+
+/// Orders the non-temporal stores before later stores (a release store
+/// does not order them on x86-64).
+#[inline]
+fn store_fence() {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    // SAFETY: SSE is part of x86-64.
+    unsafe {
+        std::arch::x86_64::_mm_sfence()
+    };
 }
 
 /// Writes `v` in decimal at `d` and returns how many bytes.
@@ -388,6 +533,62 @@ mod tests {
             }
         }
         assert_eq!(out, expect);
+    }
+
+    #[test]
+    fn a_streaming_cursor_writes_what_a_plain_one_does() {
+        // Pieces of every length up to past the stage, after prefixes that
+        // put the buffer's end at every offset within a cache line, so the
+        // drains hit every head/line/remainder split, and the longest
+        // pieces switch the cursor to direct writes mid-way.
+        let pieces: Vec<Vec<u8>> = [0usize, 1, 15, 16, 17, 63, 64, 65, 200, 4000]
+            .iter()
+            .chain(&[
+                super::STAGE - 1,
+                super::STAGE,
+                super::STAGE + 1,
+                3 * super::STAGE,
+            ])
+            .map(|&n| (0..n).map(|i| (i * 13 + n) as u8).collect())
+            .collect();
+        let prefixes: Vec<usize> = if cfg!(miri) {
+            vec![0, 1, 17, 63]
+        } else {
+            (0..64).collect()
+        };
+        for prefix in prefixes {
+            for (take, rounds) in [(4, 400), (pieces.len() - 4, 8), (pieces.len(), 2)] {
+                let mut expect = vec![0x5A; prefix];
+                let mut out = vec![0x5A; prefix];
+                let mut stage = super::Stage::new();
+                {
+                    let mut w = super::Cursor::streaming(&mut out, &mut stage);
+                    let mut e = super::Cursor::new(&mut expect, 0);
+                    for round in 0..rounds {
+                        for p in &pieces[..take] {
+                            w.put(p);
+                            e.put(p);
+                            w.u64(round * 1_000_003);
+                            e.u64(round * 1_000_003);
+                            w.byte(b'\n');
+                            e.byte(b'\n');
+                            w.f64(round as f64 / 7.0);
+                            e.f64(round as f64 / 7.0);
+                        }
+                    }
+                }
+                assert_eq!(out.len(), expect.len(), "prefix {prefix}, take {take}");
+                assert!(out == expect, "prefix {prefix}, take {take}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_streaming_cursor_leaves_the_buffer_as_it_was() {
+        let mut out = b"kept".to_vec();
+        let mut stage = super::Stage::new();
+        drop(super::Cursor::streaming(&mut out, &mut stage));
+        assert_eq!(out, b"kept");
     }
 
     #[test]
