@@ -125,7 +125,14 @@ mod sealed {
 /// [`Histogram`].
 pub trait Metric: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static {
     #[doc(hidden)]
-    fn __from_series(series: HandleRef, buckets: Option<Buckets>) -> Self;
+    fn __from_series(series: HandleRef) -> Self;
+    /// As `__from_series`, for a handle that lives only while its family
+    /// is borrowed, with the family's bucket layout at hand.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __borrowed(series: HandleRef, _family_buckets: Option<&Buckets>) -> Self {
+        Self::__from_series(series)
+    }
 }
 
 macro_rules! impl_metric {
@@ -133,43 +140,45 @@ macro_rules! impl_metric {
         impl sealed::Sealed for $ty {}
         impl Metric for $ty {
             #[inline]
-            fn __from_series(series: HandleRef, _buckets: Option<Buckets>) -> Self {
+            fn __from_series(series: HandleRef) -> Self {
                 $ty::from_series(series)
             }
         }
     )*};
 }
 impl_metric!(Counter, FloatCounter, Gauge, FloatGauge);
-
 impl sealed::Sealed for Histogram {}
 impl Metric for Histogram {
     #[inline]
-    fn __from_series(series: HandleRef, buckets: Option<Buckets>) -> Self {
-        Histogram::from_series(
-            series,
-            buckets.expect("a histogram family always has buckets"),
-        )
+    fn __from_series(series: HandleRef) -> Self {
+        Histogram::from_series(series)
+    }
+    #[inline(always)]
+    fn __borrowed(series: HandleRef, family_buckets: Option<&Buckets>) -> Self {
+        match family_buckets {
+            Some(b) => Histogram::with_family_buckets(series, b),
+            None => Histogram::from_series(series),
+        }
     }
 }
 
-/// Runs `f` on a handle of type `M` that borrows `series` (and `buckets`)
-/// instead of owning a reference count: no atomic read-modify-write.
+/// Runs `f` on a handle of type `M` that borrows `series` instead of
+/// owning a reference count: no atomic read-modify-write.
 #[inline]
 fn with_borrowed<M: Metric, R>(
     series: &Series,
-    buckets: Option<&Buckets>,
+    family_buckets: Option<&Buckets>,
     f: impl FnOnce(&M) -> R,
 ) -> R {
-    // SAFETY: `ptr::read` makes bitwise copies of two live reference-counted
-    // pointers without counting them; the handle built from them is wrapped
-    // in `ManuallyDrop` and never dropped, so the counts are never
-    // decremented either. The originals (`series`, `buckets`) are borrowed
-    // for the whole call, so the copies never outlive what they point to. A
-    // clone `f` makes counts as usual.
+    // SAFETY: `ptr::read` makes a bitwise copy of a live reference-counted
+    // pointer without counting it; the handle built from it is wrapped in
+    // `ManuallyDrop` and never dropped, so the count is never decremented
+    // either. The original `series` is borrowed for the whole call, so the
+    // copy never outlives it. A clone `f` makes counts as usual.
     let handle = unsafe {
-        std::mem::ManuallyDrop::new(M::__from_series(
+        std::mem::ManuallyDrop::new(M::__borrowed(
             HandleRef::new(std::ptr::read(series)),
-            buckets.map(|b| std::ptr::read(b)),
+            family_buckets,
         ))
     };
     f(&handle)
@@ -498,7 +507,8 @@ impl FamilyCore {
         self.variants[0].name()
     }
 
-    /// The family's bucket layout, for a histogram family.
+    /// The family's bucket layout, for a histogram family. Its series own
+    /// counted references to the same bounds (see `new_series`).
     #[inline]
     pub(crate) fn buckets(&self) -> Option<&Buckets> {
         match &self.layout {
@@ -514,7 +524,7 @@ impl FamilyCore {
             Layout::Gauge => Series::gauge(0, &text),
             Layout::FloatGauge => Series::gauge(0f64.to_bits(), &text),
             // Bucket cells (+Inf included), the f64 sum, the integer sum.
-            Layout::Histogram(b) => Series::sharded(b.bounds().len() + 3, &text),
+            Layout::Histogram(b) => Series::histogram(&text, b.shared()),
         }
     }
 
@@ -677,10 +687,8 @@ impl<M: Metric> Family<M> {
     /// the table slot for another series (at most 512 series per thread).
     #[inline]
     pub fn with_label_values(&self, values: &[&str]) -> Result<M, Error> {
-        let buckets = self.core.buckets();
-        self.core.lookup(values, |found| {
-            M::__from_series(found.lend(), buckets.cloned())
-        })
+        self.core
+            .lookup(values, |found| M::__from_series(found.lend()))
     }
 
     /// Runs `f` on the series for this label-value set, creating it on
@@ -704,6 +712,8 @@ impl<M: Metric> Family<M> {
     /// ```
     #[inline]
     pub fn with<R>(&self, values: &[&str], f: impl FnOnce(&M) -> R) -> Result<R, Error> {
+        // A borrowed histogram takes the family's bounds (at hand) rather
+        // than its series' (a load from the series' allocation), ~1.5 ns.
         let buckets = self.core.buckets();
         self.core
             .lookup(values, |found| with_borrowed(found.series, buckets, f))

@@ -1,5 +1,6 @@
 //! Fixed-bucket histograms.
 
+use std::mem::ManuallyDrop;
 use std::time::Instant;
 
 use crate::cache::HandleRef;
@@ -126,6 +127,11 @@ impl Buckets {
         }
     }
 
+    /// The bounds' shared allocation, for a histogram series to own.
+    pub(crate) fn shared(&self) -> StdArc<[f64]> {
+        StdArc::clone(&self.bounds)
+    }
+
     /// The upper bounds, without `+Inf`.
     #[must_use]
     pub fn bounds(&self) -> &[f64] {
@@ -205,16 +211,34 @@ impl Default for Buckets {
 /// assert_eq!(snap.sum, 5750.0);
 /// # Ok::<(), telemeter::Error>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 #[must_use = "a histogram handle records nothing unless it is used"]
 pub struct Histogram {
-    /// Where the series' slots start (copied out of `series`): `buckets.len()
-    /// + 1` bucket cells, then the f64 sum, then the integer sum.
+    /// Where the series' slots start (copied out of `series`): a cell per
+    /// bucket and one for `+Inf`, then the f64 sum, then the integer sum.
     loc: SlotLoc,
-    /// Owns the slots: they are freed when the last reference goes.
-    #[allow(dead_code)] // held, never read
+    /// Owns the slots: they are freed when the last reference goes. It
+    /// also owns the count of `buckets`' `Arc`.
     series: HandleRef,
-    buckets: Buckets,
+    /// The series' bounds, not counted (see [`Series::bounds`]): valid as
+    /// long as `series`, never dropped, and copied (not cloned) by `clone`.
+    ///
+    /// [`Series::bounds`]: crate::series::Series::bounds
+    buckets: ManuallyDrop<Buckets>,
+}
+
+impl Clone for Histogram {
+    #[inline]
+    fn clone(&self) -> Histogram {
+        Histogram {
+            loc: self.loc,
+            series: self.series.clone(),
+            // SAFETY: an uncounted copy of an uncounted copy, valid as long
+            // as the clone's own reference to the same series (see the
+            // field's docs).
+            buckets: unsafe { std::ptr::read(&self.buckets) },
+        }
+    }
 }
 
 /// A point-in-time view of a histogram.
@@ -229,12 +253,40 @@ pub struct HistogramSnapshot {
 }
 
 impl Histogram {
+    /// The handle for a histogram series (one made by
+    /// [`Series::histogram`](crate::series::Series::histogram)).
     #[inline]
-    pub(crate) fn from_series(series: HandleRef, buckets: Buckets) -> Histogram {
+    pub(crate) fn from_series(series: HandleRef) -> Histogram {
+        let bounds = series
+            .bounds()
+            .expect("a histogram family's series carry their bounds");
         Histogram {
             loc: series.loc(),
             series,
-            buckets,
+            buckets: ManuallyDrop::new(Buckets {
+                bounds: ManuallyDrop::into_inner(bounds),
+            }),
+        }
+    }
+
+    /// As [`Histogram::from_series`], with the bounds copied from the
+    /// family's `Buckets` instead of read from the series: the same
+    /// allocation (a family's series own counted references to its
+    /// bounds), so the copy is as valid as one from the series.
+    #[inline(always)]
+    pub(crate) fn with_family_buckets(series: HandleRef, family: &Buckets) -> Histogram {
+        debug_assert!(series
+            .bounds()
+            .is_some_and(|b| std::ptr::eq(b.as_ptr(), family.bounds.as_ptr())));
+        Histogram {
+            loc: series.loc(),
+            series,
+            // SAFETY: an uncounted copy of the `Arc` whose count `series`
+            // owns (see above), kept in `ManuallyDrop` as the field
+            // requires.
+            buckets: ManuallyDrop::new(Buckets {
+                bounds: unsafe { std::ptr::read(&family.bounds) },
+            }),
         }
     }
 
@@ -368,6 +420,61 @@ mod tests {
             assert_eq!(b.index(f64::NEG_INFINITY), 0);
             assert_eq!(b.index(1e9), n);
         }
+    }
+
+    /// Handles copy the bounds' pointer without counting it: the series
+    /// owns one count for as long as it lives, whatever the handles do,
+    /// and gives it back when it is freed (after its family and the last
+    /// handle are gone).
+    #[test]
+    fn handles_do_not_count_the_bounds_and_the_series_releases_them() {
+        let buckets = Buckets::new(vec![0.5, 1.0, 5.0]).unwrap();
+        let base = StdArc::strong_count(&buckets.bounds);
+        let b = buckets.clone();
+        // On a thread of its own, so that its lookup cache and spare
+        // references (which hold the series) are gone after the join.
+        std::thread::spawn(move || uses_bounds(b)).join().unwrap();
+        assert_eq!(StdArc::strong_count(&buckets.bounds), base);
+    }
+
+    fn uses_bounds(buckets: Buckets) {
+        let base = StdArc::strong_count(&buckets.bounds);
+        let reg = crate::Registry::new();
+        let fam = reg
+            .histogram_family(
+                crate::Opts::new("t_seconds", "T.").labels(&["k"]),
+                buckets.clone(),
+            )
+            .unwrap();
+        // The family's layout holds one.
+        let with_family = StdArc::strong_count(&buckets.bounds);
+        assert_eq!(with_family, base + 1);
+        let a = fam.with_label_values(&["a"]).unwrap();
+        // The series holds one more; the handle none.
+        assert_eq!(StdArc::strong_count(&buckets.bounds), with_family + 1);
+        let clones: Vec<Histogram> = (0..10).map(|_| a.clone()).collect();
+        let again = fam.with_label_values(&["a"]).unwrap();
+        fam.with(&["a"], |h| h.observe(0.7)).unwrap();
+        // A clone of a borrowed handle owns a series reference, and its
+        // bounds are valid through it alone.
+        let kept = fam.with(&["b"], Histogram::clone).unwrap();
+        assert_eq!(StdArc::strong_count(&buckets.bounds), with_family + 2);
+        assert_eq!(a.buckets(), &buckets);
+        drop(clones);
+        drop(again);
+        drop(reg);
+        drop(fam);
+        // The handle outlives its family and still has its bounds.
+        a.observe(3.0);
+        assert_eq!(a.buckets().bounds(), &[0.5, 1.0, 5.0]);
+        assert_eq!(a.snapshot().buckets, vec![0, 1, 1, 0]);
+        kept.observe(9.0);
+        assert_eq!(kept.buckets().bounds(), &[0.5, 1.0, 5.0]);
+        assert_eq!(kept.snapshot().buckets, vec![0, 0, 0, 1]);
+        drop(a);
+        drop(kept);
+        // The thread's cache entries and spares still hold both series.
+        assert_eq!(StdArc::strong_count(&buckets.bounds), base + 2);
     }
 
     #[test]

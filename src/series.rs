@@ -21,7 +21,11 @@
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::ptr::{self, NonNull};
+// Bucket bounds take part in no protocol (immutable once built): a std
+// `Arc`, as `Buckets` holds.
+use std::sync::Arc as StdArc;
 
 use crate::shard::{pool, SlotLoc};
 use crate::sync::{fence, AtomicU64, Ordering};
@@ -37,11 +41,18 @@ pub struct Header {
     /// (bits 0-31), the segment (bits 32-47) and the run length (bits
     /// 48-63).
     value: AtomicU64,
-    /// The text's length (bits 0-62) and whether this is a gauge (bit 63).
+    /// The text's length (bits 0-61), whether this is a gauge (bit 63) and
+    /// whether a histogram's bucket bounds follow the text (bit 62).
     len_kind: u64,
 }
 
 const GAUGE: u64 = 1 << 63;
+/// A histogram series: just before the header, at a fixed offset so that
+/// reading it waits on no length, a pointer to its bucket bounds, one
+/// counted reference of their `Arc` owned by the series (see
+/// [`Series::histogram`]).
+const BOUNDS: u64 = 1 << 62;
+const LEN: u64 = BOUNDS - 1;
 
 /// Counts above this abort, as `std::sync::Arc` does: only a leak of
 /// billions of references can get there, and wrapping would free a live
@@ -62,33 +73,54 @@ unsafe impl Send for Series {}
 // SAFETY: as above.
 unsafe impl Sync for Series {}
 
-fn layout(len: usize) -> Layout {
+/// Bytes before the header: the bounds pointer of a histogram series.
+fn lead(len_kind: u64) -> usize {
+    if len_kind & BOUNDS != 0 {
+        size_of::<*const f64>()
+    } else {
+        0
+    }
+}
+
+/// The allocation of a series whose `len_kind` is `len_kind`: `lead`
+/// bytes, the header, the text.
+fn layout(len_kind: u64) -> Layout {
+    let size = lead(len_kind) + size_of::<Header>() + (len_kind & LEN) as usize;
     // A label text long enough to overflow `isize` cannot exist: it was
     // rendered into a `String` first.
-    Layout::from_size_align(size_of::<Header>() + len, align_of::<Header>())
-        .expect("label text shorter than isize::MAX")
+    Layout::from_size_align(size, align_of::<Header>()).expect("label text shorter than isize::MAX")
 }
 
 impl Series {
-    fn new(value: u64, gauge: bool, labels: &str) -> Series {
+    fn new(value: u64, kind: u64, labels: &str, bounds: Option<StdArc<[f64]>>) -> Series {
         let len = labels.len();
-        let layout = layout(len);
+        let len_kind = len as u64 | kind | if bounds.is_some() { BOUNDS } else { 0 };
+        let layout = layout(len_kind);
         // SAFETY: `layout` has a non-zero size (the header).
-        let p = unsafe { alloc(layout) } as *mut Header;
-        let Some(ptr) = NonNull::new(p) else {
+        let base = unsafe { alloc(layout) };
+        if base.is_null() {
             handle_alloc_error(layout)
-        };
-        // SAFETY: `p` is a fresh allocation of `layout`: a `Header`, then
-        // `len` bytes, which `labels` (a distinct, live string) fills.
+        }
+        // SAFETY: `base` is a fresh allocation of `layout`: with `BOUNDS`,
+        // an aligned pointer (`lead` is its size), then a `Header` at `p`,
+        // then `len` bytes, which `labels` (a distinct, live string) fills.
         unsafe {
+            let p = base.add(lead(len_kind)) as *mut Header;
+            if let Some(b) = bounds {
+                (p as *mut *const f64)
+                    .sub(1)
+                    .write(StdArc::into_raw(b) as *const f64);
+            }
             p.write(Header {
                 refs: AtomicU64::new(1),
                 value: AtomicU64::new(value),
-                len_kind: len as u64 | if gauge { GAUGE } else { 0 },
+                len_kind,
             });
             ptr::copy_nonoverlapping(labels.as_ptr(), p.add(1) as *mut u8, len);
+            Series {
+                ptr: NonNull::new_unchecked(p),
+            }
         }
-        Series { ptr }
     }
 
     /// A sharded series with a run of `run_len` slots (`1..=MAX_RUN`) and
@@ -97,12 +129,48 @@ impl Series {
         let loc = SlotLoc::of(pool().alloc(run_len));
         // `SEGMENTS` keeps every offset below 2^32; `MAX_RUN` is 2^10.
         let word = loc.word() | (run_len as u64) << 48;
-        Series::new(word, false, labels)
+        Series::new(word, 0, labels, None)
+    }
+
+    /// A histogram series for `bounds`: a sharded series of 3 more slots
+    /// than `bounds` (the bucket cells with `+Inf`, the `f64` sum, the integer
+    /// sum) that also owns a counted reference to `bounds`, released when
+    /// the series is freed. A handle can then copy the bounds' pointer
+    /// without counting it ([`Series::bounds`]): a clone and a drop of the
+    /// `Arc` per owned handle were two lock-prefixed operations on a line
+    /// every thread shares.
+    pub(crate) fn histogram(labels: &str, bounds: StdArc<[f64]>) -> Series {
+        let run_len = bounds.len() + 3;
+        let loc = SlotLoc::of(pool().alloc(run_len));
+        let word = loc.word() | (run_len as u64) << 48;
+        Series::new(word, 0, labels, Some(bounds))
     }
 
     /// A gauge series starting at `init` (the value's bits).
     pub(crate) fn gauge(init: u64, labels: &str) -> Series {
-        Series::new(init, true, labels)
+        Series::new(init, GAUGE, labels, None)
+    }
+
+    /// A histogram series' bounds, as an `Arc` that does not count itself:
+    /// the series owns the count (see [`Series::histogram`]), so the copy
+    /// is valid while a reference to this series is, and must never be
+    /// dropped (hence `ManuallyDrop`). `None` for any other series.
+    #[inline]
+    pub(crate) fn bounds(&self) -> Option<ManuallyDrop<StdArc<[f64]>>> {
+        let len_kind = self.header().len_kind;
+        if len_kind & BOUNDS == 0 {
+            return None;
+        }
+        let run_len = (self.value().load(Ordering::Relaxed) >> 48) as usize;
+        // SAFETY: with `BOUNDS`, `new` wrote just before the header the
+        // pointer `Arc::into_raw` gave for a slice of `run_len - 3` bounds,
+        // whose count the series holds until it is freed; rebuilding the
+        // `Arc` from it without dropping it leaves that count as it is.
+        unsafe {
+            let at = (self.ptr.as_ptr() as *const *const f64).sub(1);
+            let data = ptr::slice_from_raw_parts(at.read(), run_len - 3);
+            Some(ManuallyDrop::new(StdArc::from_raw(data)))
+        }
     }
 
     #[inline(always)]
@@ -141,7 +209,7 @@ impl Series {
     /// the value; the lookup map compares label values against it.
     #[inline(always)]
     pub(crate) fn text(&self) -> &[u8] {
-        let len = (self.header().len_kind & !GAUGE) as usize;
+        let len = (self.header().len_kind & LEN) as usize;
         // SAFETY: `len` initialised bytes follow the header (see `new`), and
         // they live as long as the allocation.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(1) as *const u8, len) }
@@ -240,13 +308,18 @@ impl Drop for Series {
             let run_len = (self.value().load(Ordering::Relaxed) >> 48) as usize;
             pool().free(self.loc().index(), run_len);
         }
+        if let Some(bounds) = self.bounds() {
+            // The series' own counted reference to its bounds.
+            drop(ManuallyDrop::into_inner(bounds));
+        }
         let p = self.ptr.as_ptr();
         // SAFETY: this was the last reference, so nothing else reads the
         // allocation any more; it was allocated in `new` with this layout
-        // (the length is unchanged since), and its header is dropped once.
+        // (`len_kind` is unchanged since) at `lead` bytes before the
+        // header, and its header is dropped once.
         unsafe {
             ptr::drop_in_place(p);
-            dealloc(p as *mut u8, layout((len_kind & !GAUGE) as usize));
+            dealloc((p as *mut u8).sub(lead(len_kind)), layout(len_kind));
         }
     }
 }
