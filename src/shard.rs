@@ -184,7 +184,60 @@ fn seg_start(seg: usize) -> usize {
     seg_len(seg) - (1usize << SEG0_BITS)
 }
 
-/// One shard: a cell for every allocated slot.
+/// Segments start on a 128-byte boundary (and their lengths are multiples
+/// of 128 bytes), so no two shards' cells, which different threads write,
+/// share a cache line or an adjacent-line prefetch pair.
+#[cfg(not(telemeter_loom))]
+const SEGMENT_ALIGN: usize = 128;
+
+#[cfg(not(telemeter_loom))]
+fn segment_layout(seg: usize) -> std::alloc::Layout {
+    std::alloc::Layout::from_size_align(seg_len(seg) * size_of::<AtomicU64>(), SEGMENT_ALIGN)
+        .expect("a segment is at most 2^32 cells")
+}
+
+/// A zeroed segment of `seg_len(seg)` cells.
+#[cfg(not(telemeter_loom))]
+fn new_segment(seg: usize) -> *mut AtomicU64 {
+    let layout = segment_layout(seg);
+    // SAFETY: `layout` has a non-zero size; an all-zero `AtomicU64` is 0.
+    let p = unsafe { std::alloc::alloc_zeroed(layout) } as *mut AtomicU64;
+    if p.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    p
+}
+
+/// Frees a segment from [`new_segment`].
+///
+/// # Safety
+///
+/// `p` came from `new_segment(seg)` and is not used again.
+#[cfg(not(telemeter_loom))]
+unsafe fn free_segment(p: *mut AtomicU64, seg: usize) {
+    // SAFETY: as the caller guarantees.
+    unsafe { std::alloc::dealloc(p as *mut u8, segment_layout(seg)) }
+}
+
+/// A segment of `seg_len(seg)` cells (loom atomics are not plain memory).
+#[cfg(telemeter_loom)]
+fn new_segment(seg: usize) -> *mut AtomicU64 {
+    let cells: Box<[AtomicU64]> = (0..seg_len(seg)).map(|_| AtomicU64::new(0)).collect();
+    Box::into_raw(cells) as *mut AtomicU64
+}
+
+/// # Safety
+///
+/// `p` came from `new_segment(seg)` and is not used again.
+#[cfg(telemeter_loom)]
+unsafe fn free_segment(p: *mut AtomicU64, seg: usize) {
+    // SAFETY: a boxed slice of exactly `seg_len(seg)` cells.
+    drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(p, seg_len(seg))) });
+}
+
+/// One shard: a cell for every allocated slot. Every record reads its
+/// segment table, so it has cache lines of its own too.
+#[repr(align(128))]
 pub(crate) struct Shard {
     segments: [AtomicPtr<AtomicU64>; SEGMENTS],
     /// Shared shards add with `fetch_add`; exclusive ones load and store.
@@ -216,8 +269,7 @@ impl Shard {
     }
 
     fn alloc_segment(&self, seg: usize) {
-        let cells: Box<[AtomicU64]> = (0..seg_len(seg)).map(|_| AtomicU64::new(0)).collect();
-        let p = Box::into_raw(cells) as *mut AtomicU64;
+        let p = new_segment(seg);
         // Release: a reader that sees the pointer sees zeroed cells.
         self.segments[seg].store(p, Ordering::Release);
     }
@@ -523,7 +575,7 @@ impl Drop for Pool {
                 if !sp.is_null() {
                     // SAFETY: produced by `alloc_segment` as a boxed slice of
                     // exactly `seg_len(seg)` cells, freed once here.
-                    drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(sp, seg_len(seg))) });
+                    unsafe { free_segment(sp, seg) };
                 }
             }
         }
@@ -686,5 +738,32 @@ mod tests {
         let t = pool.alloc(3);
         assert_eq!(t, s);
         assert_eq!(pool.sum(SlotLoc::of(t).at(2)), 0);
+    }
+
+    #[test]
+    fn segments_and_shards_have_cache_lines_of_their_own() {
+        let pool = Pool::new();
+        let mut st = lock(&pool.state);
+        pool.publish(&mut st, false);
+        pool.publish(&mut st, false);
+        drop(st);
+        // Enough slots for three segments in both shards.
+        let runs: Vec<usize> = (0..7).map(|_| pool.alloc(MAX_RUN)).collect();
+        for idx in 0..2 {
+            let shard = pool.shard(idx);
+            assert_eq!(shard as *const Shard as usize % 128, 0);
+            for seg in 0..3 {
+                let first = shard.cell(SlotLoc::new(seg, 0)).expect("allocated");
+                assert_eq!(
+                    first as *const AtomicU64 as usize % 128,
+                    0,
+                    "shard {idx} segment {seg}"
+                );
+                assert_eq!(first.load(Ordering::Relaxed), 0);
+            }
+        }
+        for s in runs {
+            pool.free(s, MAX_RUN);
+        }
     }
 }
