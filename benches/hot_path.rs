@@ -509,10 +509,87 @@ fn config() -> Criterion {
         .sample_size(40)
 }
 
+/// `with_label_values` + `observe` on a histogram family (2 labels, the
+/// same 100 existing series, cycled): the histogram side of
+/// `labelled_lookup_inc`, where a handle also carries the bucket bounds.
+/// No bar; kept to telemeter and the two peers with a labelled histogram
+/// lookup by string values.
+fn labelled_lookup_observe(c: &mut Criterion) {
+    /// Times `op` on one label set per iteration, cycling through `sets`.
+    fn cycle(
+        g: &mut BenchmarkGroup<'_, WallTime>,
+        name: &str,
+        sets: &[(&'static str, &'static str)],
+        op: impl Fn(&'static str, &'static str, f64),
+    ) {
+        g.bench_function(name, |b| {
+            let mut i = 0usize;
+            b.iter(|| {
+                let (m, c) = sets[i];
+                i = if i + 1 == sets.len() { 0 } else { i + 1 };
+                op(black_box(m), black_box(c), value(i as u64))
+            })
+        });
+    }
+
+    let mut g = c.benchmark_group("labelled_lookup_observe");
+    g.throughput(Throughput::Elements(1));
+    let sets = label_sets();
+    let reg = telemeter::Registry::new();
+    let t = reg
+        .histogram_family(
+            telemeter::Opts::new("l_seconds", "help").labels(&["method", "code"]),
+            telemeter::Buckets::default_prometheus(),
+        )
+        .expect("valid family");
+    for (m, c) in &sets {
+        t.with_label_values(&[m, c]).expect("series").observe(0.1);
+    }
+    cycle(&mut g, "telemeter", &sets, |m, c, v| {
+        black_box(&t)
+            .with_label_values(&[m, c])
+            .expect("series")
+            .observe(v)
+    });
+    cycle(&mut g, "telemeter_with", &sets, |m, c, v| {
+        black_box(&t)
+            .with(&[m, c], |h| h.observe(v))
+            .expect("series")
+    });
+
+    let p = prometheus::HistogramVec::new(
+        prometheus::HistogramOpts::new("l_seconds", "help"),
+        &["method", "code"],
+    )
+    .expect("valid vec");
+    for (m, c) in &sets {
+        p.with_label_values(&[m, c]).observe(0.1);
+    }
+    cycle(&mut g, "prometheus", &sets, |m, c, v| {
+        black_box(&p).with_label_values(&[m, c]).observe(v)
+    });
+
+    type PcHistogram = prometheus_client::metrics::histogram::Histogram;
+    let pc = prometheus_client::metrics::family::Family::<PcLabels, PcHistogram, _>::new_with_constructor(
+        prometheus_client_histogram as fn() -> PcHistogram,
+    );
+    for (m, c) in &sets {
+        pc.get_or_create(&PcLabels { method: m, code: c })
+            .observe(0.1);
+    }
+    cycle(&mut g, "prometheus-client", &sets, |m, c, v| {
+        black_box(&pc)
+            .get_or_create(&PcLabels { method: m, code: c })
+            .observe(v)
+    });
+
+    g.finish();
+}
+
 criterion_group! {
     name = single;
     config = config();
-    targets = counter_inc, histogram_observe, labelled_lookup_inc
+    targets = counter_inc, histogram_observe, labelled_lookup_inc, labelled_lookup_observe
 }
 criterion_group! {
     name = contended;
