@@ -4,9 +4,11 @@
 //! A family holds as many series as it has label sets, so the series is
 //! laid out for size: one allocation holding a reference count, one value
 //! word, the text's length and the text itself, with no weak count (nothing
-//! needs one) and no pointer to a separate text buffer. A labelled counter
-//! series costs that allocation plus its map slot and list entry (see
-//! `docs/BENCHMARKS.md`).
+//! needs one) and no pointer to a separate text buffer. A histogram series
+//! also holds, just before its header, a counted pointer to its bucket
+//! bounds (released by its last drop), which its handles copy without
+//! counting. A labelled counter series costs that allocation plus its map
+//! slot and list entry (see `docs/BENCHMARKS.md`).
 //!
 //! The count follows `std::sync::Arc`: a clone is a relaxed increment
 //! (whoever clones already holds a reference, so the allocation is alive);
@@ -42,7 +44,8 @@ pub struct Header {
     /// 48-63).
     value: AtomicU64,
     /// The text's length (bits 0-61), whether this is a gauge (bit 63) and
-    /// whether a histogram's bucket bounds follow the text (bit 62).
+    /// whether a pointer to a histogram's bucket bounds precedes the header
+    /// (bit 62).
     len_kind: u64,
 }
 
@@ -91,6 +94,13 @@ fn layout(len_kind: u64) -> Layout {
     Layout::from_size_align(size, align_of::<Header>()).expect("label text shorter than isize::MAX")
 }
 
+/// Allocates a run of `run_len` slots and packs it into a value word.
+fn run_word(run_len: usize) -> u64 {
+    let loc = SlotLoc::of(pool().alloc(run_len));
+    // `SEGMENTS` keeps every offset below 2^32; `MAX_RUN` is 2^10.
+    loc.word() | (run_len as u64) << 48
+}
+
 impl Series {
     fn new(value: u64, kind: u64, labels: &str, bounds: Option<StdArc<[f64]>>) -> Series {
         let len = labels.len();
@@ -126,10 +136,7 @@ impl Series {
     /// A sharded series with a run of `run_len` slots (`1..=MAX_RUN`) and
     /// the rendered label text `labels`.
     pub(crate) fn sharded(run_len: usize, labels: &str) -> Series {
-        let loc = SlotLoc::of(pool().alloc(run_len));
-        // `SEGMENTS` keeps every offset below 2^32; `MAX_RUN` is 2^10.
-        let word = loc.word() | (run_len as u64) << 48;
-        Series::new(word, 0, labels, None)
+        Series::new(run_word(run_len), 0, labels, None)
     }
 
     /// A histogram series for `bounds`: a sharded series of 3 more slots
@@ -140,10 +147,7 @@ impl Series {
     /// `Arc` per owned handle were two lock-prefixed operations on a line
     /// every thread shares.
     pub(crate) fn histogram(labels: &str, bounds: StdArc<[f64]>) -> Series {
-        let run_len = bounds.len() + 3;
-        let loc = SlotLoc::of(pool().alloc(run_len));
-        let word = loc.word() | (run_len as u64) << 48;
-        Series::new(word, 0, labels, Some(bounds))
+        Series::new(run_word(bounds.len() + 3), 0, labels, Some(bounds))
     }
 
     /// A gauge series starting at `init` (the value's bits).
