@@ -32,8 +32,9 @@ pub enum Error {
         /// The offending name.
         name: String,
     },
-    /// A label name that the metric type reserves (`le` on histograms,
-    /// `quantile` on summaries).
+    /// A label name that the metric type reserves: `le` on histograms.
+    /// (Prometheus also reserves `quantile` on summaries; telemeter has no
+    /// summary type, so no family can carry that rule.)
     ReservedLabel {
         /// The metric family.
         family: String,
