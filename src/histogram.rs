@@ -260,13 +260,7 @@ impl Histogram {
         let bounds = series
             .bounds()
             .expect("a histogram family's series carry their bounds");
-        Histogram {
-            loc: series.loc(),
-            series,
-            buckets: ManuallyDrop::new(Buckets {
-                bounds: ManuallyDrop::into_inner(bounds),
-            }),
-        }
+        Histogram::with_bounds(series, bounds)
     }
 
     /// As [`Histogram::from_series`], with the bounds copied from the
@@ -278,14 +272,20 @@ impl Histogram {
         debug_assert!(series
             .bounds()
             .is_some_and(|b| std::ptr::eq(b.as_ptr(), family.bounds.as_ptr())));
+        // SAFETY: an uncounted copy of the `Arc` whose count `series` owns
+        // (see above), kept in `ManuallyDrop` as `with_bounds` requires.
+        let bounds = ManuallyDrop::new(unsafe { std::ptr::read(&family.bounds) });
+        Histogram::with_bounds(series, bounds)
+    }
+
+    /// The handle for `series`, given an uncounted copy of its bounds.
+    #[inline(always)]
+    fn with_bounds(series: HandleRef, bounds: ManuallyDrop<StdArc<[f64]>>) -> Histogram {
         Histogram {
             loc: series.loc(),
             series,
-            // SAFETY: an uncounted copy of the `Arc` whose count `series`
-            // owns (see above), kept in `ManuallyDrop` as the field
-            // requires.
             buckets: ManuallyDrop::new(Buckets {
-                bounds: unsafe { std::ptr::read(&family.bounds) },
+                bounds: ManuallyDrop::into_inner(bounds),
             }),
         }
     }
