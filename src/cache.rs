@@ -170,21 +170,18 @@ mod imp {
         for v in values {
             let b = v.as_bytes();
             let n = b.len();
-            // Every byte enters the hash; the overlapping reads at the end
-            // cover the tail without a byte loop.
-            let tail = if n >= 8 {
+            // Every byte enters the hash; an overlapping read at the end
+            // covers the tail without a byte loop, and a value of at most 8
+            // bytes is its own short-key lane.
+            let tail = if n > 8 {
                 let mut at = 0;
                 while at + 8 < n {
                     h = mix(h, word(b, at));
                     at += 8;
                 }
                 word(b, n - 8)
-            } else if n >= 4 {
-                u64::from(half(b, 0)) | u64::from(half(b, n - 4)) << 32
-            } else if n > 0 {
-                u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16
             } else {
-                0
+                lane(b)
             };
             // The length separates ("ab", "c") from ("a", "bc").
             h = mix(h, tail ^ (n as u64) << 56);
