@@ -277,6 +277,9 @@ fn probe_threads(small: bool) {
     let idle = if small { 100 } else { 12_000 };
     thread::sleep(Duration::from_millis(idle));
     let after_idle = threads();
+    drop(h);
+    thread::sleep(Duration::from_millis(100));
+    let after_drop = threads();
     println!("threads (names from /proc/self/task/*/comm; the probe's own main thread included):");
     for (what, t) in [
         ("process start", &before),
@@ -285,10 +288,10 @@ fn probe_threads(small: bool) {
         ("after the first scrape", &after_scrape),
         ("after 16 concurrent scrapes", &after_storm),
         (&*format!("after {} s idle", idle / 1000), &after_idle),
+        ("after the exporter is dropped", &after_drop),
     ] {
         println!("  {what:<32} {:>2}  {}", t.len(), t.join(", "));
     }
-    drop(h);
 }
 
 fn probe_idle_cpu(small: bool) {
@@ -296,7 +299,7 @@ fn probe_idle_cpu(small: bool) {
     populate(&reg, Kind::Mixed, if small { 100 } else { 10_000 });
     let h = exporter(&reg);
     Client::connect(h.metrics_addr().expect("bound")).scrape(false);
-    // Let the scrape's blocking thread settle first.
+    // Let the first scrape's encode thread settle first.
     thread::sleep(Duration::from_millis(if small { 10 } else { 500 }));
     let secs = if small { 0.2 } else { 10.0 };
     let t0 = cpu_ticks();

@@ -332,7 +332,7 @@ fn encodes_run_off_the_async_thread() {
     let h = local(source.clone()).start().unwrap();
     get(h.metrics_addr().unwrap(), "/metrics");
     let threads = source.threads.lock().unwrap().clone();
-    assert_eq!(threads, vec!["telemeter-exporter-blocking".to_string()]);
+    assert_eq!(threads, vec!["telemeter-encode".to_string()]);
 }
 
 #[test]
@@ -744,10 +744,10 @@ fn runs_on_a_host_runtime_from_outside_it() {
     let addr = h.metrics_addr().unwrap();
     assert_eq!(get(addr, "/metrics").text(), TEST_BODY);
     assert_eq!(get(h.health_addr().unwrap(), "/health").status, 200);
-    // The encode ran on the blocking pool, not the runtime's only worker.
+    // The encode ran on the encode thread, not the runtime's only worker.
     let threads = source.threads.lock().unwrap().clone();
     assert_eq!(threads.len(), 1);
-    assert_ne!(threads[0], "host-runtime");
+    assert_eq!(threads[0], "telemeter-encode");
     h.shutdown(); // outside the runtime: waits for the servers to stop
     assert!(TcpStream::connect(addr).is_err());
     stop_tx.send(()).unwrap();

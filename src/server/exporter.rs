@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::runtime::{Handle, Runtime};
@@ -21,6 +21,7 @@ use super::io::StallGuardedStream;
 use super::readiness::Readiness;
 use super::router::{PageFn, Router, Shared, METRICS_SUMMARY_PATH};
 use super::scrape::Scraper;
+use super::timer::{self, HeaderTimer};
 use super::{MetricsSource, ServerError, Surface};
 
 /// Default metrics listen address (the nexo-rs seed's `:9090` on every interface).
@@ -252,8 +253,9 @@ impl ExporterBuilder {
     /// Serves on the host's tokio runtime instead of the exporter's own thread.
     ///
     /// The runtime needs its IO and time drivers enabled. Connections are
-    /// served on its workers; encodes and admin pages still run on its
-    /// blocking pool, never on a worker.
+    /// served on its workers; admin pages run on its blocking pool, and
+    /// encodes on the exporter's encode thread (started at the first
+    /// scrape), never on a worker.
     pub fn runtime(mut self, handle: Handle) -> Self {
         self.runtime = Some(handle);
         self
@@ -484,7 +486,6 @@ impl ExporterBuilder {
         let scraper = match (&metrics, self.source.take()) {
             (Some(_), Some(source)) => Some(Arc::new(Scraper::new(
                 source,
-                handle.clone(),
                 Arc::clone(&stats),
                 self.self_metrics,
             ))),
@@ -536,7 +537,7 @@ impl ExporterBuilder {
         }
 
         let mut http = http1::Builder::new();
-        http.timer(TokioTimer::new())
+        http.timer(HeaderTimer)
             .header_read_timeout(self.header_read_timeout)
             .max_header_size(self.max_header_bytes)
             .max_buf_size(self.max_header_bytes.max(8192))
@@ -708,13 +709,14 @@ async fn serve_listener(
                 });
                 let io = TokioIo::new(StallGuardedStream::new(stream, cfg.write_timeout));
                 let conn = graceful.watch(cfg.http.serve_connection(io, service));
-                conns.spawn(async move {
+                // The header-read deadline lives in the task (see `timer`).
+                conns.spawn(timer::scoped(async move {
                     // Errors here are the client's (timeouts, bad requests,
                     // resets); hyper has already answered what it could.
                     let _ = conn.await;
                     drop(permit);
                     drop(guard);
-                });
+                }));
             }
         }
     }
