@@ -39,55 +39,11 @@ use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Thro
 use crossbeam_utils::CachePadded;
 use metrics::Recorder as _;
 
-use common::{label_sets, run_pair, StrSet, CODES, DEFAULT_BUCKETS, METHODS, OBSERVE_VALUES};
-
-static METADATA: metrics::Metadata<'static> =
-    metrics::Metadata::new("hot_path", metrics::Level::INFO, Some(module_path!()));
-
-fn metrics_recorder() -> metrics_exporter_prometheus::PrometheusRecorder {
-    metrics_exporter_prometheus::PrometheusBuilder::new()
-        .set_buckets(&DEFAULT_BUCKETS)
-        .expect("valid buckets")
-        .build_recorder()
-}
-
-fn prometheus_histogram() -> prometheus::Histogram {
-    // `HistogramOpts::new` uses `prometheus::DEFAULT_BUCKETS`: the same 11.
-    let h = prometheus::Histogram::with_opts(prometheus::HistogramOpts::new("h", "help"))
-        .expect("valid histogram");
-    assert_eq!(prometheus::DEFAULT_BUCKETS, &DEFAULT_BUCKETS);
-    h
-}
-
-fn prometheus_client_histogram() -> prometheus_client::metrics::histogram::Histogram {
-    prometheus_client::metrics::histogram::Histogram::new(DEFAULT_BUCKETS.iter().copied())
-}
-
-fn measured_histogram() -> measured::Histogram<11> {
-    measured::Histogram::with_metadata(measured::metric::histogram::Thresholds::with_buckets(
-        DEFAULT_BUCKETS,
-    ))
-}
-
-fn telemeter_histogram(reg: &telemeter::Registry) -> telemeter::Histogram {
-    reg.histogram("h", "help", telemeter::Buckets::default_prometheus())
-        .expect("valid histogram")
-}
-
-#[inline(always)]
-fn value(i: u64) -> f64 {
-    OBSERVE_VALUES[(i & 15) as usize]
-}
-
-std::thread_local! {
-    static CELL: Cell<u64> = const { Cell::new(0) };
-}
-
-/// The `Cell` floor: a thread-local add the compiler cannot fold away.
-#[inline(always)]
-fn cell_add() {
-    CELL.with(|c| c.set(black_box(c.get()) + 1))
-}
+use common::peers::{
+    cell_add, measured_histogram, metrics_recorder, prometheus_client_histogram,
+    prometheus_histogram, telemeter_histogram, value, METADATA,
+};
+use common::{label_sets, run_pair, StrSet, CODES, DEFAULT_BUCKETS, METHODS};
 
 /// A plain, unsynchronised histogram owned by one thread: the same bucket
 /// search as telemeter's `observe` (linear scan of 11 bounds read through a

@@ -1,10 +1,13 @@
-//! Helpers shared by the criterion benches: CPU pinning, the 2-thread
-//! spin-barrier runner, the label values every participant uses, and a
-//! string label set for `measured`.
+//! Helpers shared by the criterion benches: CPU pinning, the 2-thread and
+//! N-thread spin-barrier runners, the label values every participant uses, a
+//! string label set for `measured`, and every participant's handle
+//! ([`peers`]).
 //!
 //! Each bench includes this file with `mod common;`; not every bench uses
 //! every helper.
 #![allow(dead_code)]
+
+pub mod peers;
 
 use std::collections::HashMap;
 use std::hint::spin_loop;
@@ -127,47 +130,87 @@ pub fn report_pinning() {
 /// Runs `op(i)` for `i in 0..iters` on each of two threads at once and
 /// returns the wall time from the moment both are released until the last
 /// one finishes: the per-operation time of each thread is `result / iters`.
-///
-/// Each thread is pinned to its own CPU, performs one untimed `op` (so
-/// thread-local set-up such as taking a shard is not measured), then
-/// counts down a shared `AtomicUsize` and spins until it reaches zero, so
-/// the two loops really overlap. The spawning thread only blocks in `join`
-/// and never competes for a CPU.
+/// [`run_n`] with 2 threads (see there).
 pub fn run_pair<F>(iters: u64, op: &F) -> Duration
 where
     F: Fn(u64) + Sync,
 {
+    run_n(2, iters, op)
+}
+
+std::thread_local! {
+    /// The index of the calling thread among `run_n`'s workers.
+    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// The index (`0..threads`) of the calling thread among the workers of the
+/// [`run_n`] call it belongs to; `usize::MAX` on any other thread. Set
+/// before the worker's first `op`, so an `op` can use it to pick per-thread
+/// state (a private slot) without any sharing.
+#[inline(always)]
+pub fn worker_index() -> usize {
+    WORKER.with(|w| w.get())
+}
+
+/// Runs `op(i)` for `i in 0..iters` on each of `threads` threads at once and
+/// returns the wall time from the moment the first is released until the
+/// last one finishes, so the per-operation time of each thread is
+/// `result / iters` (criterion's per-iteration time under `iter_custom`).
+///
+/// The threads are spawned afresh on every call (one call per criterion
+/// sample). Worker `k` sets [`worker_index`] to `k`, pins itself to the
+/// `k`-th allowed CPU (only when at least `threads` CPUs are allowed),
+/// performs one untimed `op(u64::MAX)` (so
+/// thread-local set-up such as taking a shard is not measured), then counts
+/// down a shared `AtomicUsize` and spins until it reaches zero, so the loops
+/// really overlap. The spawning thread only blocks in `join`.
+pub fn run_n<F>(threads: usize, iters: u64, op: &F) -> Duration
+where
+    F: Fn(u64) + Sync,
+{
+    assert!(threads >= 1, "run_n needs at least one thread");
     let cpus = allowed_cpus();
-    let countdown = AtomicUsize::new(2);
-    let (a, b) = std::thread::scope(|s| {
-        let worker = |k: usize| {
-            let cpus = &cpus;
-            let countdown = &countdown;
-            move || {
-                if cpus.len() >= 2 {
-                    pin_to(cpus[k]);
-                }
-                op(u64::MAX);
-                countdown.fetch_sub(1, Ordering::AcqRel);
-                while countdown.load(Ordering::Acquire) != 0 {
-                    spin_loop();
-                }
-                let t0 = Instant::now();
-                for i in 0..iters {
-                    op(i);
-                }
-                (t0, Instant::now())
-            }
-        };
-        let h0 = s.spawn(worker(0));
-        let h1 = s.spawn(worker(1));
-        (
-            h0.join().expect("worker 0 panicked"),
-            h1.join().expect("worker 1 panicked"),
-        )
+    let pin = cpus.len() >= threads;
+    let countdown = AtomicUsize::new(threads);
+    let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|k| {
+                let cpus = &cpus;
+                let countdown = &countdown;
+                s.spawn(move || {
+                    WORKER.with(|w| w.set(k));
+                    if pin {
+                        pin_to(cpus[k]);
+                    }
+                    op(u64::MAX);
+                    countdown.fetch_sub(1, Ordering::AcqRel);
+                    while countdown.load(Ordering::Acquire) != 0 {
+                        spin_loop();
+                    }
+                    let t0 = Instant::now();
+                    for i in 0..iters {
+                        op(i);
+                    }
+                    (t0, Instant::now())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .enumerate()
+            .map(|(k, h)| h.join().unwrap_or_else(|_| panic!("worker {k} panicked")))
+            .collect()
     });
-    let start = a.0.min(b.0);
-    let end = a.1.max(b.1);
+    let start = spans
+        .iter()
+        .map(|s| s.0)
+        .min()
+        .expect("at least one worker");
+    let end = spans
+        .iter()
+        .map(|s| s.1)
+        .max()
+        .expect("at least one worker");
     end - start
 }
 
