@@ -177,8 +177,9 @@ impl Kept {
 }
 
 /// Finishes a flight as failed if the encode thread unwinds while running
-/// it (never seen: the source's panics are caught), so that no scrape
-/// waits for an encode that never comes.
+/// it (never seen: the source's panics are caught, and so are their
+/// payloads' drops), so that no scrape waits for an encode that never
+/// comes; and lets the next scrape start a new thread.
 struct Running<'a> {
     scraper: &'a Scraper,
     gen: u64,
@@ -187,6 +188,7 @@ struct Running<'a> {
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
+            self.scraper.flight().thread = false;
             self.scraper.finish(self.gen, Err(ScrapeFailed::Panicked));
         }
     }
@@ -375,7 +377,12 @@ impl Scraper {
                 *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = spare;
                 Ok(Encoded { identity, gzip })
             }
-            Err(_) => {
+            Err(payload) => {
+                // A payload may panic when dropped; that must not take the
+                // encode thread down (a second panic's payload is leaked).
+                if let Err(again) = catch_unwind(AssertUnwindSafe(|| drop(payload))) {
+                    std::mem::forget(again);
+                }
                 // The half-written body is dropped; the kept ones stay.
                 *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = spare;
                 self.stats.encode_panics.fetch_add(1, Ordering::Relaxed);
@@ -631,6 +638,39 @@ mod tests {
         let third = scrape();
         assert_ne!(third.identity.as_ptr(), second.identity.as_ptr());
         assert_eq!(second.identity, third.identity);
+    }
+
+    #[test]
+    fn a_panic_whose_payload_panics_on_drop_leaves_the_scraper_serving() {
+        struct Bomb;
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                panic!("the payload's drop panics too");
+            }
+        }
+        struct Once(AtomicU64);
+        impl MetricsSource for Once {
+            fn encode(&self, buf: &mut Vec<u8>) {
+                if self.0.fetch_add(1, Ordering::Relaxed) == 0 {
+                    std::panic::panic_any(Bomb);
+                }
+                buf.extend_from_slice(b"x 1\n");
+            }
+            fn summary_json(&self) -> serde_json::Value {
+                serde_json::Value::Null
+            }
+        }
+        let (rt, scraper) = scraper_on(Arc::new(Once(AtomicU64::new(0))));
+        let first = rt.block_on(scraper.scrape(false));
+        assert_eq!(first.unwrap_err(), ScrapeFailed::Panicked);
+        // The thread survived: the next scrape is encoded (it would wait
+        // forever for a dead thread).
+        let second = rt.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(10), scraper.scrape(false)).await
+        });
+        let body = second.expect("answered").expect("encoded");
+        assert_eq!(&body.identity[..], b"x 1\n");
+        assert_eq!(scraper.stats.encode_panics.load(Ordering::Relaxed), 1);
     }
 
     #[test]
