@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 use crate::encode::put::{put, Cursor, Stage};
@@ -342,7 +341,7 @@ fn encode_callback(
         hasher: &scratch.hasher,
         rejected: 0,
     };
-    let ok = catch_unwind(AssertUnwindSafe(|| (cb.f)(&mut sink))).is_ok();
+    let ok = crate::catch::catch(|| (cb.f)(&mut sink)).is_some();
     let rejected = sink.rejected;
     if rejected > 0 {
         errors.fetch_add(rejected, Ordering::Relaxed);

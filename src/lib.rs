@@ -62,6 +62,7 @@
 #![warn(rust_2018_idioms)]
 
 mod cache;
+mod catch;
 mod collect;
 mod counter;
 mod error;

@@ -268,6 +268,15 @@ fn scrape_time_callbacks_survive_panics_and_bad_samples() {
     .unwrap();
     reg.counter_fn("uptime_seconds_total", "Up.", || 12.0)
         .unwrap();
+    // A panic whose payload panics when dropped, too.
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("the payload's drop panics too");
+        }
+    }
+    reg.gauge_fn("bomb", "Panics twice.", || std::panic::panic_any(Bomb))
+        .unwrap();
     let prev = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let body = reg.encode_to_string();
@@ -275,6 +284,7 @@ fn scrape_time_callbacks_survive_panics_and_bad_samples() {
     let exp = parse(&body).unwrap();
     assert_eq!(exp.family("ok_gauge").unwrap().samples[0].value, 2.5);
     assert!(exp.family("panicky").unwrap().samples.is_empty());
+    assert!(exp.family("bomb").unwrap().samples.is_empty());
     let sloppy = exp.family("sloppy").unwrap();
     assert_eq!(sloppy.samples.len(), 2);
     assert_eq!(sloppy.find("sloppy", &[("k", "a")]).unwrap().value, 1.0);
@@ -285,7 +295,7 @@ fn scrape_time_callbacks_survive_panics_and_bad_samples() {
     let errors = exp
         .family("telemeter_scrape_callback_errors_total")
         .unwrap();
-    assert_eq!(errors.samples[0].value, 3.0); // one panic + two rejected samples
+    assert_eq!(errors.samples[0].value, 4.0); // two panics + two rejected samples
 }
 
 #[test]

@@ -356,6 +356,16 @@ fn self_metrics_count_scrapes_and_rejections() {
     assert!(parsed.family("telemeter_http_scrapes_total").is_some());
 }
 
+/// A panic payload whose drop panics too: a host bug that must still get
+/// an answer, not a dropped connection.
+struct Bomb;
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        panic!("the payload's drop panics too");
+    }
+}
+
 #[test]
 fn admin_pages_index_and_summary() {
     let h = local(Arc::new(TestSource::new(TEST_BODY)))
@@ -365,6 +375,7 @@ fn admin_pages_index_and_summary() {
         )
         .admin_page("/admin/tool-policy", || serde_json::json!({"tools": {}}))
         .admin_page("/admin/panics", || panic!("page bug"))
+        .admin_page("/admin/bomb", || std::panic::panic_any(Bomb))
         .start()
         .unwrap();
     let addr = h.admin_addr().unwrap();
@@ -385,12 +396,14 @@ fn admin_pages_index_and_summary() {
     for index in ["/admin", "/admin/"] {
         assert_eq!(
             get(addr, index).json(),
-            serde_json::json!({"pages": ["/admin/agents", "/admin/metrics-summary", "/admin/panics", "/admin/tool-policy"]})
+            serde_json::json!({"pages": ["/admin/agents", "/admin/bomb", "/admin/metrics-summary", "/admin/panics", "/admin/tool-policy"]})
         );
     }
-    let r = get(addr, "/admin/panics");
-    assert_eq!(r.status, 500);
-    assert_eq!(r.json()["error"], "admin page handler panicked");
+    for page in ["/admin/panics", "/admin/bomb"] {
+        let r = get(addr, page);
+        assert_eq!(r.status, 500, "{page}");
+        assert_eq!(r.json()["error"], "admin page handler panicked");
+    }
     let r = get(addr, "/admin/nope");
     assert_eq!(r.status, 404);
     assert_eq!(r.header("content-type"), Some("application/json"));

@@ -1,11 +1,11 @@
 //! Readiness: the host's checks and facts behind `GET /ready`.
 
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::ServerError;
+use crate::catch::catch;
 
 type CheckFn = Arc<dyn Fn() -> bool + Send + Sync + 'static>;
 type FactFn = Arc<dyn Fn() -> i64 + Send + Sync + 'static>;
@@ -260,18 +260,18 @@ impl Readiness {
         for (name, entry) in &snapshot {
             match entry {
                 Entry::Check(f) => {
-                    let ok = catch_unwind(AssertUnwindSafe(|| f())).unwrap_or(false);
+                    let ok = catch(|| f()).unwrap_or(false);
                     ready &= ok;
                     checks.push((name, ok));
                 }
-                Entry::Fact { f, at_least } => match catch_unwind(AssertUnwindSafe(|| f())) {
-                    Ok(v) => {
+                Entry::Fact { f, at_least } => match catch(|| f()) {
+                    Some(v) => {
                         if let Some(min) = at_least {
                             ready &= v >= *min;
                         }
                         facts.push((name, v));
                     }
-                    Err(_) => {
+                    None => {
                         if at_least.is_some() {
                             ready = false;
                         }
@@ -354,9 +354,12 @@ mod tests {
         r.set_started();
         r.add_check("q\"uote", || panic!("boom")).unwrap();
         r.add_fact("f", || panic!("boom")).unwrap();
+        // A payload whose drop panics as well fails closed the same way.
+        r.add_check("z", || std::panic::panic_any(crate::catch::tests::Bomb))
+            .unwrap();
         let (ok, body) = r.render();
         assert!(!ok);
-        assert_eq!(body, r#"{"status":"not_ready","q\"uote":false}"#);
+        assert_eq!(body, r#"{"status":"not_ready","q\"uote":false,"z":false}"#);
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["q\"uote"], false);
     }

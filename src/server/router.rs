@@ -1,7 +1,6 @@
 //! Request routing and the handlers behind each path.
 
 use std::collections::BTreeMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -13,6 +12,7 @@ use super::body::Chunk;
 use super::exporter::StatsInner;
 use super::scrape::{accepts_gzip, ScrapeFailed, Scraper};
 use super::{Readiness, CONTENT_TYPE_TEXT};
+use crate::catch::catch;
 
 /// A host-registered admin page.
 pub(crate) type PageFn = Arc<dyn Fn() -> serde_json::Value + Send + Sync + 'static>;
@@ -201,11 +201,11 @@ impl Router {
             };
         // Host pages may take a lock or walk a table: keep them off the async
         // threads, like encodes.
-        let task = move || catch_unwind(AssertUnwindSafe(page));
+        let task = move || catch(page);
         let result = self.shared.blocking.spawn_blocking(task).await;
         match result {
-            Ok(Ok(value)) => json(headers, StatusCode::OK, value.to_string()),
-            Ok(Err(_)) => json(
+            Ok(Some(value)) => json(headers, StatusCode::OK, value.to_string()),
+            Ok(None) => json(
                 headers,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 r#"{"error":"admin page handler panicked"}"#,

@@ -5,7 +5,6 @@
 //! scrape), and bodies are kept in reused `Arc<Vec<u8>>` buffers that the
 //! responses share (see [`Body`]).
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Instant;
@@ -15,6 +14,7 @@ use tokio::sync::Notify;
 
 use super::exporter::StatsInner;
 use super::MetricsSource;
+use crate::catch::catch;
 
 /// An encoded body, shared by every response that sends it. Its buffer
 /// goes back to the scraper for the next encode once no response holds it.
@@ -178,7 +178,7 @@ impl Kept {
 
 /// Finishes a flight as failed if the encode thread unwinds while running
 /// it (never seen: the source's panics are caught, and so are their
-/// payloads' drops), so that no scrape waits for an encode that never
+/// payloads' drops: `crate::catch`), so that no scrape waits for an encode that never
 /// comes; and lets the next scrape start a new thread.
 struct Running<'a> {
     scraper: &'a Scraper,
@@ -338,13 +338,13 @@ impl Scraper {
         let mut spare = std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()));
         // Steady state: the previous body's buffer, already body-sized.
         let mut identity = spare.identity.take_buffer(hint + hint / 8);
-        let encoded = catch_unwind(AssertUnwindSafe(|| {
+        let encoded = catch(|| {
             let buf = Arc::get_mut(&mut identity).expect("a taken body is unique");
             self.source.encode(buf);
             if self.self_metrics {
                 self.encode_self_metrics(buf);
             }
-        }));
+        });
         self.stats.encodes.fetch_add(1, Ordering::Relaxed);
         // Close the flight before reading `want_gzip`: every scrape that
         // joined did so under this lock, so its wish is visible now, and a
@@ -357,7 +357,7 @@ impl Scraper {
             f.want_gzip
         };
         let outcome = match encoded {
-            Ok(()) => {
+            Some(()) => {
                 self.last_len.store(identity.len(), Ordering::Relaxed);
                 let gzip = if gzip {
                     let mut out = spare.gzip.take_buffer(identity.len() / 8 + 64);
@@ -377,12 +377,7 @@ impl Scraper {
                 *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = spare;
                 Ok(Encoded { identity, gzip })
             }
-            Err(payload) => {
-                // A payload may panic when dropped; that must not take the
-                // encode thread down (a second panic's payload is leaked).
-                if let Err(again) = catch_unwind(AssertUnwindSafe(|| drop(payload))) {
-                    std::mem::forget(again);
-                }
+            None => {
                 // The half-written body is dropped; the kept ones stay.
                 *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = spare;
                 self.stats.encode_panics.fetch_add(1, Ordering::Relaxed);
@@ -642,12 +637,7 @@ mod tests {
 
     #[test]
     fn a_panic_whose_payload_panics_on_drop_leaves_the_scraper_serving() {
-        struct Bomb;
-        impl Drop for Bomb {
-            fn drop(&mut self) {
-                panic!("the payload's drop panics too");
-            }
-        }
+        use crate::catch::tests::Bomb;
         struct Once(AtomicU64);
         impl MetricsSource for Once {
             fn encode(&self, buf: &mut Vec<u8>) {
