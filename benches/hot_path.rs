@@ -41,7 +41,8 @@ use metrics::Recorder as _;
 
 use common::peers::{
     cell_add, measured_histogram, metrics_recorder, prometheus_client_histogram,
-    prometheus_histogram, telemeter_histogram, value, METADATA,
+    prometheus_histogram, telemeter_histogram, value, MeasuredLookup, MeasuredLookupSet, PcLabels,
+    METADATA,
 };
 use common::{label_sets, run_pair, StrSet, CODES, DEFAULT_BUCKETS, METHODS};
 
@@ -186,21 +187,6 @@ fn histogram_observe(c: &mut Criterion) {
 
     g.finish();
     drop(reg);
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
-struct PcLabels {
-    method: &'static str,
-    code: &'static str,
-}
-
-#[derive(Clone, Copy, Debug, measured::LabelGroup)]
-#[label(set = MeasuredLookupSet)]
-struct MeasuredLookup<'a> {
-    #[label(fixed_with = StrSet)]
-    method: &'a str,
-    #[label(fixed_with = StrSet)]
-    code: &'a str,
 }
 
 fn labelled_lookup_inc(c: &mut Criterion) {

@@ -9,6 +9,11 @@
 //!   handle shared by every thread.
 //! * `histogram_observe_threads` — `observe` on one shared 11-bucket
 //!   histogram (the Prometheus default), values cycled over every bucket.
+//! * `labelled_lookup_inc_threads` — `with_label_values` (or the peer's
+//!   equivalent) + `inc` on one shared 2-label counter family with the same
+//!   100 existing series as `hot_path`'s `labelled_lookup_inc`; thread `k`
+//!   cycles through them from offset `13 k`, so threads mostly touch
+//!   different series of the same family at any moment. No floors here.
 //!
 //! Floors in both groups: `floor/cell_add_per_thread` (a thread-local `Cell`
 //! add: work that shares nothing), `floor/atomic_fetch_add_shared` (one
@@ -53,9 +58,10 @@ use metrics::Recorder as _;
 
 use common::peers::{
     cell_add, measured_histogram, metrics_recorder, prometheus_client_histogram,
-    prometheus_histogram, telemeter_histogram, value, METADATA,
+    prometheus_histogram, telemeter_histogram, value, MeasuredLookup, MeasuredLookupSet, PcLabels,
+    METADATA,
 };
-use common::{allowed_cpus, run_n, worker_index};
+use common::{allowed_cpus, label_sets, run_n, worker_index, StrSet, CODES, METHODS};
 
 /// The thread counts measured unless `TELEMETER_SCALING_THREADS` says
 /// otherwise.
@@ -265,6 +271,98 @@ fn histogram_observe_threads(c: &mut Criterion) {
     drop((reg, rec));
 }
 
+fn labelled_lookup_inc_threads(c: &mut Criterion) {
+    let counts = thread_counts();
+    let mut g = c.benchmark_group("labelled_lookup_inc_threads");
+    g.throughput(Throughput::Elements(1));
+    let sets = label_sets();
+    // Thread `k`'s `i`-th label set. `i % 100` costs every participant the
+    // same (a multiply, not a division).
+    let set = |i: u64| sets[(i as usize).wrapping_add(13 * worker_index()) % sets.len()];
+
+    let reg = telemeter::Registry::new();
+    let t = reg
+        .counter_family(telemeter::Opts::new("l_total", "help").labels(&["method", "code"]))
+        .expect("valid family");
+    let p = prometheus::IntCounterVec::new(
+        prometheus::Opts::new("l_total", "help"),
+        &["method", "code"],
+    )
+    .expect("valid vec");
+    let pc = prometheus_client::metrics::family::Family::<
+        PcLabels,
+        prometheus_client::metrics::counter::Counter,
+    >::default();
+    let rec = metrics_recorder();
+    let key = |m: &'static str, c: &'static str| {
+        metrics::Key::from_parts(
+            "l_total",
+            vec![
+                metrics::Label::new("method", m),
+                metrics::Label::new("code", c),
+            ],
+        )
+    };
+    let ms = measured::CounterVec::with_label_set(MeasuredLookupSet {
+        method: StrSet::new(&METHODS),
+        code: StrSet::new(&CODES),
+    });
+    for (m, c) in &sets {
+        t.with_label_values(&[m, c]).expect("series").inc();
+        p.with_label_values(&[m, c]).inc();
+        pc.get_or_create(&PcLabels { method: m, code: c }).inc();
+        rec.register_counter(&key(m, c), &METADATA).increment(1);
+        ms.inc(MeasuredLookup { method: m, code: c });
+    }
+
+    for &n in counts {
+        run(&mut g, "telemeter", n, |i| {
+            let (m, c) = set(i);
+            black_box(&t)
+                .with_label_values(&[black_box(m), black_box(c)])
+                .expect("series")
+                .inc()
+        });
+        run(&mut g, "telemeter_with", n, |i| {
+            let (m, c) = set(i);
+            black_box(&t)
+                .with(&[black_box(m), black_box(c)], |c| c.inc())
+                .expect("series")
+        });
+        run(&mut g, "prometheus", n, |i| {
+            let (m, c) = set(i);
+            black_box(&p)
+                .with_label_values(&[black_box(m), black_box(c)])
+                .inc()
+        });
+        run(&mut g, "prometheus-client", n, |i| {
+            let (m, c) = set(i);
+            black_box(&pc)
+                .get_or_create(&PcLabels {
+                    method: black_box(m),
+                    code: black_box(c),
+                })
+                .inc();
+        });
+        run(&mut g, "metrics", n, |i| {
+            let (m, c) = set(i);
+            black_box(&rec)
+                .register_counter(&key(black_box(m), black_box(c)), &METADATA)
+                .increment(1)
+        });
+        run(&mut g, "measured", n, |i| {
+            let (m, c) = set(i);
+            black_box(&ms).inc(MeasuredLookup {
+                method: black_box(m),
+                code: black_box(c),
+            })
+        });
+    }
+
+    g.finish();
+    drop((reg, rec));
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -275,6 +373,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = scaling;
     config = config();
-    targets = counter_inc_threads, histogram_observe_threads
+    targets = counter_inc_threads, histogram_observe_threads, labelled_lookup_inc_threads
 }
 criterion_main!(scaling);

@@ -5,7 +5,7 @@
 use std::cell::Cell;
 use std::hint::black_box;
 
-use super::{DEFAULT_BUCKETS, OBSERVE_VALUES};
+use super::{StrSet, DEFAULT_BUCKETS, OBSERVE_VALUES};
 
 /// The metadata `metrics` handles are registered with.
 pub static METADATA: metrics::Metadata<'static> =
@@ -56,4 +56,22 @@ std::thread_local! {
 #[inline(always)]
 pub fn cell_add() {
     CELL.with(|c| c.set(black_box(c.get()) + 1))
+}
+
+/// prometheus-client's label set for the labelled lookups.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct PcLabels {
+    pub method: &'static str,
+    pub code: &'static str,
+}
+
+/// measured's label group for the labelled lookups: both values resolved
+/// through a dense fixed set (its fastest labelled path).
+#[derive(Clone, Copy, Debug, measured::LabelGroup)]
+#[label(set = MeasuredLookupSet)]
+pub struct MeasuredLookup<'a> {
+    #[label(fixed_with = StrSet)]
+    pub method: &'a str,
+    #[label(fixed_with = StrSet)]
+    pub code: &'a str,
 }
