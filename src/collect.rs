@@ -260,6 +260,24 @@ fn encode_family(
                     w.byte(b'\n');
                 }
             }
+            // A large body streams these too, through a cursor; a body in
+            // the cache keeps the plain appends below, which measured 5-15 %
+            // faster than a cursor for one-line layouts at 1k and 10k series.
+            Layout::FloatCounter | Layout::Gauge | Layout::FloatGauge if stage.is_some() => {
+                let mut w = cursor(out, stage.as_deref_mut());
+                for (i, s) in list.iter().enumerate() {
+                    prefetch_ahead(&list.series, i, COUNTER_AHEAD);
+                    w.put(name);
+                    w.put(s.text());
+                    w.byte(b' ');
+                    match core.layout {
+                        Layout::FloatCounter => w.f64(pool.sum_f64(s.loc())),
+                        Layout::Gauge => w.i64(s.value().load(Ordering::Relaxed) as i64),
+                        _ => w.f64(f64::from_bits(s.value().load(Ordering::Relaxed))),
+                    }
+                    w.byte(b'\n');
+                }
+            }
             Layout::FloatCounter => {
                 for s in list.iter() {
                     line_start(out, name, s.text());
@@ -539,6 +557,21 @@ mod tests {
         let gauge = reg
             .gauge_family(Opts::new("g", "G.").labels(&["k"]))
             .unwrap();
+        let fgauge = reg
+            .float_gauge_family(Opts::new("fg", "FG.").labels(&["k"]))
+            .unwrap();
+        let fctr = reg
+            .float_counter_family(Opts::new("fc_total", "FC.").labels(&["k"]))
+            .unwrap();
+        let floats = [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            1e300,
+            -2.5e-7,
+            42.0,
+        ];
         let huge = "x\"\\\n".repeat(5000);
         for i in 0..3000u64 {
             let k = if i == 1500 {
@@ -547,7 +580,16 @@ mod tests {
                 format!("series-{i}")
             };
             ctr.with_label_values(&[&k]).unwrap().add(i * 7919);
-            gauge.with_label_values(&[&k]).unwrap().set(i as i64 - 10);
+            gauge.with_label_values(&[&k]).unwrap().set(match i {
+                0 => i64::MIN,
+                1 => i64::MAX,
+                _ => i as i64 - 10,
+            });
+            fgauge
+                .with_label_values(&[&k])
+                .unwrap()
+                .set(floats[i as usize % floats.len()] * (i as f64 + 1.0));
+            fctr.with_label_values(&[&k]).unwrap().add(i as f64 / 3.0);
             if i % 10 == 0 || i == 1500 {
                 let h = hist.with_label_values(&[&k]).unwrap();
                 h.observe(i as f64 / 1000.0);

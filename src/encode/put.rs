@@ -270,6 +270,15 @@ impl<'a> Cursor<'a> {
         self.n += k;
     }
 
+    /// Appends `v` in decimal.
+    #[inline(always)]
+    pub(crate) fn i64(&mut self, v: i64) {
+        if v < 0 {
+            self.byte(b'-');
+        }
+        self.u64(v.unsigned_abs());
+    }
+
     /// Appends `v` as [`crate::encode::text::write_f64`] does.
     #[inline]
     pub(crate) fn f64(&mut self, v: f64) {
