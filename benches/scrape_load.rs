@@ -36,6 +36,10 @@
 //!    scraped by `telemeter load` (this package's binary) with 1 and with
 //!    64 connections, identity and gzip; the exporter's own counters
 //!    (`ExporterHandle::stats`) give the encodes each run cost.
+//! 5. `gauges` (a measured loop): `Registry::encode` of 100k and 1M
+//!    labelled gauges (`app_queue_depth{route,code}`), best of 15, beside a
+//!    `memcpy` of the same body: the one-line layout that streams only
+//!    when the body is large (1M gauges make a 64 MB body).
 //!
 //! Run everything (about 4 minutes on 2 CPUs):
 //!   `cargo bench --bench scrape_load`
@@ -573,6 +577,60 @@ fn interference(full: bool) {
 // ---------------------------------------------------------------------------
 // 4: scrape storm through the real server.
 
+/// Section 5: see the module docs.
+fn gauges(full: bool) {
+    let (sizes, rounds): (&[usize], usize) = if full {
+        (&[100_000, 1_000_000], 15)
+    } else {
+        (&[1_000], 2)
+    };
+    println!("\n== gauges: Registry::encode of labelled gauges (best of {rounds})");
+    println!("   series        bytes     encode     memcpy  enc/memcpy");
+    for &n in sizes {
+        let reg = Registry::builder().self_metrics(false).build();
+        let fam = reg
+            .gauge_family(
+                Opts::new("app_queue_depth", "Queue depth, by route.")
+                    .labels(&["route", "code"])
+                    .max_series(n),
+            )
+            .expect("valid family");
+        let mut label = String::new();
+        for i in 0..n {
+            label.clear();
+            let _ = write!(label, "/api/v1/items/{i}");
+            fam.with_label_values(&[&label, CODES[i % CODES.len()]])
+                .expect("series")
+                .set((i as i64 * 7919) % 1_000_003 - 5000);
+        }
+        // Twice: the second encode knows the body's size, and streams it
+        // if it is large.
+        let mut buf = Vec::new();
+        reg.encode(&mut buf);
+        buf.clear();
+        reg.encode(&mut buf);
+        let mut copy = vec![0u8; buf.len()];
+        let (mut encode, mut memcpy) = (Duration::MAX, Duration::MAX);
+        for _ in 0..rounds {
+            buf.clear();
+            let t = Instant::now();
+            reg.encode(&mut buf);
+            encode = encode.min(t.elapsed());
+            let t = Instant::now();
+            copy.copy_from_slice(black_box(&buf));
+            memcpy = memcpy.min(t.elapsed());
+            black_box(&copy);
+        }
+        println!(
+            "{n:>9} {:>12} {:>10} {:>10} {:>10.1}x",
+            buf.len(),
+            format!("{:.2} ms", encode.as_secs_f64() * 1e3),
+            format!("{:.2} ms", memcpy.as_secs_f64() * 1e3),
+            encode.as_secs_f64() / memcpy.as_secs_f64()
+        );
+    }
+}
+
 fn storm(full: bool) {
     let n = if full { 100_000 } else { 1_000 };
     let secs = if full { "5s" } else { "300ms" };
@@ -716,5 +774,8 @@ fn main() {
     }
     if selected("storm") {
         storm(full);
+    }
+    if selected("gauges") {
+        gauges(full);
     }
 }
