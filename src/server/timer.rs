@@ -9,6 +9,12 @@
 //! connection's task: hyper creates and polls the handle only while it
 //! polls that connection, so the handle always finds its connection's
 //! sleep, re-armed in place.
+//!
+//! One sleep per connection is enough because hyper's HTTP/1 server uses
+//! its timer for one thing only, the header-read deadline (hyper 1.12,
+//! `proto/h1/conn.rs`), and holds at most one such sleep at a time. The
+//! slowloris and idle keep-alive tests in `tests/server_hardening.rs`
+//! would catch a hyper that armed a second one.
 
 use std::cell::RefCell;
 use std::future::Future;
