@@ -13,8 +13,8 @@
 //! One sleep per connection is enough because hyper's HTTP/1 server uses
 //! its timer for one thing only, the header-read deadline (hyper 1.12,
 //! `proto/h1/conn.rs`), and holds at most one such sleep at a time. The
-//! slowloris and idle keep-alive tests in `tests/server_hardening.rs`
-//! would catch a hyper that armed a second one.
+//! slowloris and idle keep-alive tests in `tests/server_hardening.rs` are
+//! where a hyper that armed a second one would most likely show.
 
 use std::cell::RefCell;
 use std::future::Future;
