@@ -12,11 +12,13 @@
 //!
 //! One sleep per connection is enough because hyper's HTTP/1 server uses
 //! its timer for one thing only, the header-read deadline (hyper 1.12,
-//! `proto/h1/conn.rs`), and holds at most one such sleep at a time. The
-//! slowloris and idle keep-alive tests in `tests/server_hardening.rs` are
-//! where a hyper that armed a second one would most likely show.
+//! `proto/h1/conn.rs`), and holds at most one such sleep at a time: it
+//! drops the last one before it asks for the next, or re-arms it through
+//! [`Timer::reset`]. Debug builds count the live handles and assert that
+//! there is never a second, so the hardening tests
+//! (`tests/server_hardening.rs`) would fail against a hyper that armed two.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -26,7 +28,13 @@ use hyper::rt::{Sleep, Timer};
 
 tokio::task_local! {
     /// The connection's header-read deadline.
-    static DEADLINE: RefCell<Pin<Box<tokio::time::Sleep>>>;
+    static DEADLINE: Conn;
+}
+
+/// A connection's deadline and the number of handles on it.
+struct Conn {
+    sleep: RefCell<Pin<Box<tokio::time::Sleep>>>,
+    live: Cell<usize>,
 }
 
 /// Runs a connection's task with its header-read deadline: every
@@ -36,7 +44,11 @@ tokio::task_local! {
 pub(crate) fn scoped<F: Future>(fut: F) -> impl Future<Output = F::Output> {
     // Armed by hyper before it is ever polled; a day is only the start.
     let sleep = Box::pin(tokio::time::sleep(Duration::from_secs(86_400)));
-    DEADLINE.scope(RefCell::new(sleep), fut)
+    let conn = Conn {
+        sleep: RefCell::new(sleep),
+        live: Cell::new(0),
+    };
+    DEADLINE.scope(conn, fut)
 }
 
 /// The timer hyper's HTTP/1 connections use (see the module docs).
@@ -52,13 +64,23 @@ impl Timer for HeaderTimer {
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
-        let armed = DEADLINE.try_with(|d| d.borrow_mut().as_mut().reset(deadline.into()));
+        let armed = DEADLINE.try_with(|c| {
+            debug_assert_eq!(
+                c.live.get(),
+                0,
+                "a second header-read sleep on one connection: they would share one deadline"
+            );
+            c.live.set(c.live.get() + 1);
+            c.sleep.borrow_mut().as_mut().reset(deadline.into());
+        });
         debug_assert!(armed.is_ok(), "a HeaderTimer sleep outside `scoped`");
         Box::pin(ConnSleep)
     }
 
-    fn reset(&self, sleep: &mut Pin<Box<dyn Sleep>>, new_deadline: Instant) {
-        *sleep = self.sleep_until(new_deadline);
+    /// Re-arms the connection's one sleep in place (every sleep this timer
+    /// hands out is a handle on it).
+    fn reset(&self, _sleep: &mut Pin<Box<dyn Sleep>>, new_deadline: Instant) {
+        let _ = DEADLINE.try_with(|c| c.sleep.borrow_mut().as_mut().reset(new_deadline.into()));
     }
 
     fn now(&self) -> Instant {
@@ -74,8 +96,14 @@ impl Future for ConnSleep {
         // deadline counts as passed: the connection closes rather than
         // waiting on a client forever.
         DEADLINE
-            .try_with(|d| d.borrow_mut().as_mut().poll(cx))
+            .try_with(|c| c.sleep.borrow_mut().as_mut().poll(cx))
             .unwrap_or(Poll::Ready(()))
+    }
+}
+
+impl Drop for ConnSleep {
+    fn drop(&mut self) {
+        let _ = DEADLINE.try_with(|c| c.live.set(c.live.get().saturating_sub(1)));
     }
 }
 
@@ -115,6 +143,32 @@ mod tests {
                 t.reset(&mut s, t.now() + Duration::from_secs(2));
                 s.await;
                 about(at.elapsed(), Duration::from_secs(2));
+            })
+            .await
+        });
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "a second header-read sleep on one connection")]
+    fn a_second_live_sleep_on_one_connection_is_caught() {
+        rt().block_on(async {
+            scoped(async {
+                let _first = HeaderTimer.sleep(Duration::from_secs(1));
+                let _second = HeaderTimer.sleep(Duration::from_secs(2));
+            })
+            .await
+        });
+    }
+
+    #[test]
+    fn a_dropped_sleep_makes_room_for_the_next() {
+        rt().block_on(async {
+            scoped(async {
+                for _ in 0..3 {
+                    drop(HeaderTimer.sleep(Duration::from_secs(1)));
+                }
+                HeaderTimer.sleep(Duration::from_millis(1)).await;
             })
             .await
         });
