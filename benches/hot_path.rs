@@ -40,9 +40,9 @@ use crossbeam_utils::CachePadded;
 use metrics::Recorder as _;
 
 use common::peers::{
-    cell_add, measured_histogram, metrics_recorder, prometheus_client_histogram,
-    prometheus_histogram, telemeter_histogram, value, MeasuredLookup, MeasuredLookupSet, PcLabels,
-    METADATA,
+    cell_add, measured_histogram, metrics_lookup_key, metrics_recorder,
+    prometheus_client_histogram, prometheus_histogram, telemeter_histogram, value, MeasuredLookup,
+    MeasuredLookupSet, PcLabels, METADATA,
 };
 use common::{label_sets, run_pair, StrSet, CODES, DEFAULT_BUCKETS, METHODS};
 
@@ -277,18 +277,8 @@ fn labelled_lookup_inc(c: &mut Criterion) {
         })
     });
 
-    // What `metrics::counter!("l_total", "method" => m, "code" => c)` expands
-    // to with runtime label values, minus the recorder look-up.
     let rec = metrics_recorder();
-    let key = |m: &'static str, c: &'static str| {
-        metrics::Key::from_parts(
-            "l_total",
-            vec![
-                metrics::Label::new("method", m),
-                metrics::Label::new("code", c),
-            ],
-        )
-    };
+    let key = metrics_lookup_key;
     for (m, c) in &sets {
         rec.register_counter(&key(m, c), &METADATA).increment(1);
     }

@@ -57,9 +57,9 @@ use crossbeam_utils::CachePadded;
 use metrics::Recorder as _;
 
 use common::peers::{
-    cell_add, measured_histogram, metrics_recorder, prometheus_client_histogram,
-    prometheus_histogram, telemeter_histogram, value, MeasuredLookup, MeasuredLookupSet, PcLabels,
-    METADATA,
+    cell_add, measured_histogram, metrics_lookup_key, metrics_recorder,
+    prometheus_client_histogram, prometheus_histogram, telemeter_histogram, value, MeasuredLookup,
+    MeasuredLookupSet, PcLabels, METADATA,
 };
 use common::{allowed_cpus, label_sets, run_n, worker_index, StrSet, CODES, METHODS};
 
@@ -294,15 +294,7 @@ fn labelled_lookup_inc_threads(c: &mut Criterion) {
         prometheus_client::metrics::counter::Counter,
     >::default();
     let rec = metrics_recorder();
-    let key = |m: &'static str, c: &'static str| {
-        metrics::Key::from_parts(
-            "l_total",
-            vec![
-                metrics::Label::new("method", m),
-                metrics::Label::new("code", c),
-            ],
-        )
-    };
+    let key = metrics_lookup_key;
     let ms = measured::CounterVec::with_label_set(MeasuredLookupSet {
         method: StrSet::new(&METHODS),
         code: StrSet::new(&CODES),

@@ -75,3 +75,16 @@ pub struct MeasuredLookup<'a> {
     #[label(fixed_with = StrSet)]
     pub code: &'a str,
 }
+
+/// The `metrics` key of a labelled lookup: what
+/// `metrics::counter!("l_total", "method" => m, "code" => c)` builds with
+/// runtime label values, minus the recorder look-up.
+pub fn metrics_lookup_key(m: &'static str, c: &'static str) -> metrics::Key {
+    metrics::Key::from_parts(
+        "l_total",
+        vec![
+            metrics::Label::new("method", m),
+            metrics::Label::new("code", c),
+        ],
+    )
+}
