@@ -118,6 +118,9 @@ pub(crate) struct Scraper {
     /// The previous encode's bodies, kept so that their buffers can be
     /// reused once every response that shared them has been sent.
     spare: Mutex<Spare>,
+    /// Tests: the next thread start fails as if the OS refused it.
+    #[cfg(test)]
+    refuse_thread: std::sync::atomic::AtomicBool,
 }
 
 impl Drop for Scraper {
@@ -243,6 +246,8 @@ impl Scraper {
             self_metrics,
             last_len: AtomicUsize::new(4096),
             spare: Mutex::new(Spare::default()),
+            #[cfg(test)]
+            refuse_thread: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -257,6 +262,10 @@ impl Scraper {
     /// Starts the encode thread, at the first flight. `false` if the OS
     /// refused it.
     fn start_thread(self: &Arc<Self>) -> bool {
+        #[cfg(test)]
+        if self.refuse_thread.swap(false, Ordering::Relaxed) {
+            return false;
+        }
         let scraper = Arc::downgrade(self);
         let jobs = Arc::clone(&self.jobs);
         std::thread::Builder::new()
@@ -661,6 +670,26 @@ mod tests {
         let body = second.expect("answered").expect("encoded");
         assert_eq!(&body.identity[..], b"x 1\n");
         assert_eq!(scraper.stats.encode_panics.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_refused_encode_thread_fails_that_scrape_and_the_next_one_retries() {
+        let (rt, scraper) = scraper_on(Arc::new(Nothing));
+        scraper.refuse_thread.store(true, Ordering::Relaxed);
+        let refused = rt.block_on(scraper.scrape(false));
+        assert_eq!(refused.unwrap_err(), ScrapeFailed::NoThread);
+        {
+            let f = scraper.flight();
+            assert!(
+                !f.running && !f.thread,
+                "the flight closed, no thread recorded"
+            );
+        }
+        let next = rt.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(10), scraper.scrape(false)).await
+        });
+        assert!(next.expect("answered").is_ok(), "a new thread encodes");
+        assert_eq!(scraper.stats.encodes.load(Ordering::Relaxed), 1);
     }
 
     #[test]
