@@ -344,7 +344,10 @@ impl Scraper {
     fn run_encode(&self, gen: u64) -> Outcome {
         let started = Instant::now();
         let hint = self.last_len.load(Ordering::Relaxed);
-        let mut spare = std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()));
+        // Held for the whole encode: only the encode thread takes it (tests
+        // aside), one flight at a time.
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        let spare = &mut *spare;
         // Steady state: the previous body's buffer, already body-sized.
         let mut identity = spare.identity.take_buffer(hint + hint / 8);
         let encoded = catch(|| {
@@ -383,12 +386,10 @@ impl Scraper {
                 if let Some(gz) = &gzip {
                     spare.gzip.keep(Arc::clone(gz));
                 }
-                *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = spare;
                 Ok(Encoded { identity, gzip })
             }
             None => {
                 // The half-written body is dropped; the kept ones stay.
-                *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = spare;
                 self.stats.encode_panics.fetch_add(1, Ordering::Relaxed);
                 Err(ScrapeFailed::Panicked)
             }
