@@ -409,14 +409,34 @@ mod imp {
     }
 
     impl Spares {
-        /// The slot that holds spares of the series at `p`, if any.
+        /// The slot that holds spares of the series at `p`, if any, in its
+        /// own set.
         #[inline(always)]
         fn find(&mut self, p: *const Header) -> Option<&mut Spare> {
-            let base = spare_set(p);
+            self.slot_in(spare_set(p), p)
+        }
+
+        /// The slot of the set starting at `base` that holds spares of the
+        /// series at `p`, if any (`None` before the table exists).
+        #[inline(always)]
+        fn slot_in(&mut self, base: usize, p: *const Header) -> Option<&mut Spare> {
             self.slots
                 .get_mut(base..base + SPARE_WAYS)?
                 .iter_mut()
                 .find(|sp| sp.ptr == p)
+        }
+
+        /// The first slot of the set starting at `base` that `f` accepts.
+        fn position_in(&self, base: usize, f: impl Fn(&Spare) -> bool) -> Option<usize> {
+            (base..base + SPARE_WAYS).find(|&i| f(&self.slots[i]))
+        }
+
+        /// Whether the set starting at `base` spilled into the next one.
+        fn spilled(&self, base: usize) -> bool {
+            self.spilled
+                .get(base / SPARE_WAYS)
+                .copied()
+                .unwrap_or(false)
         }
 
         /// A new counted reference to `series` for a handle.
@@ -460,27 +480,19 @@ mod imp {
             let p = series.as_ptr();
             let base = spare_set(p);
             let next = next_set(base);
-            let spilled = self.spilled[base / SPARE_WAYS];
-            if spilled {
-                if let Some(sp) = self.slots[next..next + SPARE_WAYS]
-                    .iter_mut()
-                    .find(|sp| sp.ptr == p && sp.count > 0)
-                {
-                    sp.count -= 1;
+            if self.spilled(base) {
+                if let Some(i) = self.position_in(next, |sp| sp.ptr == p && sp.count > 0) {
+                    self.slots[i].count -= 1;
                     // SAFETY: one of the table's counted references to
                     // `series` moves into the handle.
                     return HandleRef::new(unsafe { series.counted_copy() });
                 }
             }
-            let at = |slots: &[Spare], base: usize, f: &dyn Fn(&Spare) -> bool| {
-                (0..SPARE_WAYS)
-                    .find(|&w| f(&slots[base + w]))
-                    .map(|w| base + w)
-            };
-            let i = at(&self.slots, base, &|sp| sp.ptr == p)
-                .or_else(|| at(&self.slots, base, &|sp| sp.count == 0))
+            let i = self
+                .position_in(base, |sp| sp.ptr == p)
+                .or_else(|| self.position_in(base, |sp| sp.count == 0))
                 .or_else(|| {
-                    let i = at(&self.slots, next, &|sp| sp.count == 0)?;
+                    let i = self.position_in(next, |sp| sp.count == 0)?;
                     self.spilled[base / SPARE_WAYS] = true;
                     Some(i)
                 })
@@ -521,19 +533,10 @@ mod imp {
         fn take_spilled(&mut self, series: &Series) -> bool {
             let p = series.as_ptr();
             let base = spare_set(p);
-            if !self
-                .spilled
-                .get(base / SPARE_WAYS)
-                .copied()
-                .unwrap_or(false)
-            {
+            if !self.spilled(base) {
                 return false;
             }
-            let next = next_set(base);
-            match self.slots[next..next + SPARE_WAYS]
-                .iter_mut()
-                .find(|sp| sp.ptr == p)
-            {
+            match self.slot_in(next_set(base), p) {
                 Some(sp) if sp.count < MAX_SPARES => {
                     sp.count += 1;
                     true
