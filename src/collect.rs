@@ -6,8 +6,8 @@ use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::time::Instant;
 
-use crate::encode::put::{put, Cursor, Stage};
-use crate::encode::text::{push_f64, render_prefix, write_f64, write_i64, write_u64, Variant};
+use crate::encode::put::{put, Cursor, HistogramNames, Stage};
+use crate::encode::text::{push_f64, render_prefix, write_f64, write_u64, Variant};
 use crate::family::{FamilyCore, Layout};
 use crate::histogram::read_at;
 use crate::registry::{Entry, Registry};
@@ -186,23 +186,23 @@ impl RegistrySummary {
     }
 }
 
-/// Appends `name`, the series' label text and a space: a sample line up
-/// to its value.
-#[inline(always)]
-fn line_start(out: &mut Vec<u8>, name: &[u8], labels: &[u8]) {
-    out.reserve(name.len() + labels.len() + 32);
-    put(out, name);
-    put(out, labels);
-    out.push(b' ');
-}
-
 /// Bodies at least this long are written with non-temporal stores
-/// ([`Cursor::streaming`]). On the bench VM (2 vCPUs of a Xeon with a
-/// shared L3) staging and streaming lost to plain stores at 8 and 24 MB
-/// (0.55 against 0.28 ms, 1.75 against 0.91 ms) and won from 32 MB on
-/// (2.3 against 4.2 ms; 11.8 against 23.4 ms at 165 MB): a body this large
-/// does not stay in the cache a core can count on, so its consumer reads it
-/// from memory either way.
+/// ([`Cursor::streaming`]), but for histogram families (below). On the
+/// first bench VM (2 vCPUs of a Xeon with a shared L3) staging and
+/// streaming lost to plain stores at 8 and 24 MB (0.55 against 0.28 ms,
+/// 1.75 against 0.91 ms) and won from 32 MB on (2.3 against 4.2 ms; 11.8
+/// against 23.4 ms at 165 MB): a body this large does not stay in the
+/// cache a core can count on, so its consumer reads it from memory either
+/// way. On the second (2 vCPUs of an AMD EPYC, 32 MiB L3) 1M counter
+/// series took 10.4-10.9 ms streamed against 11.7 ms with plain stores.
+///
+/// Histogram families are written with plain stores even then: 1M
+/// histogram series (105 MB) took 9.1-9.4 ms with plain stores against
+/// 11.3-12.7 ms streamed on the EPYC, and the 1M mixed registry 19.6-20.0
+/// ms against 24.0 ms. A histogram series writes 14 lines from a few
+/// loads, so its stores come faster than the memory system drains
+/// non-temporal ones, and each drain stalls the core; plain stores are
+/// absorbed by the cache and written back in the background.
 const STREAM_ABOVE: u64 = 32 << 20;
 
 /// How many series ahead a large body's encode asks for a counter
@@ -221,6 +221,13 @@ fn prefetch_ahead(series: &[Series], i: usize, ahead: usize) {
         s.prefetch();
     }
 }
+
+/// How many counter series an encode reads before it writes their lines.
+/// Reading a value is a chain of dependent loads (the series, the shard
+/// table, a segment, the cell), and writing its line is another chain (the
+/// digits, then the stores); read in a separate loop, the values of a
+/// batch load in parallel instead of each waiting in its line's chain.
+const BATCH: usize = 64;
 
 /// A cursor for one family's sample lines: streaming when `stage` is given.
 #[inline]
@@ -249,54 +256,38 @@ fn encode_family(
         match &core.layout {
             Layout::Counter => {
                 let mut w = cursor(out, stage.as_deref_mut());
+                let mut values = [0u64; BATCH];
+                for (c, chunk) in list.chunks(BATCH).enumerate() {
+                    for (v, s) in values.iter_mut().zip(chunk) {
+                        *v = pool.sum(s.loc());
+                    }
+                    for (j, (v, s)) in values.iter().zip(chunk).enumerate() {
+                        if prefetch {
+                            // The next batch's series, a batch of lines
+                            // ahead of their reads.
+                            prefetch_ahead(&list.series, (c + 1) * BATCH + j, 0);
+                        }
+                        w.sample_u64(name, s.text(), *v);
+                    }
+                }
+            }
+            Layout::FloatCounter | Layout::Gauge | Layout::FloatGauge => {
+                let mut w = cursor(out, stage.as_deref_mut());
                 for (i, s) in list.iter().enumerate() {
                     if prefetch {
                         prefetch_ahead(&list.series, i, COUNTER_AHEAD);
                     }
-                    w.put(name);
-                    w.put(s.text());
-                    w.byte(b' ');
-                    w.u64(pool.sum(s.loc()));
-                    w.byte(b'\n');
-                }
-            }
-            // A large body streams these too, through a cursor; a body in
-            // the cache keeps the plain appends below, which measured 5-15 %
-            // faster than a cursor for one-line layouts at 1k and 10k series.
-            Layout::FloatCounter | Layout::Gauge | Layout::FloatGauge if stage.is_some() => {
-                let mut w = cursor(out, stage.as_deref_mut());
-                for (i, s) in list.iter().enumerate() {
-                    prefetch_ahead(&list.series, i, COUNTER_AHEAD);
-                    w.put(name);
-                    w.put(s.text());
-                    w.byte(b' ');
                     match core.layout {
-                        Layout::FloatCounter => w.f64(pool.sum_f64(s.loc())),
-                        Layout::Gauge => w.i64(s.value().load(Ordering::Relaxed) as i64),
-                        _ => w.f64(f64::from_bits(s.value().load(Ordering::Relaxed))),
+                        Layout::FloatCounter => w.sample_f64(name, s.text(), pool.sum_f64(s.loc())),
+                        Layout::Gauge => {
+                            w.sample_i64(name, s.text(), s.value().load(Ordering::Relaxed) as i64)
+                        }
+                        _ => w.sample_f64(
+                            name,
+                            s.text(),
+                            f64::from_bits(s.value().load(Ordering::Relaxed)),
+                        ),
                     }
-                    w.byte(b'\n');
-                }
-            }
-            Layout::FloatCounter => {
-                for s in list.iter() {
-                    line_start(out, name, s.text());
-                    write_f64(out, pool.sum_f64(s.loc()));
-                    out.push(b'\n');
-                }
-            }
-            Layout::Gauge => {
-                for s in list.iter() {
-                    line_start(out, name, s.text());
-                    write_i64(out, s.value().load(Ordering::Relaxed) as i64);
-                    out.push(b'\n');
-                }
-            }
-            Layout::FloatGauge => {
-                for s in list.iter() {
-                    line_start(out, name, s.text());
-                    write_f64(out, f64::from_bits(s.value().load(Ordering::Relaxed)));
-                    out.push(b'\n');
                 }
             }
             Layout::Histogram(_) => {
@@ -306,35 +297,15 @@ fn encode_family(
                 let n = core.le_tails.len(); // bucket cells, +Inf included
                 buckets.clear();
                 buckets.resize(n, 0);
-                let mut w = cursor(out, stage.as_deref_mut());
+                let names = HistogramNames::new(bucket, sum_name, count_name, &core.le_tails);
+                // Plain stores even for a large body (see `STREAM_ABOVE`).
+                let mut w = cursor(out, None);
                 for (i, s) in list.iter().enumerate() {
                     if prefetch {
                         prefetch_ahead(&list.series, i, HISTOGRAM_AHEAD);
                     }
                     let sum = read_at(pool, s.loc(), buckets);
-                    let text = s.text();
-                    // The label text without its closing `}`: the tail adds
-                    // `,le="..."} `.
-                    let open = &text[..text.len().saturating_sub(1)];
-                    let mut cumulative = 0u64;
-                    for (b, tail) in buckets.iter().zip(core.le_tails.iter()) {
-                        cumulative = cumulative.wrapping_add(*b);
-                        w.put(bucket.as_bytes());
-                        w.put(open);
-                        w.put(tail.as_bytes());
-                        w.u64(cumulative);
-                        w.byte(b'\n');
-                    }
-                    w.put(sum_name.as_bytes());
-                    w.put(text);
-                    w.byte(b' ');
-                    w.f64(sum);
-                    w.byte(b'\n');
-                    w.put(count_name.as_bytes());
-                    w.put(text);
-                    w.byte(b' ');
-                    w.u64(cumulative);
-                    w.byte(b'\n');
+                    w.histogram_series(&names, s.text(), buckets, sum);
                 }
             }
         }
@@ -539,9 +510,10 @@ mod tests {
     use crate::{Buckets, Opts, Registry};
 
     /// A registry whose next scrape is expected to be large streams its
-    /// counter and histogram lines through the stage: the body is the same
-    /// byte for byte, including a label value longer than the stage (which
-    /// switches the cursor to direct writes mid-family).
+    /// one-line families through the stage (and writes its histograms
+    /// plainly in between): the body is the same byte for byte, including
+    /// a label value longer than the stage (which switches the cursor to
+    /// direct writes mid-family).
     #[test]
     fn a_streamed_body_is_the_plain_body() {
         let reg = Registry::builder().self_metrics(false).build();

@@ -441,6 +441,14 @@ impl SeriesList {
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Series> {
         self.series.iter().chain(self.overflow.iter())
     }
+
+    /// The series of [`iter`](Self::iter), `n` at a time: every chunk
+    /// but the last has `n`, and the overflow series comes last, alone.
+    pub(crate) fn chunks(&self, n: usize) -> impl Iterator<Item = &[Series]> {
+        self.series
+            .chunks(n)
+            .chain(self.overflow.as_slice().chunks(1))
+    }
 }
 
 /// The shared, type-erased part of a family.

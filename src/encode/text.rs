@@ -228,12 +228,6 @@ pub(crate) fn write_u64(out: &mut Vec<u8>, v: u64) {
     put_u64(out, v);
 }
 
-/// Writes a signed integer.
-#[inline]
-pub(crate) fn write_i64(out: &mut Vec<u8>, v: i64) {
-    put_i64(out, v);
-}
-
 #[cfg(all(test, not(telemeter_loom)))]
 mod tests {
     use super::*;
