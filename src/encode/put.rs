@@ -1147,9 +1147,9 @@ mod tests {
             let got: Vec<u8> = raw.to_le_bytes().iter().map(|d| b'0' + d).collect();
             assert_eq!(got, text.as_bytes(), "{v}");
         };
-        let step = if cfg!(miri) { 9_999_991 } else { 7 };
+        let (step, small) = if cfg!(miri) { (9_999_991, 997) } else { (7, 1) };
         (0..100_000_000).step_by(step).for_each(check);
-        (0..10_000).for_each(|v| {
+        (0..10_000).step_by(small).for_each(|v| {
             check(v);
             check(v * 10_000);
             check(99_999_999 - v);
