@@ -116,10 +116,11 @@ pub(crate) struct Cursor<'a> {
 /// Bytes a streaming cursor stages before it empties them into the buffer.
 /// Each drain's non-temporal stores stall the core until the memory
 /// system takes them; short drains between lines overlap that with the
-/// formatting. On the AMD EPYC bench VM, 1M counter series took 10.4-10.9
-/// ms through a 1 KiB stage and 10.1-11.2 ms through an 8 KiB one (1M
-/// gauges: 12.0 -> 9.8 ms with the line writer above). A line longer than
-/// the stage is written directly, and so is the rest of its family.
+/// formatting. On the AMD EPYC bench VM the 1M mixed registry (histograms
+/// written plainly) took 19.6-20.0 ms with a 1 KiB stage and 20.1-20.3 ms
+/// with an 8 KiB one; 1M counters alone were level (10.4-10.9 against
+/// 10.1-11.5 ms across runs). A line longer than the stage is written
+/// directly, and so is the rest of its family.
 const STAGE: usize = 1024;
 
 /// A streaming [`Cursor`]'s staging buffer: [`STAGE`] bytes, meant to live
