@@ -361,46 +361,57 @@ impl Line<'_, '_> {
 }
 
 impl Cursor<'_> {
-    /// Appends a one-line sample with an integer value: `name`, the
-    /// series' label text, a space, `v`, a newline.
+    /// Appends a one-line sample: `name`, the series' label text, a space,
+    /// the value `value` writes, a newline.
+    ///
+    /// # Safety
+    ///
+    /// `value` writes at most `room` bytes (counting 20 for a
+    /// [`Line::u64`] and 24 for a [`Line::f64`]).
     #[inline(always)]
-    pub(crate) fn sample_u64(&mut self, name: &[u8], labels: &[u8], v: u64) {
-        // SAFETY: two pieces, two bytes and a `u64` (20).
-        let mut line = unsafe { self.line(name.len() + labels.len() + 22) };
+    unsafe fn sample(
+        &mut self,
+        name: &[u8],
+        labels: &[u8],
+        room: usize,
+        value: impl FnOnce(&mut Line<'_, '_>),
+    ) {
+        // SAFETY: two pieces, a space, a newline and the value's `room`.
+        let mut line = unsafe { self.line(name.len() + labels.len() + 2 + room) };
         line.put(name);
         line.put(labels);
         line.byte(b' ');
-        line.u64(v);
+        value(&mut line);
         line.byte(b'\n');
+    }
+
+    /// Appends a one-line sample with an integer value.
+    #[inline(always)]
+    pub(crate) fn sample_u64(&mut self, name: &[u8], labels: &[u8], v: u64) {
+        // SAFETY: a `u64` takes 20.
+        unsafe { self.sample(name, labels, 20, |line| line.u64(v)) }
     }
 
     /// Appends a one-line sample with a signed integer value.
     #[inline(always)]
     pub(crate) fn sample_i64(&mut self, name: &[u8], labels: &[u8], v: i64) {
-        // SAFETY: two pieces, three bytes (a space, a sign, a newline) and
-        // a `u64` (20).
-        let mut line = unsafe { self.line(name.len() + labels.len() + 23) };
-        line.put(name);
-        line.put(labels);
-        line.byte(b' ');
-        if v < 0 {
-            line.byte(b'-');
+        // SAFETY: a sign and a `u64` take 21.
+        unsafe {
+            self.sample(name, labels, 21, |line| {
+                if v < 0 {
+                    line.byte(b'-');
+                }
+                line.u64(v.unsigned_abs());
+            })
         }
-        line.u64(v.unsigned_abs());
-        line.byte(b'\n');
     }
 
     /// Appends a one-line sample with a float value, spelled as
     /// [`crate::encode::text::write_f64`] does.
     #[inline(always)]
     pub(crate) fn sample_f64(&mut self, name: &[u8], labels: &[u8], v: f64) {
-        // SAFETY: two pieces, two bytes and an `f64` (24).
-        let mut line = unsafe { self.line(name.len() + labels.len() + 26) };
-        line.put(name);
-        line.put(labels);
-        line.byte(b' ');
-        line.f64(v);
-        line.byte(b'\n');
+        // SAFETY: an `f64` takes 24.
+        unsafe { self.sample(name, labels, 24, |line| line.f64(v)) }
     }
 
     /// Appends a histogram series' lines: a `_bucket` line per bucket with
