@@ -368,6 +368,10 @@ impl Cursor<'_> {
     ///
     /// `value` writes at most `room` bytes (counting 20 for a
     /// [`Line::u64`] and 24 for a [`Line::f64`]).
+    ///
+    /// The callers mark their closures `#[inline(always)]`: left to
+    /// itself the compiler outlined the float one, and 10k float gauges
+    /// took 170 instead of 163 us.
     #[inline(always)]
     unsafe fn sample(
         &mut self,
@@ -389,7 +393,15 @@ impl Cursor<'_> {
     #[inline(always)]
     pub(crate) fn sample_u64(&mut self, name: &[u8], labels: &[u8], v: u64) {
         // SAFETY: a `u64` takes 20.
-        unsafe { self.sample(name, labels, 20, |line| line.u64(v)) }
+        unsafe {
+            self.sample(
+                name,
+                labels,
+                20,
+                #[inline(always)]
+                |line| line.u64(v),
+            )
+        }
     }
 
     /// Appends a one-line sample with a signed integer value.
@@ -397,12 +409,18 @@ impl Cursor<'_> {
     pub(crate) fn sample_i64(&mut self, name: &[u8], labels: &[u8], v: i64) {
         // SAFETY: a sign and a `u64` take 21.
         unsafe {
-            self.sample(name, labels, 21, |line| {
-                if v < 0 {
-                    line.byte(b'-');
-                }
-                line.u64(v.unsigned_abs());
-            })
+            self.sample(
+                name,
+                labels,
+                21,
+                #[inline(always)]
+                |line| {
+                    if v < 0 {
+                        line.byte(b'-');
+                    }
+                    line.u64(v.unsigned_abs());
+                },
+            )
         }
     }
 
@@ -411,7 +429,15 @@ impl Cursor<'_> {
     #[inline(always)]
     pub(crate) fn sample_f64(&mut self, name: &[u8], labels: &[u8], v: f64) {
         // SAFETY: an `f64` takes 24.
-        unsafe { self.sample(name, labels, 24, |line| line.f64(v)) }
+        unsafe {
+            self.sample(
+                name,
+                labels,
+                24,
+                #[inline(always)]
+                |line| line.f64(v),
+            )
+        }
     }
 
     /// Appends a histogram series' lines: a `_bucket` line per bucket with
