@@ -973,25 +973,18 @@ mod tests {
             .map(|t| Box::from(*t))
             .collect();
         let names = super::HistogramNames::new("h_bucket", "h_sum", "h_count", &tails);
-        let long = "d".repeat(50);
+        let long = "d".repeat(60);
         let long_names = super::HistogramNames::new(&long, "s", "c", &tails);
         let bare_names = super::HistogramNames::new("b_bucket", "b_sum", "b_count", &bare);
-        // Prefixes shorter than, exactly and longer than the joined 64
-        // bytes; no labels; huge counts and every float spelling.
+        // Prefixes (`h_bucket{a="...`: 13 bytes and the value) shorter
+        // than, exactly and longer than the joined 64 bytes; a long name;
+        // no labels; huge counts and every float spelling.
+        let y = |n: usize| format!("{{a=\"{}\"}}", "y".repeat(n));
         let cases: Vec<(&super::HistogramNames<'_>, String, Vec<u64>, f64)> = vec![
             (&names, "{a=\"x\"}".into(), vec![1, 2, 3], 0.25),
-            (
-                &names,
-                format!("{{a=\"{}\"}}", "y".repeat(48)),
-                vec![0, 0, 7],
-                12.203,
-            ),
-            (
-                &names,
-                format!("{{a=\"{}\"}}", "y".repeat(49)),
-                vec![5, 0, 0],
-                -3.0,
-            ),
+            (&names, y(50), vec![0, 0, 7], 12.203),
+            (&names, y(51), vec![5, 0, 0], -3.0),
+            (&names, y(52), vec![9, 9, 9], 1e-7),
             (
                 &long_names,
                 "{a=\"z\"}".into(),
