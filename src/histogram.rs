@@ -363,10 +363,8 @@ impl Histogram {
 /// Reads a histogram whose slot run starts at `loc`: per-bucket counts into
 /// `out` (one per bucket cell), returning the sum.
 pub(crate) fn read_at(pool: &Pool, loc: SlotLoc, out: &mut [u64]) -> f64 {
-    let n = out.len();
-    pool.sum_into(loc, out);
-    let int_sum = pool.sum(loc.at(n + 1));
-    pool.sum_f64(loc.at(n)) + int_sum as f64
+    let (float_sum, int_sum) = pool.sum_histogram(loc, out);
+    float_sum + int_sum as f64
 }
 
 /// Observes the seconds elapsed since [`Histogram::start_timer`] when

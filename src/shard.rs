@@ -290,6 +290,22 @@ impl Shard {
         Some(unsafe { &*seg.add(loc.off()) })
     }
 
+    /// The `len` cells from `loc` (fewer if the segment ends first, which
+    /// no run `Pool::alloc` placed does), if its segment exists in this
+    /// shard: one segment-table read for a whole run.
+    #[inline(always)]
+    fn run(&self, loc: SlotLoc, len: usize) -> Option<&[AtomicU64]> {
+        let seg = self.segments[loc.seg()].load(Ordering::Acquire);
+        if seg.is_null() {
+            return None;
+        }
+        debug_assert!(loc.off() + len <= seg_len(loc.seg()));
+        let len = len.min(seg_len(loc.seg()) - loc.off());
+        // SAFETY: as in `cell`; the `len` cells from `loc.off` lie inside
+        // the segment's `seg_len(loc.seg)` (clamped above).
+        Some(unsafe { std::slice::from_raw_parts(seg.add(loc.off()), len) })
+    }
+
     #[inline(always)]
     fn cell_or_grow(&self, loc: SlotLoc) -> &AtomicU64 {
         match self.cell(loc) {
@@ -513,6 +529,30 @@ impl Pool {
         });
     }
 
+    /// Sums a histogram's run over every shard, in one pass: its
+    /// `out.len()` integer bucket cells into `out` (overwriting it), then
+    /// the `f64` sum cell and the integer sum cell that follow them.
+    /// Returns the two sums.
+    pub(crate) fn sum_histogram(&self, loc: SlotLoc, out: &mut [u64]) -> (f64, u64) {
+        out.iter_mut().for_each(|v| *v = 0);
+        let n = out.len();
+        let (mut float_sum, mut int_sum) = (0.0, 0u64);
+        self.for_each_shard(|shard| {
+            if let Some(run) = shard.run(loc, n + 2) {
+                for (acc, c) in out.iter_mut().zip(run) {
+                    *acc = acc.wrapping_add(c.load(Ordering::Relaxed));
+                }
+                if let Some(c) = run.get(n) {
+                    float_sum += f64::from_bits(c.load(Ordering::Relaxed));
+                }
+                if let Some(c) = run.get(n + 1) {
+                    int_sum = int_sum.wrapping_add(c.load(Ordering::Relaxed));
+                }
+            }
+        });
+        (float_sum, int_sum)
+    }
+
     /// Sums one integer cell over every shard.
     pub(crate) fn sum(&self, loc: SlotLoc) -> u64 {
         let mut out = [0u64];
@@ -721,6 +761,45 @@ mod tests {
                 let b = SlotLoc::of(s + len - 1);
                 assert_eq!(a.seg(), b.seg());
             }
+        }
+    }
+
+    #[test]
+    fn a_histogram_run_sums_as_its_cells_do() {
+        let pool = Pool::new();
+        let mut st = lock(&pool.state);
+        for _ in 0..3 {
+            pool.publish(&mut st, false);
+        }
+        drop(st);
+        // 11 buckets, the float sum and the integer sum; a run placed at
+        // the end of segment 0 and one in segment 1.
+        let _pad = pool.alloc(MAX_RUN - 13 - 7);
+        let runs = [pool.alloc(13), pool.alloc(13)];
+        assert_eq!(
+            runs.map(|r| SlotLoc::of(r).seg()),
+            [0, 1],
+            "the second run does not fit the rest of segment 0"
+        );
+        for start in runs {
+            let loc = SlotLoc::of(start);
+            for (idx, k) in [(0usize, 1u64), (1, 10), (2, 100)] {
+                let shard = pool.shard(idx);
+                for i in 0..11 {
+                    shard.add(loc.at(i), k * (i as u64 + 1));
+                }
+                shard.add(loc.at(11), (0.25 * k as f64).to_bits());
+                shard.add(loc.at(12), k * 7);
+            }
+            let mut out = [u64::MAX; 11];
+            let (float_sum, int_sum) = pool.sum_histogram(loc, &mut out);
+            let expect: Vec<u64> = (0..11).map(|i| pool.sum(loc.at(i))).collect();
+            assert_eq!(out[..], expect[..]);
+            assert_eq!(out[10], 111 * 11);
+            assert_eq!(float_sum, pool.sum_f64(loc.at(11)));
+            assert_eq!(float_sum, 0.25 + 2.5 + 25.0);
+            assert_eq!(int_sum, pool.sum(loc.at(12)));
+            assert_eq!(int_sum, 777);
         }
     }
 
