@@ -12,7 +12,7 @@ use crate::family::{FamilyCore, Layout};
 use crate::histogram::read_at;
 use crate::registry::{Entry, Registry};
 use crate::series::Series;
-use crate::shard::pool;
+use crate::shard::{pool, SlotLoc};
 use crate::sync::{lock, AtomicU64, Mutex, Ordering};
 use crate::Opts;
 
@@ -257,10 +257,12 @@ fn encode_family(
             Layout::Counter => {
                 let mut w = cursor(out, stage.as_deref_mut());
                 let mut values = [0u64; BATCH];
+                let mut locs = [SlotLoc::of(0); BATCH];
                 for (c, chunk) in list.chunks(BATCH).enumerate() {
-                    for (v, s) in values.iter_mut().zip(chunk) {
-                        *v = pool.sum(s.loc());
+                    for (l, s) in locs.iter_mut().zip(chunk) {
+                        *l = s.loc();
                     }
+                    pool.sum_each(&locs[..chunk.len()], &mut values);
                     for (j, (v, s)) in values.iter().zip(chunk).enumerate() {
                         if prefetch {
                             // The next batch's series, a batch of lines
