@@ -40,11 +40,16 @@
 //!    labelled gauges (`app_queue_depth{route,code}`), best of 15, beside a
 //!    `memcpy` of the same body: the one-line layout that streams only
 //!    when the body is large (1M gauges make a 64 MB body).
+//! 6. `shards` (a measured loop, run right after section 1): the encode of
+//!    the 10k data set (best of 15 means of 10 encodes) after 0, 2 and 8
+//!    more threads, alive at once, recorded into every series: a scrape
+//!    sums every shard, and a host that records from many threads has
+//!    many.
 //!
 //! Run everything (about 4 minutes on 2 CPUs):
 //!   `cargo bench --bench scrape_load`
 //! Only some sections: `cargo bench --bench scrape_load -- encode` (also
-//! `gzip`, `interference`, `storm`). `SCRAPE_LOAD_SIZES=1000,10000`
+//! `gzip`, `shards`, `interference`, `storm`, `gauges`). `SCRAPE_LOAD_SIZES=1000,10000`
 //! replaces the encode sizes. Under `cargo test --benches` every section
 //! runs once on small data.
 
@@ -63,7 +68,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
-use telemeter::{Buckets, Counter, Exporter, Histogram, Opts, Registry};
+use telemeter::{Buckets, Counter, Exporter, Family, Histogram, Opts, Registry};
 
 const CODES: [&str; 5] = ["200", "201", "304", "404", "500"];
 const OBSERVATIONS: [f64; 8] = [0.003, 0.02, 0.07, 0.2, 0.4, 0.9, 3.0, 12.0];
@@ -73,6 +78,8 @@ struct Data {
     reg: Registry,
     hot_counters: Vec<Counter>,
     hot_histograms: Vec<Histogram>,
+    counters: Family<Counter>,
+    histograms: Family<Histogram>,
 }
 
 fn build(n: usize) -> Data {
@@ -130,7 +137,38 @@ fn build(n: usize) -> Data {
         reg,
         hot_counters,
         hot_histograms,
+        counters: ctr,
+        histograms: hist,
     }
+}
+
+/// Records once into every series of `data` from each of `threads` new
+/// threads, alive at the same time (so each takes a shard of its own).
+fn record_from_threads(data: &Data, threads: usize) {
+    let barrier = std::sync::Barrier::new(threads);
+    thread::scope(|scope| {
+        for _ in 0..threads {
+            let barrier = &barrier;
+            scope.spawn(move || {
+                let mut label = String::new();
+                for i in 0..data.counters.len() {
+                    label.clear();
+                    let _ = write!(label, "/api/v1/items/{i}");
+                    data.counters
+                        .with(&[&label, CODES[i % CODES.len()]], |c| c.inc())
+                        .expect("series");
+                }
+                for i in 0..data.histograms.len() {
+                    label.clear();
+                    let _ = write!(label, "/api/v1/items/{i}");
+                    data.histograms
+                        .with(&[&label], |h| h.observe(0.05))
+                        .expect("series");
+                }
+                barrier.wait();
+            });
+        }
+    });
 }
 
 fn sample_lines(body: &[u8]) -> usize {
@@ -631,6 +669,47 @@ fn gauges(full: bool) {
     }
 }
 
+/// Section 6: the encode of the data set as more threads have recorded
+/// into it, each with a shard of its own (the pool is process-wide, so
+/// this runs before the sections that start writer threads).
+fn shards(full: bool) {
+    let (n, rounds, steps): (usize, usize, &[usize]) = if full {
+        (10_000, 15, &[0, 2, 8])
+    } else {
+        (1_000, 2, &[0, 2])
+    };
+    let data = build(n);
+    let mut buf = Vec::new();
+    println!(
+        "\n== shards: Registry::encode of {n} series as more threads record into them (best of {rounds} means of 10)"
+    );
+    println!(" threads  shards     encode  vs first row");
+    let mut first = None;
+    for &k in steps {
+        // k threads at once: the shards of earlier, exited threads are
+        // reused, so the pool holds the main thread's and k more.
+        record_from_threads(&data, k);
+        // Best of `rounds`, each the mean of 10 encodes.
+        let mut best = Duration::MAX;
+        for _ in 0..rounds {
+            let t = Instant::now();
+            for _ in 0..10 {
+                buf.clear();
+                data.reg.encode(&mut buf);
+            }
+            best = best.min(t.elapsed() / 10);
+        }
+        let first = *first.get_or_insert(best);
+        println!(
+            "{:>8} {:>7} {:>10} {:>12.2}x",
+            k + 1,
+            telemeter::pool_stats().shards,
+            fmt_ns(best.as_nanos() as f64),
+            best.as_secs_f64() / first.as_secs_f64()
+        );
+    }
+}
+
 fn storm(full: bool) {
     let n = if full { 100_000 } else { 1_000 };
     let secs = if full { "5s" } else { "300ms" };
@@ -769,6 +848,9 @@ fn main() {
         encode_and_gzip(&mut c, &sizes, &gzip_sizes, only_gzip, &rec);
     }
     c.final_summary();
+    if selected("shards") {
+        shards(full);
+    }
     if selected("interference") {
         interference(full);
     }
