@@ -41,7 +41,7 @@
 //!    `memcpy` of the same body: the one-line layout that streams only
 //!    when the body is large (1M gauges make a 64 MB body).
 //! 6. `shards` (a measured loop, run right after section 1): the encode of
-//!    the 10k data set (best of 15 means of 10 encodes) after 0, 2 and 8
+//!    the 10k data set (best of 15 means of 10 encodes) after 0, 2, 4 and 8
 //!    more threads, alive at once, recorded into every series: a scrape
 //!    sums every shard, and a host that records from many threads has
 //!    many.
@@ -674,7 +674,7 @@ fn gauges(full: bool) {
 /// this runs before the sections that start writer threads).
 fn shards(full: bool) {
     let (n, rounds, steps): (usize, usize, &[usize]) = if full {
-        (10_000, 15, &[0, 2, 8])
+        (10_000, 15, &[0, 2, 4, 8])
     } else {
         (1_000, 2, &[0, 2])
     };
