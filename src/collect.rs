@@ -198,18 +198,20 @@ impl RegistrySummary {
 ///
 /// Histogram families are written with plain stores even then: 1M
 /// histogram series (105 MB) took 9.1-9.4 ms with plain stores against
-/// 11.3-12.7 ms streamed on the EPYC, and the 1M mixed registry 19.6-20.0
-/// ms against 24.0 ms. A histogram series writes 14 lines from a few
-/// loads, so its stores come faster than the memory system drains
-/// non-temporal ones, and each drain stalls the core; plain stores are
-/// absorbed by the cache and written back in the background.
+/// 11.3-12.7 ms streamed on the EPYC, and the 1M mixed registry 20.1-20.3
+/// ms against 24.0 ms (8 KiB stage in both). A histogram series writes 14
+/// lines from a few loads, so its stores come faster than the memory
+/// system drains non-temporal ones, and each drain stalls the core; plain
+/// stores are absorbed by the cache and written back in the background.
 const STREAM_ABOVE: u64 = 32 << 20;
 
-/// How many series ahead a large body's encode asks for a counter
-/// series' header: far enough to cover a memory access at a counter
-/// line's pace once the series no longer fit in the cache. On 900k counter
-/// series on the bench VM, 32 took the lines from 18.5 to 15.5 ms; 4 and 16
-/// gained less, 64 and 128 no more.
+/// How many series ahead a large body's encode asks for the header of a
+/// gauge or float counter series, which are read as they are written
+/// (counters prefetch a batch ahead instead): far enough to cover a memory
+/// access at a one-line pace once the series no longer fit in the cache.
+/// On 900k counter series on the Xeon VM, when counters were read this
+/// way too, 32 took the lines from 18.5 to 15.5 ms; 4 and 16 gained less,
+/// 64 and 128 no more.
 const COUNTER_AHEAD: usize = 32;
 
 /// As [`COUNTER_AHEAD`], for a histogram series (14 lines of work each).
