@@ -79,8 +79,9 @@ unsafe fn copy_short(src: &[u8], d: *mut u8) {
 }
 
 /// Appends sample lines to a `Vec`: [`sample_u64`](Cursor::sample_u64)
-/// and its siblings write one line, [`histogram_series`]
-/// (Cursor::histogram_series) every line of a histogram series. Each
+/// and its siblings write one line,
+/// [`histogram_series`](Cursor::histogram_series) every line of a
+/// histogram series. Each
 /// checks the room once for everything it writes and then writes its
 /// pieces through a pointer held in a register ([`Line`]), with no room
 /// check or length store per piece; the length is committed when the
@@ -350,7 +351,8 @@ impl Line<'_, '_> {
         unsafe { self.p = self.p.add(write_u64_at(v, self.p)) };
     }
 
-    /// Appends `v` as [`Cursor::f64`] does (24 bytes of the reservation).
+    /// Appends `v` as [`crate::encode::text::write_f64`] does (24 bytes of
+    /// the reservation).
     #[inline(always)]
     fn f64(&mut self, v: f64) {
         self.fits(24);
