@@ -786,14 +786,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_histogram_run_sums_as_its_cells_do() {
+    /// A pool of its own with `n` exclusive shards.
+    fn pool_with_shards(n: usize) -> Pool {
         let pool = Pool::new();
         let mut st = lock(&pool.state);
-        for _ in 0..3 {
+        for _ in 0..n {
             pool.publish(&mut st, false);
         }
         drop(st);
+        pool
+    }
+
+    #[test]
+    fn a_histogram_run_sums_as_its_cells_do() {
+        let pool = pool_with_shards(3);
         // 11 buckets, the float sum and the integer sum; a run placed at
         // the end of segment 0 and one in segment 1.
         let _pad = pool.alloc(MAX_RUN - 13 - 7);
@@ -827,12 +833,7 @@ mod tests {
 
     #[test]
     fn a_batch_of_cells_sums_as_each_cell_does() {
-        let pool = Pool::new();
-        let mut st = lock(&pool.state);
-        for _ in 0..3 {
-            pool.publish(&mut st, false);
-        }
-        drop(st);
+        let pool = pool_with_shards(3);
         // Cells in segments 0 and 1, in no particular order.
         let _pad = pool.alloc(MAX_RUN - 2);
         let locs: Vec<SlotLoc> = (0..6).map(|_| SlotLoc::of(pool.alloc(1))).rev().collect();
