@@ -10,7 +10,7 @@
 //! longer ones to `memcpy`.
 //!
 //! Numbers are formatted straight into the buffer ([`put_u64`],
-//! [`put_f64_finite`]) rather than into a stack buffer and copied: the
+//! [`put_f64`]) rather than into a stack buffer and copied: the
 //! formatters store digits two bytes at a time, and reading them back at
 //! once with a wider load cannot be forwarded from those stores, which
 //! stalled every sample line for the stores to drain.
@@ -714,26 +714,16 @@ pub(crate) fn put_u64(out: &mut Vec<u8>, v: u64) {
     }
 }
 
-/// Appends `v` in decimal.
+/// Appends `v` as [`crate::encode::text::write_f64`] spells it.
 #[inline]
-pub(crate) fn put_i64(out: &mut Vec<u8>, v: i64) {
-    if v < 0 {
-        out.push(b'-');
-    }
-    put_u64(out, v.unsigned_abs());
-}
-
-/// Appends a finite `v`, shortest round-trip (`ryu`).
-#[inline]
-pub(crate) fn put_f64_finite(out: &mut Vec<u8>, v: f64) {
-    debug_assert!(v.is_finite());
+pub(crate) fn put_f64(out: &mut Vec<u8>, v: f64) {
     out.reserve(24);
     let len = out.len();
-    // SAFETY: `write_f64_at` writes at most 24 bytes for a finite `f64`
-    // and returns how many; 24 bytes of capacity follow `len`, and
-    // `set_len` exposes exactly those written.
+    // SAFETY: `write_any_f64_at` writes at most 24 bytes and returns how
+    // many; 24 bytes of capacity follow `len`, and `set_len` exposes
+    // exactly those written.
     unsafe {
-        let n = write_f64_at(v, out.as_mut_ptr().add(len));
+        let n = write_any_f64_at(v, out.as_mut_ptr().add(len));
         out.set_len(len + n);
     }
 }
@@ -854,7 +844,20 @@ unsafe fn copy4(s: *const u8, d: *mut u8) {
 
 #[cfg(test)]
 mod tests {
-    use super::{put, put_f64_finite, put_i64, put_u64};
+    use super::{put, put_u64};
+
+    /// `v` through the shortest round-trip writer alone (the spelling
+    /// `write_f64` uses for floats that are not integers).
+    fn put_f64_finite(out: &mut Vec<u8>, v: f64) {
+        out.reserve(24);
+        let len = out.len();
+        // SAFETY: 24 writable bytes follow `len`, and `set_len` exposes
+        // those written.
+        unsafe {
+            let n = super::write_f64_at(v, out.as_mut_ptr().add(len));
+            out.set_len(len + n);
+        }
+    }
 
     #[test]
     fn integers_match_the_standard_formatting() {
@@ -883,8 +886,8 @@ mod tests {
         }
         for v in [0i64, -1, 1, -10, i64::MIN, i64::MAX, -1234567] {
             let mut out = Vec::new();
-            put_i64(&mut out, v);
-            assert_eq!(out, v.to_string().into_bytes());
+            super::Cursor::new(&mut out, 0).sample_i64(b"", b"", v);
+            assert_eq!(out, format!(" {v}\n").into_bytes());
         }
     }
 
@@ -927,7 +930,7 @@ mod tests {
                 w.sample_i64(p, b"", g);
                 put(&mut expect, p);
                 expect.push(b' ');
-                put_i64(&mut expect, g);
+                expect.extend_from_slice(g.to_string().as_bytes());
                 expect.push(b'\n');
             }
         }

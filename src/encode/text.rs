@@ -14,7 +14,7 @@
 //! labels, tail) and formats numbers into the caller's reused buffer.
 #![forbid(unsafe_code)]
 
-use super::put::{put, put_f64_finite, put_i64, put_u64};
+use super::put::{put_f64, put_u64};
 
 /// The `Content-Type` of a text 0.0.4 body.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -208,11 +208,7 @@ pub(crate) fn f64_form(v: f64) -> F64Form {
 /// Writes a float as [`push_f64`] does, into a byte buffer.
 #[inline]
 pub(crate) fn write_f64(out: &mut Vec<u8>, v: f64) {
-    match f64_form(v) {
-        F64Form::Literal(s) => put(out, s.as_bytes()),
-        F64Form::Int(i) => put_i64(out, i),
-        F64Form::Shortest => put_f64_finite(out, v),
-    }
+    put_f64(out, v);
 }
 
 /// Formats `v` on the stack (no allocation) and hands the text to `f`.
