@@ -384,11 +384,7 @@ impl Cursor<'_> {
     ) {
         // SAFETY: two pieces, a space, a newline and the value's `room`.
         let mut line = unsafe { self.line(name.len() + labels.len() + 2 + room) };
-        line.put(name);
-        line.put(labels);
-        line.byte(b' ');
-        value(&mut line);
-        line.byte(b'\n');
+        line.sample(name, labels, value);
     }
 
     /// Appends a one-line sample with an integer value.
@@ -467,6 +463,8 @@ impl Cursor<'_> {
         // a value (24 for the `f64`).
         let mut line = unsafe { self.line(buckets.len() * per_bucket + last_two) };
         let mut cumulative = 0u64;
+        // Two loops, not one with the choice inside: that one was not
+        // unswitched and cost 15 % (10k histograms 86 -> 99 us).
         if prefix <= 64 {
             // Join the prefix once, and store it whole on each line.
             let mut joined = Padded([0; 64]);
@@ -489,16 +487,8 @@ impl Cursor<'_> {
                 line.byte(b'\n');
             }
         }
-        line.put(names.sum);
-        line.put(labels);
-        line.byte(b' ');
-        line.f64(sum);
-        line.byte(b'\n');
-        line.put(names.count);
-        line.put(labels);
-        line.byte(b' ');
-        line.u64(cumulative);
-        line.byte(b'\n');
+        line.sample(names.sum, labels, |line| line.f64(sum));
+        line.sample(names.count, labels, |line| line.u64(cumulative));
     }
 }
 
@@ -536,6 +526,19 @@ impl<'f> HistogramNames<'f> {
             tails,
             tail_max: tails.iter().map(|t| t.len()).max().unwrap_or(0),
         }
+    }
+}
+
+impl Line<'_, '_> {
+    /// Appends a one-line sample: `name`, the label text, a space, what
+    /// `value` writes, a newline.
+    #[inline(always)]
+    fn sample(&mut self, name: &[u8], labels: &[u8], value: impl FnOnce(&mut Self)) {
+        self.put(name);
+        self.put(labels);
+        self.byte(b' ');
+        value(self);
+        self.byte(b'\n');
     }
 }
 
