@@ -280,33 +280,62 @@ fn encode_family(
                             *v = pool.sum(s.loc());
                         }
                     }
-                    for (j, (v, s)) in values.iter().zip(chunk).enumerate() {
-                        if prefetch {
-                            // The next batch's series, a batch of lines
-                            // ahead of their reads.
-                            prefetch_ahead(&list.series, (c + 1) * BATCH + j, 0);
-                        }
-                        w.sample_u64(name, s.text(), *v);
-                    }
+                    let next = (c + 1) * BATCH;
+                    w.samples_u64(
+                        name,
+                        values.iter().zip(chunk).enumerate().map(
+                            #[inline(always)]
+                            |(j, (v, s))| {
+                                if prefetch {
+                                    // The next batch's series, a batch of
+                                    // lines ahead of their reads.
+                                    prefetch_ahead(&list.series, next + j, 0);
+                                }
+                                (s.text(), *v)
+                            },
+                        ),
+                    );
                 }
             }
             Layout::FloatCounter | Layout::Gauge | Layout::FloatGauge => {
                 let mut w = cursor(out, stage.as_deref_mut());
-                for (i, s) in list.iter().enumerate() {
+                let ahead = |i| {
                     if prefetch {
                         prefetch_ahead(&list.series, i, COUNTER_AHEAD);
                     }
-                    match core.layout {
-                        Layout::FloatCounter => w.sample_f64(name, s.text(), pool.sum_f64(s.loc())),
-                        Layout::Gauge => {
-                            w.sample_i64(name, s.text(), s.value().load(Ordering::Relaxed) as i64)
-                        }
-                        _ => w.sample_f64(
-                            name,
-                            s.text(),
-                            f64::from_bits(s.value().load(Ordering::Relaxed)),
+                };
+                let series = list.iter().enumerate();
+                match core.layout {
+                    Layout::Gauge => w.samples_i64(
+                        name,
+                        series.map(
+                            #[inline(always)]
+                            |(i, s)| {
+                                ahead(i);
+                                (s.text(), s.value().load(Ordering::Relaxed) as i64)
+                            },
                         ),
-                    }
+                    ),
+                    Layout::FloatCounter => w.samples_f64(
+                        name,
+                        series.map(
+                            #[inline(always)]
+                            |(i, s)| {
+                                ahead(i);
+                                (s.text(), pool.sum_f64(s.loc()))
+                            },
+                        ),
+                    ),
+                    _ => w.samples_f64(
+                        name,
+                        series.map(
+                            #[inline(always)]
+                            |(i, s)| {
+                                ahead(i);
+                                (s.text(), f64::from_bits(s.value().load(Ordering::Relaxed)))
+                            },
+                        ),
+                    ),
                 }
             }
             Layout::Histogram(_) => {
@@ -319,13 +348,18 @@ fn encode_family(
                 let names = HistogramNames::new(bucket, sum_name, count_name, &core.le_tails);
                 // Plain stores even for a large body (see `STREAM_ABOVE`).
                 let mut w = cursor(out, None);
-                for (i, s) in list.iter().enumerate() {
-                    if prefetch {
-                        prefetch_ahead(&list.series, i, HISTOGRAM_AHEAD);
-                    }
-                    let sum = read_at(pool, s.loc(), buckets);
-                    w.histogram_series(&names, s.text(), buckets, sum);
-                }
+                w.histograms(
+                    &names,
+                    buckets,
+                    list.iter().enumerate(),
+                    #[inline(always)]
+                    |(i, s), buckets| {
+                        if prefetch {
+                            prefetch_ahead(&list.series, i, HISTOGRAM_AHEAD);
+                        }
+                        (s.text(), read_at(pool, s.loc(), buckets))
+                    },
+                );
             }
         }
     }

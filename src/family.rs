@@ -8,6 +8,7 @@ use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
 use crate::cache::{Found, HandleRef};
+use crate::encode::put::LeTails;
 use crate::encode::text::{render_labels, render_le_tails, Variant};
 pub(crate) use crate::series::Series;
 use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
@@ -459,7 +460,7 @@ pub(crate) struct FamilyCore {
     pub(crate) variants: Box<[Variant]>,
     /// Histograms: what follows a series' label text on each bucket line
     /// (see [`render_le_tails`]); empty otherwise.
-    pub(crate) le_tails: Box<[Box<str>]>,
+    pub(crate) le_tails: LeTails,
     max_series: usize,
     map: LabelMap,
     pub(crate) list: Mutex<SeriesList>,
@@ -492,8 +493,10 @@ impl FamilyCore {
         default_max: usize,
     ) -> FamilyCore {
         let le_tails = match &layout {
-            Layout::Histogram(b) => render_le_tails(b.bounds(), !opts.labels.is_empty()),
-            _ => Box::default(),
+            Layout::Histogram(b) => {
+                LeTails::new(render_le_tails(b.bounds(), !opts.labels.is_empty()))
+            }
+            _ => LeTails::default(),
         };
         FamilyCore {
             label_names: opts.labels.iter().cloned().collect(),

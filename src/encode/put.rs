@@ -78,15 +78,14 @@ unsafe fn copy_short(src: &[u8], d: *mut u8) {
     }
 }
 
-/// Appends sample lines to a `Vec`: [`sample_u64`](Cursor::sample_u64)
-/// and its siblings write one line,
-/// [`histogram_series`](Cursor::histogram_series) every line of a
-/// histogram series. Each
-/// checks the room once for everything it writes and then writes its
-/// pieces through a pointer held in a register ([`Line`]), with no room
-/// check or length store per piece; the length is committed when the
-/// cursor drops. (A check and a stored count per piece kept the cursor's
-/// state on the stack, and each piece waited on the last one's store.)
+/// Appends sample lines to a `Vec`: [`samples_u64`](Cursor::samples_u64)
+/// and its siblings write a line per series,
+/// [`histograms`](Cursor::histograms) every line of each histogram
+/// series. Each checks the room once per line (or once for a
+/// histogram series) and then writes the pieces through a pointer held in
+/// a register ([`Pen`]), with no room check or length store per piece.
+/// (A check and a stored count per piece kept the cursor's state on the
+/// stack, and each piece waited on the last one's store.)
 ///
 /// A *streaming* cursor ([`Cursor::streaming`]) writes into a small
 /// [`Stage`] instead, which stays in the L1 cache, and empties it into the
@@ -170,14 +169,6 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Makes room for `k` more bytes.
-    #[inline(always)]
-    fn room_for(&mut self, k: usize) {
-        if self.room - self.n < k {
-            self.grow(k);
-        }
-    }
-
     #[cold]
     #[inline(never)]
     fn grow(&mut self, k: usize) {
@@ -199,6 +190,55 @@ impl<'a> Cursor<'a> {
         // SAFETY: as in `new`.
         self.at = unsafe { self.out.as_mut_ptr().add(len) };
         self.room = self.out.capacity() - len;
+    }
+
+    /// The write pointer and the end of the room, for a loop to keep in
+    /// locals (see [`Cursor::samples`]) and hand back to
+    /// [`Cursor::reserve`] and [`Cursor::close`].
+    #[inline(always)]
+    fn open(&self) -> (*mut u8, *mut u8) {
+        // SAFETY: `n <= room`: both stay within the cursor's room.
+        unsafe { (self.at.add(self.n), self.at.add(self.room)) }
+    }
+
+    /// `k` writable bytes at the returned pointer, which is `p` when
+    /// `p..end` holds them, with the end of the room; the bytes written
+    /// before `p` are kept.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Cursor::close`]`(p)`, and `end` is the end of the room
+    /// that [`Cursor::open`] or the last `reserve` returned.
+    #[inline(always)]
+    unsafe fn reserve(&mut self, p: *mut u8, end: *mut u8, k: usize) -> (*mut u8, *mut u8) {
+        if (end as usize) - (p as usize) >= k {
+            return (p, end);
+        }
+        // SAFETY: as the caller guarantees.
+        unsafe { self.regrow(p, k) }
+    }
+
+    /// # Safety
+    ///
+    /// As for [`Cursor::close`]`(p)`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn regrow(&mut self, p: *mut u8, k: usize) -> (*mut u8, *mut u8) {
+        // SAFETY: as the caller guarantees.
+        unsafe { self.close(p) };
+        self.grow(k);
+        self.open()
+    }
+
+    /// Counts the bytes written up to `p`.
+    ///
+    /// # Safety
+    ///
+    /// `p` is a pointer from [`Cursor::open`] or [`Cursor::reserve`],
+    /// moved forward by the bytes written there, within the room.
+    #[inline(always)]
+    unsafe fn close(&mut self, p: *mut u8) {
+        self.n = p as usize - self.at as usize;
     }
 
     /// Moves the staged bytes to the end of `out`: bytes up to the first
@@ -247,43 +287,37 @@ impl<'a> Cursor<'a> {
     }
 }
 
-impl<'a> Cursor<'a> {
-    /// Room for `k` more bytes, written through the returned [`Line`]:
-    /// one room check for all the pieces of a sample line, or of every
-    /// line of a histogram series.
+/// A write pointer into reserved room, which a loop keeps in a register:
+/// its pieces (`put`, `u64`, ...) write with no room check of their own.
+struct Pen {
+    p: *mut u8,
+    /// The end of the reservation, for the debug check of the contract of
+    /// whatever reserved it.
+    #[cfg(debug_assertions)]
+    end: *mut u8,
+}
+
+impl Pen {
+    /// A pen at `p`.
     ///
     /// # Safety
     ///
-    /// The writes through the line take at most `k` bytes in all, counting
-    /// 20 for each [`Line::u64`] and 24 for each [`Line::f64`] (the room
-    /// they need, not the digits they leave). Debug builds check this.
+    /// `p` is writable for `k` bytes, not overlapping anything the pen
+    /// copies from, and the pen's writes take at most `k` bytes in all,
+    /// counting 20 for each [`Pen::u64`], 21 for each [`Pen::i64`], 24 for
+    /// each [`Pen::f64`] and 64 and 32 for [`Pen::put_padded`] and
+    /// [`Pen::put_tail`] (the room they need, not the bytes they leave).
+    /// Debug builds check the count.
     #[inline(always)]
-    unsafe fn line(&mut self, k: usize) -> Line<'_, 'a> {
-        self.room_for(k);
-        // SAFETY: `room_for(k)` left `k` writable bytes at `at + n`.
-        let p = unsafe { self.at.add(self.n) };
-        Line {
+    unsafe fn new(p: *mut u8, k: usize) -> Pen {
+        let _ = k;
+        Pen {
             p,
             #[cfg(debug_assertions)]
             end: p.wrapping_add(k),
-            cursor: self,
         }
     }
-}
 
-/// Bytes reserved in a [`Cursor`] by [`Cursor::line`], written through a
-/// pointer that a loop keeps in a register, with no room check per piece;
-/// the bytes written are committed to the cursor when the line is dropped.
-struct Line<'c, 'a> {
-    p: *mut u8,
-    /// The end of the reservation, for the debug check of `line`'s
-    /// contract.
-    #[cfg(debug_assertions)]
-    end: *mut u8,
-    cursor: &'c mut Cursor<'a>,
-}
-
-impl Line<'_, '_> {
     /// Debug builds: checks that `k` more bytes fit the reservation.
     #[inline(always)]
     fn fits(&self, k: usize) {
@@ -332,6 +366,21 @@ impl Line<'_, '_> {
         }
     }
 
+    /// Appends a padded tail by storing all 32 bytes: two moves, whatever
+    /// its length; takes 32 bytes of the reservation (as `put_padded`).
+    #[inline(always)]
+    fn put_tail(&mut self, tail: &TailPad) {
+        self.fits(32);
+        // SAFETY: 32 writable bytes at `p` by the reservation's contract,
+        // not overlapping `tail` (the family's).
+        unsafe {
+            let s = tail.0.as_ptr();
+            copy16(s, self.p);
+            copy16(s.add(16), self.p.add(16));
+            self.p = self.p.add(usize::from(tail.0[TailPad::MAX]));
+        }
+    }
+
     /// Appends one byte.
     #[inline(always)]
     fn byte(&mut self, b: u8) {
@@ -351,6 +400,16 @@ impl Line<'_, '_> {
         unsafe { self.p = self.p.add(write_u64_at(v, self.p)) };
     }
 
+    /// Appends `v` in decimal, with a `-` when negative (21 bytes of the
+    /// reservation).
+    #[inline(always)]
+    fn i64(&mut self, v: i64) {
+        if v < 0 {
+            self.byte(b'-');
+        }
+        self.u64(v.unsigned_abs());
+    }
+
     /// Appends `v` as [`crate::encode::text::write_f64`] does (24 bytes of
     /// the reservation).
     #[inline(always)]
@@ -363,86 +422,160 @@ impl Line<'_, '_> {
 }
 
 impl Cursor<'_> {
-    /// Appends a one-line sample: `name`, the series' label text, a space,
-    /// the value `value` writes, a newline.
+    /// Appends one sample line per item of `items` (a series' label text
+    /// and its value): `name`, the label text, a space, the value `value`
+    /// writes, a newline. The write pointer and the end of the room stay
+    /// in locals from line to line: the cursor's fields are written only before it grows and at
+    /// the end. (Line by line, each line reloaded the cursor from memory,
+    /// checked the room against it and stored its length back, and the
+    /// next line's reload waited on that store.)
     ///
     /// # Safety
     ///
     /// `value` writes at most `room` bytes (counting 20 for a
-    /// [`Line::u64`] and 24 for a [`Line::f64`]).
+    /// [`Pen::u64`] and 24 for a [`Pen::f64`]).
     ///
     /// The callers mark their closures `#[inline(always)]`: left to
     /// itself the compiler outlined the float one, and 10k float gauges
     /// took 170 instead of 163 us.
     #[inline(always)]
-    unsafe fn sample(
+    unsafe fn samples<'s, V>(
         &mut self,
         name: &[u8],
-        labels: &[u8],
+        items: impl IntoIterator<Item = (&'s [u8], V)>,
         room: usize,
-        value: impl FnOnce(&mut Line<'_, '_>),
+        mut value: impl FnMut(&mut Pen, V),
     ) {
-        // SAFETY: two pieces, a space, a newline and the value's `room`.
-        let mut line = unsafe { self.line(name.len() + labels.len() + 2 + room) };
-        line.sample(name, labels, value);
+        let (mut p, mut end) = self.open();
+        for (labels, v) in items {
+            let k = name.len() + labels.len() + 2 + room;
+            // SAFETY: `p` and `end` come from `open` or `reserve`, `p`
+            // moved by what the pen wrote, within the `k` bytes reserved.
+            // `reserve` leaves `k` writable bytes at `p`, for two pieces, a
+            // space, a newline and the value's `room`.
+            let mut pen = unsafe {
+                (p, end) = self.reserve(p, end, k);
+                Pen::new(p, k)
+            };
+            pen.sample(name, labels, |pen| value(pen, v));
+            p = pen.p;
+        }
+        // SAFETY: as above.
+        unsafe { self.close(p) };
     }
 
-    /// Appends a one-line sample with an integer value.
+    /// Appends one sample line per item of `items`, each with an integer
+    /// value (see [`Cursor::samples`]).
     #[inline(always)]
-    pub(crate) fn sample_u64(&mut self, name: &[u8], labels: &[u8], v: u64) {
+    pub(crate) fn samples_u64<'s>(
+        &mut self,
+        name: &[u8],
+        items: impl IntoIterator<Item = (&'s [u8], u64)>,
+    ) {
         // SAFETY: a `u64` takes 20.
         unsafe {
-            self.sample(
+            self.samples(
                 name,
-                labels,
+                items,
                 20,
                 #[inline(always)]
-                |line| line.u64(v),
+                |pen, v| pen.u64(v),
             )
         }
     }
 
-    /// Appends a one-line sample with a signed integer value.
+    /// Appends one sample line per item of `items`, each with a signed
+    /// integer value (see [`Cursor::samples`]).
     #[inline(always)]
-    pub(crate) fn sample_i64(&mut self, name: &[u8], labels: &[u8], v: i64) {
+    pub(crate) fn samples_i64<'s>(
+        &mut self,
+        name: &[u8],
+        items: impl IntoIterator<Item = (&'s [u8], i64)>,
+    ) {
         // SAFETY: a sign and a `u64` take 21.
         unsafe {
-            self.sample(
+            self.samples(
                 name,
-                labels,
+                items,
                 21,
                 #[inline(always)]
-                |line| {
-                    if v < 0 {
-                        line.byte(b'-');
-                    }
-                    line.u64(v.unsigned_abs());
-                },
+                |pen, v| pen.i64(v),
             )
         }
     }
 
-    /// Appends a one-line sample with a float value, spelled as
-    /// [`crate::encode::text::write_f64`] does.
+    /// Appends one sample line per item of `items`, each with a float
+    /// value spelled as [`crate::encode::text::write_f64`] does (see
+    /// [`Cursor::samples`]).
     #[inline(always)]
-    pub(crate) fn sample_f64(&mut self, name: &[u8], labels: &[u8], v: f64) {
+    pub(crate) fn samples_f64<'s>(
+        &mut self,
+        name: &[u8],
+        items: impl IntoIterator<Item = (&'s [u8], f64)>,
+    ) {
         // SAFETY: an `f64` takes 24.
         unsafe {
-            self.sample(
+            self.samples(
                 name,
-                labels,
+                items,
                 24,
                 #[inline(always)]
-                |line| line.f64(v),
+                |pen, v| pen.f64(v),
             )
         }
     }
 
-    /// Appends a histogram series' lines: a `_bucket` line per bucket with
-    /// its cumulative count, then `_sum` and `_count` (the last cumulative
-    /// count). `labels` is the series' label text (`{...}`, or empty);
-    /// `buckets` holds one count per tail of `names`.
+    /// One line of [`Cursor::samples_u64`] (tests).
+    #[cfg(test)]
+    pub(crate) fn sample_u64(&mut self, name: &[u8], labels: &[u8], v: u64) {
+        self.samples_u64(name, std::iter::once((labels, v)));
+    }
+
+    /// One line of [`Cursor::samples_i64`] (tests).
+    #[cfg(test)]
+    pub(crate) fn sample_i64(&mut self, name: &[u8], labels: &[u8], v: i64) {
+        self.samples_i64(name, std::iter::once((labels, v)));
+    }
+
+    /// One line of [`Cursor::samples_f64`] (tests).
+    #[cfg(test)]
+    pub(crate) fn sample_f64(&mut self, name: &[u8], labels: &[u8], v: f64) {
+        self.samples_f64(name, std::iter::once((labels, v)));
+    }
+
+    /// Appends the lines of a histogram series per item of `series`:
+    /// `read` fills `buckets` with the item's count per tail of `names` and
+    /// returns its label text (`{...}`, or empty) and sum; then come a
+    /// `_bucket` line per bucket with its cumulative count, `_sum`, and
+    /// `_count` (the last cumulative count). As in [`Cursor::samples`], the
+    /// write pointer stays in a local from series to series.
     #[inline(always)]
+    pub(crate) fn histograms<'s, T>(
+        &mut self,
+        names: &HistogramNames<'_>,
+        buckets: &mut [u64],
+        series: impl IntoIterator<Item = T>,
+        mut read: impl FnMut(T, &mut [u64]) -> (&'s [u8], f64),
+    ) {
+        let (mut p, mut end) = self.open();
+        for item in series {
+            let (labels, sum) = read(item, buckets);
+            let k = histogram_room(names, labels, buckets.len());
+            // SAFETY: as in `samples`; `k` is the room `Pen::histogram`
+            // takes, as `histogram_room` counts it.
+            let mut pen = unsafe {
+                (p, end) = self.reserve(p, end, k);
+                Pen::new(p, k)
+            };
+            pen.histogram(names, labels, buckets, sum);
+            p = pen.p;
+        }
+        // SAFETY: as above.
+        unsafe { self.close(p) };
+    }
+
+    /// One series of [`Cursor::histograms`] (tests).
+    #[cfg(test)]
     pub(crate) fn histogram_series(
         &mut self,
         names: &HistogramNames<'_>,
@@ -450,35 +583,58 @@ impl Cursor<'_> {
         buckets: &[u64],
         sum: f64,
     ) {
+        let mut room = buckets.to_vec();
+        self.histograms(names, &mut room, [()], |(), b| {
+            b.copy_from_slice(buckets);
+            (labels, sum)
+        });
+    }
+}
+
+/// The room [`Pen::histogram`] takes for a series with `labels` and
+/// `buckets` bucket lines: at most `buckets` bucket lines (the prefix, or
+/// the 64 bytes of its joined copy, a tail, a `u64` and a newline), then
+/// two lines of a name, `labels`, two bytes and a value (24 for the
+/// `f64`).
+#[inline(always)]
+fn histogram_room(names: &HistogramNames<'_>, labels: &[u8], buckets: usize) -> usize {
+    let prefix = names.bucket.len() + labels.len().saturating_sub(1);
+    // A padded tail is stored in 32 bytes.
+    let per_bucket = prefix.max(64) + names.tails.max.max(32) + 21;
+    let last_two = names.sum.len() + names.count.len() + 2 * labels.len() + 2 * 26;
+    buckets * per_bucket + last_two
+}
+
+impl Pen {
+    /// Writes a histogram series' lines (see [`Cursor::histograms`]), in
+    /// at most [`histogram_room`] bytes.
+    #[inline(always)]
+    fn histogram(&mut self, names: &HistogramNames<'_>, labels: &[u8], buckets: &[u64], sum: f64) {
         // The label text without its closing `}`: each tail adds
         // `,le="..."} ` (or `{le="..."} ` when there are no labels).
         let open = &labels[..labels.len().saturating_sub(1)];
         // Every bucket line starts with `name_bucket` and `open`.
         let prefix = names.bucket.len() + open.len();
-        let per_bucket = prefix.max(64) + names.tail_max + 21;
-        let last_two = names.sum.len() + names.count.len() + 2 * labels.len() + 2 * 26;
-        // SAFETY: at most `buckets.len()` bucket lines (the prefix, or the
-        // 64 bytes of its joined copy, a tail, a `u64` and a newline:
-        // `per_bucket`), then two lines of a name, `labels`, two bytes and
-        // a value (24 for the `f64`).
-        let mut line = unsafe { self.line(buckets.len() * per_bucket + last_two) };
+        let line = self;
         let mut cumulative = 0u64;
         // Two loops, not one with the choice inside: that one was not
         // unswitched and cost 15 % (10k histograms 86 -> 99 us).
-        if prefix <= 64 {
-            // Join the prefix once, and store it whole on each line.
+        if prefix <= 64 && !names.tails.pads.is_empty() {
+            // Join the prefix once, and store it whole on each line, then
+            // the tail's 32 bytes: every piece of known size, no length
+            // dispatch per line.
             let mut joined = Padded([0; 64]);
             joined.0[..names.bucket.len()].copy_from_slice(names.bucket);
             joined.0[names.bucket.len()..prefix].copy_from_slice(open);
-            for (b, tail) in buckets.iter().zip(names.tails) {
+            for (b, tail) in buckets.iter().zip(&names.tails.pads[..]) {
                 cumulative = cumulative.wrapping_add(*b);
                 line.put_padded(&joined, prefix);
-                line.put(tail.as_bytes());
+                line.put_tail(tail);
                 line.u64(cumulative);
                 line.byte(b'\n');
             }
         } else {
-            for (b, tail) in buckets.iter().zip(names.tails) {
+            for (b, tail) in buckets.iter().zip(&names.tails.text[..]) {
                 cumulative = cumulative.wrapping_add(*b);
                 line.put(names.bucket);
                 line.put(open);
@@ -492,12 +648,59 @@ impl Cursor<'_> {
     }
 }
 
-/// 64 bytes on a 16-byte boundary, for [`Line::put_padded`].
+/// 64 bytes on a 16-byte boundary, for [`Pen::put_padded`].
 #[repr(align(16))]
 struct Padded([u8; 64]);
 
+/// A histogram family's `le` tails: what follows a series' label text on
+/// each bucket line, `+Inf` last (see
+/// [`render_le_tails`](crate::encode::text::render_le_tails)).
+#[derive(Debug, Default)]
+pub(crate) struct LeTails {
+    text: Box<[Box<str>]>,
+    /// Each tail in 32 bytes, for [`Pen::put_tail`]; empty when one is
+    /// longer than [`TailPad::MAX`] (a bound spelled with many digits).
+    pads: Box<[TailPad]>,
+    /// The longest tail.
+    max: usize,
+}
+
+impl LeTails {
+    pub(crate) fn new(text: Box<[Box<str>]>) -> LeTails {
+        let max = text.iter().map(|t| t.len()).max().unwrap_or(0);
+        let pads = if max <= TailPad::MAX {
+            text.iter()
+                .map(|t| {
+                    let mut pad = TailPad([0; 32]);
+                    pad.0[..t.len()].copy_from_slice(t.as_bytes());
+                    pad.0[TailPad::MAX] = t.len() as u8;
+                    pad
+                })
+                .collect()
+        } else {
+            Box::default()
+        };
+        LeTails { text, pads, max }
+    }
+
+    /// How many tails (bucket cells, `+Inf` included).
+    pub(crate) fn len(&self) -> usize {
+        self.text.len()
+    }
+}
+
+/// A tail of at most [`TailPad::MAX`] bytes, zero-padded, with its length
+/// in the last byte.
+#[derive(Debug)]
+#[repr(align(32))]
+struct TailPad([u8; 32]);
+
+impl TailPad {
+    const MAX: usize = 31;
+}
+
 /// A histogram variant's sample names and its `le` tails, for
-/// [`Cursor::histogram_series`].
+/// [`Cursor::histograms`].
 pub(crate) struct HistogramNames<'f> {
     /// `name_bucket`.
     pub(crate) bucket: &'f [u8],
@@ -506,30 +709,22 @@ pub(crate) struct HistogramNames<'f> {
     /// `name_count`.
     pub(crate) count: &'f [u8],
     /// What follows the label text on each bucket line, `+Inf` last.
-    pub(crate) tails: &'f [Box<str>],
-    /// The longest tail.
-    tail_max: usize,
+    pub(crate) tails: &'f LeTails,
 }
 
 impl<'f> HistogramNames<'f> {
     /// The names and tails of one histogram variant.
-    pub(crate) fn new(
-        bucket: &'f str,
-        sum: &'f str,
-        count: &'f str,
-        tails: &'f [Box<str>],
-    ) -> Self {
+    pub(crate) fn new(bucket: &'f str, sum: &'f str, count: &'f str, tails: &'f LeTails) -> Self {
         HistogramNames {
             bucket: bucket.as_bytes(),
             sum: sum.as_bytes(),
             count: count.as_bytes(),
             tails,
-            tail_max: tails.iter().map(|t| t.len()).max().unwrap_or(0),
         }
     }
 }
 
-impl Line<'_, '_> {
+impl Pen {
     /// Appends a one-line sample: `name`, the label text, a space, what
     /// `value` writes, a newline.
     #[inline(always)]
@@ -539,15 +734,6 @@ impl Line<'_, '_> {
         self.byte(b' ');
         value(self);
         self.byte(b'\n');
-    }
-}
-
-impl Drop for Line<'_, '_> {
-    #[inline(always)]
-    fn drop(&mut self) {
-        // `at + n <= p`, within the reservation: the writes moved `p`
-        // forward by what they wrote.
-        self.cursor.n = self.p as usize - self.cursor.at as usize;
     }
 }
 
@@ -938,6 +1124,46 @@ mod tests {
             }
         }
         assert_eq!(out, expect);
+
+        // Every piece as the label text of one call per kind, so that the
+        // buffer grows between two lines of a call.
+        let mut out = b"head".to_vec();
+        out.shrink_to_fit();
+        let mut expect = b"head".to_vec();
+        let value = |i: usize| (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (i % 64);
+        {
+            let mut w = super::Cursor::new(&mut out, 0);
+            let lines = pieces.iter().enumerate().map(|(i, p)| (&p[..], value(i)));
+            w.samples_u64(b"u", lines.clone());
+            w.samples_i64(
+                b"i",
+                lines.clone().map(|(p, v)| (p, (v as i64).wrapping_neg())),
+            );
+            w.samples_f64(
+                b"f",
+                lines.map(|(p, v)| (p, floats[v as usize % floats.len()])),
+            );
+        }
+        for (i, p) in pieces.iter().enumerate() {
+            expect.push(b'u');
+            put(&mut expect, p);
+            expect.push(b' ');
+            put_u64(&mut expect, value(i));
+            expect.push(b'\n');
+        }
+        for (i, p) in pieces.iter().enumerate() {
+            expect.push(b'i');
+            put(&mut expect, p);
+            expect.extend_from_slice(format!(" {}\n", (value(i) as i64).wrapping_neg()).as_bytes());
+        }
+        for (i, p) in pieces.iter().enumerate() {
+            expect.push(b'f');
+            put(&mut expect, p);
+            expect.push(b' ');
+            crate::encode::text::write_f64(&mut expect, floats[value(i) as usize % floats.len()]);
+            expect.push(b'\n');
+        }
+        assert_eq!(out, expect);
     }
 
     /// A histogram series' lines, written piece by piece.
@@ -950,7 +1176,7 @@ mod tests {
     ) {
         let open = &labels[..labels.len().saturating_sub(1)];
         let mut cumulative = 0u64;
-        for (b, tail) in buckets.iter().zip(names.tails) {
+        for (b, tail) in buckets.iter().zip(&names.tails.text[..]) {
             cumulative += b;
             put(out, names.bucket);
             put(out, open);
@@ -972,18 +1198,34 @@ mod tests {
 
     #[test]
     fn histogram_series_match_their_pieces() {
-        let tails: Vec<Box<str>> = [",le=\"0.005\"} ", ",le=\"10\"} ", ",le=\"+Inf\"} "]
-            .iter()
-            .map(|t| Box::from(*t))
-            .collect();
+        // The first tail is as long as a pad holds.
+        let tails: Vec<Box<str>> = [
+            ",le=\"1.2345678901234567e-300\"} ",
+            ",le=\"10\"} ",
+            ",le=\"+Inf\"} ",
+        ]
+        .iter()
+        .map(|t| Box::from(*t))
+        .collect();
         let bare: Vec<Box<str>> = ["{le=\"1e-9\"} ", "{le=\"+Inf\"} "]
             .iter()
             .map(|t| Box::from(*t))
             .collect();
+        let tails = super::LeTails::new(tails.into());
+        let bare = super::LeTails::new(bare.into());
+        // A tail longer than a pad: every bucket line piece by piece.
+        let wide = super::LeTails::new(
+            [",le=\"-1.2345678901234567e-300\"} ", ",le=\"+Inf\"} "]
+                .iter()
+                .map(|t| Box::from(*t))
+                .collect(),
+        );
+        assert!(wide.pads.is_empty() && !tails.pads.is_empty());
         let names = super::HistogramNames::new("h_bucket", "h_sum", "h_count", &tails);
         let long = "d".repeat(60);
         let long_names = super::HistogramNames::new(&long, "s", "c", &tails);
         let bare_names = super::HistogramNames::new("b_bucket", "b_sum", "b_count", &bare);
+        let wide_names = super::HistogramNames::new("w_bucket", "w_sum", "w_count", &wide);
         // Prefixes (`h_bucket{a="...`: 13 bytes and the value) shorter
         // than, exactly and longer than the joined 64 bytes; a long name;
         // no labels; huge counts and every float spelling.
@@ -1005,6 +1247,8 @@ mod tests {
                 vec![10_000_000_000_000_000, 1],
                 1e300,
             ),
+            (&wide_names, "{a=\"x\"}".into(), vec![4, 5], 0.5),
+            (&wide_names, y(70), vec![0, 1], 2.0),
         ];
         for (names, labels, buckets, sum) in cases {
             let mut expect = b"pre".to_vec();
@@ -1067,6 +1311,13 @@ mod tests {
                             e.sample_f64(b"f", p, round as f64 / 7.0);
                             w.sample_i64(b"", p, -(round as i64));
                             e.sample_i64(b"", p, -(round as i64));
+                        }
+                        // A call per round, whose lines drain the stage
+                        // between them.
+                        let lines = pieces[..take].iter().map(|p| (&p[..], round));
+                        w.samples_u64(b"n", lines.clone());
+                        for (p, v) in lines {
+                            e.sample_u64(b"n", p, v);
                         }
                     }
                 }
