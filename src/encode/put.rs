@@ -833,12 +833,22 @@ unsafe fn write_u64_at(mut v: u64, d: *mut u8) -> usize {
     // the back (two digits per pair, one for a last odd digit).
     unsafe {
         let mut i = n;
-        while v >= 100 {
+        while v > u64::from(u32::MAX) {
             let r = (v % 100) as usize * 2;
             v /= 100;
             i -= 2;
             std::ptr::copy_nonoverlapping(PAIRS.as_ptr().add(r), d.add(i), 2);
         }
+        // Below 2^32 a division by 100 is one multiply by a 32-bit
+        // reciprocal, not a 128-bit product.
+        let mut w = v as u32;
+        while w >= 100 {
+            let r = (w % 100) as usize * 2;
+            w /= 100;
+            i -= 2;
+            std::ptr::copy_nonoverlapping(PAIRS.as_ptr().add(r), d.add(i), 2);
+        }
+        let v = w;
         if v >= 10 {
             i -= 2;
             std::ptr::copy_nonoverlapping(PAIRS.as_ptr().add(v as usize * 2), d.add(i), 2);
@@ -1062,6 +1072,12 @@ mod tests {
             1000,
             u64::MAX,
             u64::MAX - 1,
+            // Around the switch from the u64 loop to the u32 one.
+            u64::from(u32::MAX) - 1,
+            u64::from(u32::MAX),
+            u64::from(u32::MAX) + 1,
+            u64::from(u32::MAX) * 100 + 99,
+            u64::from(u32::MAX) * 100 + 100,
         ];
         let mut p = 1u64;
         while let Some(q) = p.checked_mul(10) {
