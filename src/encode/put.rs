@@ -600,7 +600,7 @@ impl Cursor<'_> {
 fn histogram_room(names: &HistogramNames<'_>, labels: &[u8], buckets: usize) -> usize {
     let prefix = names.bucket.len() + labels.len().saturating_sub(1);
     // A padded tail is stored in 32 bytes.
-    let per_bucket = prefix.max(64) + names.tails.max.max(32) + 21;
+    let per_bucket = prefix.max(64) + names.tail_max.max(32) + 21;
     let last_two = names.sum.len() + names.count.len() + 2 * labels.len() + 2 * 26;
     buckets * per_bucket + last_two
 }
@@ -619,14 +619,14 @@ impl Pen {
         let mut cumulative = 0u64;
         // Two loops, not one with the choice inside: that one was not
         // unswitched and cost 15 % (10k histograms 86 -> 99 us).
-        if prefix <= 64 && !names.tails.pads.is_empty() {
+        if prefix <= 64 && !names.pads.is_empty() {
             // Join the prefix once, and store it whole on each line, then
             // the tail's 32 bytes: every piece of known size, no length
             // dispatch per line.
             let mut joined = Padded([0; 64]);
             joined.0[..names.bucket.len()].copy_from_slice(names.bucket);
             joined.0[names.bucket.len()..prefix].copy_from_slice(open);
-            for (b, tail) in buckets.iter().zip(&names.tails.pads[..]) {
+            for (b, tail) in buckets.iter().zip(names.pads) {
                 cumulative = cumulative.wrapping_add(*b);
                 line.put_padded(&joined, prefix);
                 line.put_tail(tail);
@@ -634,7 +634,7 @@ impl Pen {
                 line.byte(b'\n');
             }
         } else {
-            for (b, tail) in buckets.iter().zip(&names.tails.text[..]) {
+            for (b, tail) in buckets.iter().zip(names.tails) {
                 cumulative = cumulative.wrapping_add(*b);
                 line.put(names.bucket);
                 line.put(open);
@@ -655,8 +655,14 @@ struct Padded([u8; 64]);
 /// A histogram family's `le` tails: what follows a series' label text on
 /// each bucket line, `+Inf` last (see
 /// [`render_le_tails`](crate::encode::text::render_le_tails)).
+///
+/// One pointer, null for a family without buckets: every family holds one,
+/// and an unlabelled counter is a family of its own.
 #[derive(Debug, Default)]
-pub(crate) struct LeTails {
+pub(crate) struct LeTails(Option<Box<Tails>>);
+
+#[derive(Debug)]
+struct Tails {
     text: Box<[Box<str>]>,
     /// Each tail in 32 bytes, for [`Pen::put_tail`]; empty when one is
     /// longer than [`TailPad::MAX`] (a bound spelled with many digits).
@@ -667,6 +673,9 @@ pub(crate) struct LeTails {
 
 impl LeTails {
     pub(crate) fn new(text: Box<[Box<str>]>) -> LeTails {
+        if text.is_empty() {
+            return LeTails(None);
+        }
         let max = text.iter().map(|t| t.len()).max().unwrap_or(0);
         let pads = if max <= TailPad::MAX {
             text.iter()
@@ -680,12 +689,20 @@ impl LeTails {
         } else {
             Box::default()
         };
-        LeTails { text, pads, max }
+        LeTails(Some(Box::new(Tails { text, pads, max })))
     }
 
     /// How many tails (bucket cells, `+Inf` included).
     pub(crate) fn len(&self) -> usize {
-        self.text.len()
+        self.text().len()
+    }
+
+    fn text(&self) -> &[Box<str>] {
+        self.0.as_ref().map_or(&[], |t| &t.text)
+    }
+
+    fn pads(&self) -> &[TailPad] {
+        self.0.as_ref().map_or(&[], |t| &t.pads)
     }
 }
 
@@ -709,7 +726,11 @@ pub(crate) struct HistogramNames<'f> {
     /// `name_count`.
     pub(crate) count: &'f [u8],
     /// What follows the label text on each bucket line, `+Inf` last.
-    pub(crate) tails: &'f LeTails,
+    pub(crate) tails: &'f [Box<str>],
+    /// The same, padded (see [`LeTails`]); empty if they do not fit.
+    pads: &'f [TailPad],
+    /// The longest tail.
+    tail_max: usize,
 }
 
 impl<'f> HistogramNames<'f> {
@@ -719,7 +740,9 @@ impl<'f> HistogramNames<'f> {
             bucket: bucket.as_bytes(),
             sum: sum.as_bytes(),
             count: count.as_bytes(),
-            tails,
+            tails: tails.text(),
+            pads: tails.pads(),
+            tail_max: tails.0.as_ref().map_or(0, |t| t.max),
         }
     }
 }
@@ -1192,7 +1215,7 @@ mod tests {
     ) {
         let open = &labels[..labels.len().saturating_sub(1)];
         let mut cumulative = 0u64;
-        for (b, tail) in buckets.iter().zip(&names.tails.text[..]) {
+        for (b, tail) in buckets.iter().zip(names.tails) {
             cumulative += b;
             put(out, names.bucket);
             put(out, open);
@@ -1236,7 +1259,7 @@ mod tests {
                 .map(|t| Box::from(*t))
                 .collect(),
         );
-        assert!(wide.pads.is_empty() && !tails.pads.is_empty());
+        assert!(wide.pads().is_empty() && !tails.pads().is_empty());
         let names = super::HistogramNames::new("h_bucket", "h_sum", "h_count", &tails);
         let long = "d".repeat(60);
         let long_names = super::HistogramNames::new(&long, "s", "c", &tails);
