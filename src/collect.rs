@@ -281,7 +281,7 @@ fn encode_family(
                         }
                     }
                     let next = (c + 1) * BATCH;
-                    w.samples_u64(
+                    w.samples(
                         name,
                         values.iter().zip(chunk).enumerate().map(
                             #[inline(always)]
@@ -306,7 +306,7 @@ fn encode_family(
                 };
                 let series = list.iter().enumerate();
                 match core.layout {
-                    Layout::Gauge => w.samples_i64(
+                    Layout::Gauge => w.samples(
                         name,
                         series.map(
                             #[inline(always)]
@@ -316,7 +316,7 @@ fn encode_family(
                             },
                         ),
                     ),
-                    Layout::FloatCounter => w.samples_f64(
+                    Layout::FloatCounter => w.samples(
                         name,
                         series.map(
                             #[inline(always)]
@@ -326,7 +326,7 @@ fn encode_family(
                             },
                         ),
                     ),
-                    _ => w.samples_f64(
+                    _ => w.samples(
                         name,
                         series.map(
                             #[inline(always)]

@@ -78,8 +78,8 @@ unsafe fn copy_short(src: &[u8], d: *mut u8) {
     }
 }
 
-/// Appends sample lines to a `Vec`: [`samples_u64`](Cursor::samples_u64)
-/// and its siblings write a line per series,
+/// Appends sample lines to a `Vec`: [`samples`](Cursor::samples) writes
+/// a line per series,
 /// [`histograms`](Cursor::histograms) every line of each histogram
 /// series. Each checks the room once per line (or once for a
 /// histogram series) and then writes the pieces through a pointer held in
@@ -289,7 +289,7 @@ impl<'a> Cursor<'a> {
 
 /// A write pointer into reserved room, which a loop keeps in a register:
 /// its pieces (`put`, `u64`, ...) write with no room check of their own.
-struct Pen {
+pub(crate) struct Pen {
     p: *mut u8,
     /// The end of the reservation, for the debug check of the contract of
     /// whatever reserved it.
@@ -333,9 +333,9 @@ impl Pen {
     fn put(&mut self, src: &[u8]) {
         let k = src.len();
         self.fits(k);
-        // SAFETY: `line`'s contract leaves `k` writable bytes at `p`, in
-        // the cursor's room (the buffer past its length, or the stage), so
-        // not overlapping `src`.
+        // SAFETY: the reservation's contract (`Pen::new`) leaves `k`
+        // writable bytes at `p`, in the cursor's room (the buffer past its
+        // length, or the stage), so not overlapping `src`.
         unsafe {
             if k <= 64 {
                 copy_short(src, self.p);
@@ -354,8 +354,9 @@ impl Pen {
     fn put_padded(&mut self, src: &Padded, len: usize) {
         debug_assert!(len <= 64);
         self.fits(64);
-        // SAFETY: `line`'s contract leaves 64 writable bytes at `p`, in the
-        // cursor's room, not overlapping `src` (on the caller's stack).
+        // SAFETY: the reservation's contract leaves 64 writable bytes at
+        // `p`, in the cursor's room, not overlapping `src` (on the caller's
+        // stack).
         unsafe {
             let s = src.0.as_ptr();
             copy16(s, self.p);
@@ -396,7 +397,7 @@ impl Pen {
     #[inline(always)]
     fn u64(&mut self, v: u64) {
         self.fits(20);
-        // SAFETY: `line`'s contract leaves room for any `u64`.
+        // SAFETY: the reservation's contract leaves room for any `u64`.
         unsafe { self.p = self.p.add(write_u64_at(v, self.p)) };
     }
 
@@ -415,132 +416,94 @@ impl Pen {
     #[inline(always)]
     fn f64(&mut self, v: f64) {
         self.fits(24);
-        // SAFETY: `line`'s contract leaves room for any spelling of an
-        // `f64`: ryu's at most 24 bytes, an `i64` in 20, or a literal.
+        // SAFETY: the reservation's contract leaves room for any spelling
+        // of an `f64`: ryu's at most 24 bytes, an `i64` in 20, or a literal.
         unsafe { self.p = self.p.add(write_any_f64_at(v, self.p)) };
+    }
+}
+
+/// A sample value [`Cursor::samples`] writes: how much room its spelling
+/// may take, and how it is written.
+///
+/// # Safety
+///
+/// `write` takes at most `ROOM` bytes of a pen's reservation (as
+/// [`Pen::new`] counts them).
+pub(crate) unsafe trait Value: Copy {
+    /// The most bytes of the reservation that `write` takes.
+    const ROOM: usize;
+    /// Writes the value.
+    fn write(self, pen: &mut Pen);
+}
+
+// SAFETY: `Pen::u64` takes 20.
+unsafe impl Value for u64 {
+    const ROOM: usize = 20;
+    #[inline(always)]
+    fn write(self, pen: &mut Pen) {
+        pen.u64(self);
+    }
+}
+
+// SAFETY: `Pen::i64` takes 21.
+unsafe impl Value for i64 {
+    const ROOM: usize = 21;
+    #[inline(always)]
+    fn write(self, pen: &mut Pen) {
+        pen.i64(self);
+    }
+}
+
+// SAFETY: `Pen::f64` takes 24.
+unsafe impl Value for f64 {
+    const ROOM: usize = 24;
+    #[inline(always)]
+    fn write(self, pen: &mut Pen) {
+        pen.f64(self);
     }
 }
 
 impl Cursor<'_> {
     /// Appends one sample line per item of `items` (a series' label text
-    /// and its value): `name`, the label text, a space, the value `value`
-    /// writes, a newline. The write pointer and the end of the room stay
-    /// in locals from line to line: the cursor's fields are written only before it grows and at
-    /// the end. (Line by line, each line reloaded the cursor from memory,
-    /// checked the room against it and stored its length back, and the
-    /// next line's reload waited on that store.)
+    /// and its value): `name`, the label text, a space, the value (a float
+    /// spelled as [`crate::encode::text::write_f64`] does), a newline.
     ///
-    /// # Safety
-    ///
-    /// `value` writes at most `room` bytes (counting 20 for a
-    /// [`Pen::u64`] and 24 for a [`Pen::f64`]).
-    ///
-    /// The callers mark their closures `#[inline(always)]`: left to
-    /// itself the compiler outlined the float one, and 10k float gauges
-    /// took 170 instead of 163 us.
+    /// The write pointer and the end of the room stay in locals from line
+    /// to line: the cursor's fields are written only before it grows and
+    /// at the end. (Line by line, each line reloaded the cursor from
+    /// memory, checked the room against it and stored its length back, and
+    /// the next line's reload waited on that store.) The callers mark
+    /// their `items` closures `#[inline(always)]`: left to itself the
+    /// compiler outlined a float one, and 10k float gauges took 170
+    /// instead of 163 us.
     #[inline(always)]
-    unsafe fn samples<'s, V>(
+    pub(crate) fn samples<'s, V: Value>(
         &mut self,
         name: &[u8],
         items: impl IntoIterator<Item = (&'s [u8], V)>,
-        room: usize,
-        mut value: impl FnMut(&mut Pen, V),
     ) {
         let (mut p, mut end) = self.open();
         for (labels, v) in items {
-            let k = name.len() + labels.len() + 2 + room;
+            let k = name.len() + labels.len() + 2 + V::ROOM;
             // SAFETY: `p` and `end` come from `open` or `reserve`, `p`
             // moved by what the pen wrote, within the `k` bytes reserved.
             // `reserve` leaves `k` writable bytes at `p`, for two pieces, a
-            // space, a newline and the value's `room`.
+            // space, a newline and the value's `ROOM` (`Value`'s contract).
             let mut pen = unsafe {
                 (p, end) = self.reserve(p, end, k);
                 Pen::new(p, k)
             };
-            pen.sample(name, labels, |pen| value(pen, v));
+            pen.sample(name, labels, |pen| v.write(pen));
             p = pen.p;
         }
         // SAFETY: as above.
         unsafe { self.close(p) };
     }
 
-    /// Appends one sample line per item of `items`, each with an integer
-    /// value (see [`Cursor::samples`]).
-    #[inline(always)]
-    pub(crate) fn samples_u64<'s>(
-        &mut self,
-        name: &[u8],
-        items: impl IntoIterator<Item = (&'s [u8], u64)>,
-    ) {
-        // SAFETY: a `u64` takes 20.
-        unsafe {
-            self.samples(
-                name,
-                items,
-                20,
-                #[inline(always)]
-                |pen, v| pen.u64(v),
-            )
-        }
-    }
-
-    /// Appends one sample line per item of `items`, each with a signed
-    /// integer value (see [`Cursor::samples`]).
-    #[inline(always)]
-    pub(crate) fn samples_i64<'s>(
-        &mut self,
-        name: &[u8],
-        items: impl IntoIterator<Item = (&'s [u8], i64)>,
-    ) {
-        // SAFETY: a sign and a `u64` take 21.
-        unsafe {
-            self.samples(
-                name,
-                items,
-                21,
-                #[inline(always)]
-                |pen, v| pen.i64(v),
-            )
-        }
-    }
-
-    /// Appends one sample line per item of `items`, each with a float
-    /// value spelled as [`crate::encode::text::write_f64`] does (see
-    /// [`Cursor::samples`]).
-    #[inline(always)]
-    pub(crate) fn samples_f64<'s>(
-        &mut self,
-        name: &[u8],
-        items: impl IntoIterator<Item = (&'s [u8], f64)>,
-    ) {
-        // SAFETY: an `f64` takes 24.
-        unsafe {
-            self.samples(
-                name,
-                items,
-                24,
-                #[inline(always)]
-                |pen, v| pen.f64(v),
-            )
-        }
-    }
-
-    /// One line of [`Cursor::samples_u64`] (tests).
+    /// One line of [`Cursor::samples`] (tests).
     #[cfg(test)]
-    pub(crate) fn sample_u64(&mut self, name: &[u8], labels: &[u8], v: u64) {
-        self.samples_u64(name, std::iter::once((labels, v)));
-    }
-
-    /// One line of [`Cursor::samples_i64`] (tests).
-    #[cfg(test)]
-    pub(crate) fn sample_i64(&mut self, name: &[u8], labels: &[u8], v: i64) {
-        self.samples_i64(name, std::iter::once((labels, v)));
-    }
-
-    /// One line of [`Cursor::samples_f64`] (tests).
-    #[cfg(test)]
-    pub(crate) fn sample_f64(&mut self, name: &[u8], labels: &[u8], v: f64) {
-        self.samples_f64(name, std::iter::once((labels, v)));
+    pub(crate) fn sample<V: Value>(&mut self, name: &[u8], labels: &[u8], v: V) {
+        self.samples(name, std::iter::once((labels, v)));
     }
 
     /// Appends the lines of a histogram series per item of `series`:
@@ -1114,7 +1077,7 @@ mod tests {
         }
         for v in [0i64, -1, 1, -10, i64::MIN, i64::MAX, -1234567] {
             let mut out = Vec::new();
-            super::Cursor::new(&mut out, 0).sample_i64(b"", b"", v);
+            super::Cursor::new(&mut out, 0).sample(b"", b"", v);
             assert_eq!(out, format!(" {v}\n").into_bytes());
         }
     }
@@ -1142,20 +1105,20 @@ mod tests {
             let mut w = super::Cursor::new(&mut out, 0);
             for (i, p) in pieces.iter().enumerate() {
                 let v = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (i % 64);
-                w.sample_u64(p, b"{a=\"b\"}", v);
+                w.sample(p, b"{a=\"b\"}", v);
                 put(&mut expect, p);
                 put(&mut expect, b"{a=\"b\"} ");
                 put_u64(&mut expect, v);
                 expect.push(b'\n');
                 let f = floats[i % floats.len()];
-                w.sample_f64(b"x", p, f);
+                w.sample(b"x", p, f);
                 put(&mut expect, b"x");
                 put(&mut expect, p);
                 expect.push(b' ');
                 crate::encode::text::write_f64(&mut expect, f);
                 expect.push(b'\n');
                 let g = (v as i64).wrapping_mul(if i % 2 == 0 { 1 } else { -1 });
-                w.sample_i64(p, b"", g);
+                w.sample(p, b"", g);
                 put(&mut expect, p);
                 expect.push(b' ');
                 expect.extend_from_slice(g.to_string().as_bytes());
@@ -1173,12 +1136,12 @@ mod tests {
         {
             let mut w = super::Cursor::new(&mut out, 0);
             let lines = pieces.iter().enumerate().map(|(i, p)| (&p[..], value(i)));
-            w.samples_u64(b"u", lines.clone());
-            w.samples_i64(
+            w.samples(b"u", lines.clone());
+            w.samples(
                 b"i",
                 lines.clone().map(|(p, v)| (p, (v as i64).wrapping_neg())),
             );
-            w.samples_f64(
+            w.samples(
                 b"f",
                 lines.map(|(p, v)| (p, floats[v as usize % floats.len()])),
             );
@@ -1342,21 +1305,21 @@ mod tests {
                 {
                     let mut w = super::Cursor::streaming(&mut out, &mut stage);
                     let mut e = super::Cursor::new(&mut expect, 0);
-                    for round in 0..rounds {
+                    for round in 0..rounds as u64 {
                         for p in &pieces[..take] {
-                            w.sample_u64(p, b"{}", round * 1_000_003);
-                            e.sample_u64(p, b"{}", round * 1_000_003);
-                            w.sample_f64(b"f", p, round as f64 / 7.0);
-                            e.sample_f64(b"f", p, round as f64 / 7.0);
-                            w.sample_i64(b"", p, -(round as i64));
-                            e.sample_i64(b"", p, -(round as i64));
+                            w.sample(p, b"{}", round * 1_000_003);
+                            e.sample(p, b"{}", round * 1_000_003);
+                            w.sample(b"f", p, round as f64 / 7.0);
+                            e.sample(b"f", p, round as f64 / 7.0);
+                            w.sample(b"", p, -(round as i64));
+                            e.sample(b"", p, -(round as i64));
                         }
                         // A call per round, whose lines drain the stage
                         // between them.
                         let lines = pieces[..take].iter().map(|p| (&p[..], round));
-                        w.samples_u64(b"n", lines.clone());
+                        w.samples(b"n", lines.clone());
                         for (p, v) in lines {
-                            e.sample_u64(b"n", p, v);
+                            e.sample(b"n", p, v);
                         }
                     }
                 }
