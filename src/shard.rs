@@ -516,19 +516,6 @@ impl Pool {
         st.free_runs.entry(len).or_default().push(start);
     }
 
-    /// Sums the integer cells `loc.at(0..out.len())` over every shard into
-    /// `out` (overwriting it).
-    pub(crate) fn sum_into(&self, loc: SlotLoc, out: &mut [u64]) {
-        out.iter_mut().for_each(|v| *v = 0);
-        self.for_each_shard(|shard| {
-            for (i, acc) in out.iter_mut().enumerate() {
-                if let Some(c) = shard.cell(loc.at(i)) {
-                    *acc = acc.wrapping_add(c.load(Ordering::Relaxed));
-                }
-            }
-        });
-    }
-
     /// Whether at least `n` shards exist (`n >= 1`). Shards are published
     /// in index order, so the `n`-th is published only after the others.
     pub(crate) fn has_shards(&self, n: usize) -> bool {
@@ -537,8 +524,9 @@ impl Pool {
 
     /// Sums the integer cell at each of `locs` over every shard into `out`
     /// (overwriting `out[..locs.len()]`), shard by shard: each shard's
-    /// table is walked once for the whole batch, not once per cell. It
-    /// pays from about 6 shards on (see `SHARD_MAJOR` in `collect.rs`).
+    /// table is walked once for the whole batch, not once per cell. For a
+    /// batch it pays from about 6 shards on (see `SHARD_MAJOR` in
+    /// `collect.rs`); [`Pool::sum`] is its batch of one.
     pub(crate) fn sum_each(&self, locs: &[SlotLoc], out: &mut [u64]) {
         let out = &mut out[..locs.len()];
         out.iter_mut().for_each(|v| *v = 0);
@@ -578,7 +566,7 @@ impl Pool {
     /// Sums one integer cell over every shard.
     pub(crate) fn sum(&self, loc: SlotLoc) -> u64 {
         let mut out = [0u64];
-        self.sum_into(loc, &mut out);
+        self.sum_each(&[loc], &mut out);
         out[0]
     }
 
