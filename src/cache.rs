@@ -700,6 +700,11 @@ mod imp {
             let set = set_of(hash, core.id);
             let removals = core.removals.load(Ordering::Relaxed);
             let base = set * WAYS;
+            // `Cache::miss` searches the next set the same way. A shared
+            // `Cache::way_in(&self, ..)` for both cost the borrowed lookup
+            // 12.8 -> 17.2 ns and the owned one 17.5 -> 20.6 ns
+            // (`labelled_lookup_inc`, Dec 6 2026), so the search is written
+            // here in place.
             let way = (0..WAYS).find(|w| {
                 cache.entries[base + w]
                     .as_ref()
