@@ -9,8 +9,8 @@
 //! overlapping 16-byte moves (or two 8- or 4-byte ones), inline, and hands
 //! longer ones to `memcpy`.
 //!
-//! Numbers are formatted straight into the buffer ([`put_u64`],
-//! [`put_f64`]) rather than into a stack buffer and copied: the
+//! Numbers are formatted straight into the buffer ([`put_value`],
+//! [`Pen::u64`], [`Pen::f64`]) rather than into a stack buffer and copied: the
 //! formatters store digits two bytes at a time, and reading them back at
 //! once with a wider load cannot be forwarded from those stores, which
 //! stalled every sample line for the stores to drain.
@@ -886,30 +886,20 @@ unsafe fn store8(d: *mut u8, raw: u64) {
     unsafe { (d as *mut [u8; 8]).write_unaligned((raw | 0x3030_3030_3030_3030).to_le_bytes()) };
 }
 
-/// Appends `v` in decimal.
+/// Appends `v` as its [`Value::write`] spells it: an integer in decimal, a
+/// float as [`crate::encode::text::write_f64`] does.
 #[inline]
-pub(crate) fn put_u64(out: &mut Vec<u8>, v: u64) {
-    out.reserve(20);
+pub(crate) fn put_value<V: Value>(out: &mut Vec<u8>, v: V) {
+    out.reserve(V::ROOM);
     let len = out.len();
-    // SAFETY: 20 writable bytes follow `len`; `set_len` exposes the ones
-    // written.
+    // SAFETY: `V::ROOM` writable bytes follow `len`, and `write` takes at
+    // most that many (`Value`'s contract); `set_len` exposes exactly the
+    // bytes it wrote.
     unsafe {
-        let n = write_u64_at(v, out.as_mut_ptr().add(len));
-        out.set_len(len + n);
-    }
-}
-
-/// Appends `v` as [`crate::encode::text::write_f64`] spells it.
-#[inline]
-pub(crate) fn put_f64(out: &mut Vec<u8>, v: f64) {
-    out.reserve(24);
-    let len = out.len();
-    // SAFETY: `write_any_f64_at` writes at most 24 bytes and returns how
-    // many; 24 bytes of capacity follow `len`, and `set_len` exposes
-    // exactly those written.
-    unsafe {
-        let n = write_any_f64_at(v, out.as_mut_ptr().add(len));
-        out.set_len(len + n);
+        let start = out.as_mut_ptr().add(len);
+        let mut pen = Pen::new(start, V::ROOM);
+        v.write(&mut pen);
+        out.set_len(len + pen.p.offset_from(start) as usize);
     }
 }
 
@@ -1029,7 +1019,7 @@ unsafe fn copy4(s: *const u8, d: *mut u8) {
 
 #[cfg(test)]
 mod tests {
-    use super::{put, put_u64};
+    use super::{put, put_value};
 
     /// `v` through the shortest round-trip writer alone (the spelling
     /// `write_f64` uses for floats that are not integers).
@@ -1072,7 +1062,7 @@ mod tests {
         }
         for v in vals {
             let mut out = b"x".to_vec();
-            put_u64(&mut out, v);
+            put_value(&mut out, v);
             assert_eq!(out, format!("x{v}").into_bytes());
         }
         for v in [0i64, -1, 1, -10, i64::MIN, i64::MAX, -1234567] {
@@ -1108,7 +1098,7 @@ mod tests {
                 w.sample(p, b"{a=\"b\"}", v);
                 put(&mut expect, p);
                 put(&mut expect, b"{a=\"b\"} ");
-                put_u64(&mut expect, v);
+                put_value(&mut expect, v);
                 expect.push(b'\n');
                 let f = floats[i % floats.len()];
                 w.sample(b"x", p, f);
@@ -1150,7 +1140,7 @@ mod tests {
             expect.push(b'u');
             put(&mut expect, p);
             expect.push(b' ');
-            put_u64(&mut expect, value(i));
+            put_value(&mut expect, value(i));
             expect.push(b'\n');
         }
         for (i, p) in pieces.iter().enumerate() {
@@ -1183,7 +1173,7 @@ mod tests {
             put(out, names.bucket);
             put(out, open);
             put(out, tail.as_bytes());
-            put_u64(out, cumulative);
+            put_value(out, cumulative);
             out.push(b'\n');
         }
         for (name, value) in [(names.sum, None), (names.count, Some(cumulative))] {
@@ -1192,7 +1182,7 @@ mod tests {
             out.push(b' ');
             match value {
                 None => crate::encode::text::write_f64(out, sum),
-                Some(v) => put_u64(out, v),
+                Some(v) => put_value(out, v),
             }
             out.push(b'\n');
         }

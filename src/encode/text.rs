@@ -14,7 +14,7 @@
 //! labels, tail) and formats numbers into the caller's reused buffer.
 #![forbid(unsafe_code)]
 
-use super::put::{put_f64, put_u64};
+use super::put::put_value;
 
 /// The `Content-Type` of a text 0.0.4 body.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -208,7 +208,7 @@ pub(crate) fn f64_form(v: f64) -> F64Form {
 /// Writes a float as [`push_f64`] does, into a byte buffer.
 #[inline]
 pub(crate) fn write_f64(out: &mut Vec<u8>, v: f64) {
-    put_f64(out, v);
+    put_value(out, v);
 }
 
 /// Formats `v` on the stack (no allocation) and hands the text to `f`.
@@ -224,7 +224,7 @@ fn with_f64_str<R>(v: f64, f: impl FnOnce(&str) -> R) -> R {
 /// Writes an unsigned integer.
 #[inline]
 pub(crate) fn write_u64(out: &mut Vec<u8>, v: u64) {
-    put_u64(out, v);
+    put_value(out, v);
 }
 
 #[cfg(all(test, not(telemeter_loom)))]
