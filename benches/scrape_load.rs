@@ -13,10 +13,16 @@
 //! Sections, in order:
 //!
 //! 1. criterion group `encode`: `Registry::encode` into a reused buffer at
-//!    1k, 10k, 100k, 1M series, and `memcpy` of the same body into a reused
-//!    buffer (the physical floor). A table follows with time per scrape,
-//!    bytes, ns per series, the 1M/100k growth ratio and the
-//!    encode/memcpy ratio, from the same criterion samples (`iter_custom`).
+//!    1k, 10k, 100k, 1M series; `memcpy` of the same body into a reused
+//!    buffer (the physical floor); and `floor`, the same body written back
+//!    by `telemeter::FormatFloor` from its line texts and values, taken
+//!    apart beforehand: every line's text copied whole, every value
+//!    formatted by the encoder's own writers, nothing read from a shard,
+//!    no family walked, no line assembled from a name and a label text.
+//!    A table follows with time per scrape, bytes, ns per series, the
+//!    1M/100k growth ratio and the encode/memcpy, floor/memcpy and
+//!    encode/floor ratios, from the same criterion samples
+//!    (`iter_custom`).
 //! 2. criterion group `gzip`: encode + gzip (flate2 `Compression::fast()`,
 //!    the exporter's level) at 10k and 100k series; a table gives size,
 //!    ratio and cost against identity.
@@ -68,7 +74,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
-use telemeter::{Buckets, Counter, Exporter, Family, Histogram, Opts, Registry};
+use telemeter::{Buckets, Counter, Exporter, Family, FormatFloor, Histogram, Opts, Registry};
 
 const CODES: [&str; 5] = ["200", "201", "304", "404", "500"];
 const OBSERVATIONS: [f64; 8] = [0.003, 0.02, 0.07, 0.2, 0.4, 0.9, 3.0, 12.0];
@@ -266,6 +272,25 @@ fn encode_and_gzip(
                 e
             })
         });
+        // The floor: the same body written back from its line texts and
+        // values, taken apart beforehand (see `FormatFloor`).
+        let floor = FormatFloor::new(&body).expect("the encoder's own body");
+        let mut floor_out: Vec<u8> = Vec::with_capacity(body.len());
+        floor.write(&mut floor_out);
+        assert!(floor_out == body, "the floor writes the body back");
+        group.bench_with_input(BenchmarkId::new("floor", n), &n, |b, _| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    floor_out.clear();
+                    black_box(&floor).write(&mut floor_out);
+                    black_box(floor_out.len());
+                }
+                let e = t.elapsed();
+                rec.record(&format!("floor/{n}"), e, iters);
+                e
+            })
+        });
         let mut dst: Vec<u8> = Vec::with_capacity(body.len());
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_with_input(BenchmarkId::new("memcpy", n), &n, |b, _| {
@@ -315,18 +340,29 @@ fn encode_and_gzip(
 
     println!("\n== encode: Registry::encode into a reused buffer (medians of criterion's samples)");
     println!(
-        "{:>9} {:>11} {:>12} {:>10} {:>10} {:>12} {:>12} {:>9}",
-        "series", "lines", "bytes", "encode", "ns/series", "encode MB/s", "memcpy", "enc/memcpy"
+        "{:>9} {:>11} {:>12} {:>10} {:>10} {:>12} {:>12} {:>10} {:>10} {:>11} {:>10}",
+        "series",
+        "lines",
+        "bytes",
+        "encode",
+        "ns/series",
+        "encode MB/s",
+        "memcpy",
+        "floor",
+        "enc/memcpy",
+        "floor/memcpy",
+        "enc/floor"
     );
     for b in &bodies {
-        let (Some(enc), Some(cp)) = (
+        let (Some(enc), Some(cp), Some(fl)) = (
             rec.median(&format!("encode/{}", b.series)),
             rec.median(&format!("memcpy/{}", b.series)),
+            rec.median(&format!("floor/{}", b.series)),
         ) else {
             continue;
         };
         println!(
-            "{:>9} {:>11} {:>12} {:>10} {:>10.1} {:>12.0} {:>12} {:>8.1}x",
+            "{:>9} {:>11} {:>12} {:>10} {:>10.1} {:>12.0} {:>12} {:>10} {:>9.2}x {:>11.2}x {:>9.2}x",
             b.series,
             b.lines,
             b.bytes,
@@ -334,7 +370,10 @@ fn encode_and_gzip(
             enc / b.series as f64,
             b.bytes as f64 / enc * 1e3,
             fmt_ns(cp),
-            enc / cp
+            fmt_ns(fl),
+            enc / cp,
+            fl / cp,
+            enc / fl
         );
     }
     let at = |n: usize| rec.median(&format!("encode/{n}"));

@@ -81,6 +81,9 @@ pub mod server;
 
 pub use collect::{CallbackSink, FamilySummary, RegistrySummary};
 pub use counter::{Counter, FloatCounter};
+/// The encoder benchmarks' floor (see `benches/scrape_load.rs`); not API.
+#[doc(hidden)]
+pub use encode::floor::{FloorError, FormatFloor};
 pub use encode::text::CONTENT_TYPE;
 pub use error::Error;
 pub use family::{

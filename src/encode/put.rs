@@ -813,7 +813,7 @@ fn store_fence() {
 ///
 /// `d` is writable for 20 bytes.
 #[inline(always)]
-unsafe fn write_u64_at(mut v: u64, d: *mut u8) -> usize {
+pub(super) unsafe fn write_u64_at(mut v: u64, d: *mut u8) -> usize {
     let n = digits(v);
     // SAFETY: `n <= 20`; the writes cover exactly `d[..n]`, each once, from
     // the back (two digits per pair, one for a last odd digit).
@@ -930,7 +930,7 @@ pub(crate) fn put_value<V: Value>(out: &mut Vec<u8>, v: V) {
 ///
 /// `d` is writable for 24 bytes, and `v` is finite.
 #[inline(always)]
-unsafe fn write_f64_at(v: f64, d: *mut u8) -> usize {
+pub(super) unsafe fn write_f64_at(v: f64, d: *mut u8) -> usize {
     let a = v.abs();
     if (1e-5..4_194_304.0).contains(&a) {
         // `a * 1e9 < 2^53`: `m` and its conversion back are exact. A
@@ -996,7 +996,7 @@ fn digits8(v: u32) -> u64 {
 /// # Safety
 /// `s` readable and `d` writable for 16 bytes.
 #[inline(always)]
-unsafe fn copy16(s: *const u8, d: *mut u8) {
+pub(super) unsafe fn copy16(s: *const u8, d: *mut u8) {
     // SAFETY: as the caller guarantees.
     unsafe { (d as *mut [u8; 16]).write_unaligned((s as *const [u8; 16]).read_unaligned()) }
 }
