@@ -7,10 +7,9 @@
 //! of its spelling (integer, shortest float, literal) decided once. Writing
 //! the body back copies each line's text with whole 16-byte moves and
 //! formats its value in place with the encoder's own integer and float
-//! writers. It
-//! reads no shard, walks no family, takes no lock and assembles no line
-//! from a name and a label text: whatever an encoder spends beyond it goes
-//! to those. `benches/scrape_load.rs` runs it beside `Registry::encode` and
+//! writers. It reads no shard, walks no family, takes no lock and
+//! assembles no line from a name and a label text: whatever an encoder
+//! spends beyond it goes to those. `benches/scrape_load.rs` runs it beside `Registry::encode` and
 //! `memcpy` in the same criterion group.
 //!
 //! It is not part of the API (hidden, and free to change); it lives in the
@@ -159,12 +158,12 @@ impl FormatFloor {
         let arena = self.arena.as_ptr();
         // SAFETY: `room` writable bytes follow `start`, and each line takes
         // at most its text rounded up to 16 bytes (at least one move), 24
-        // for the value
-        // (`write_u64_at` takes 20, `write_f64_at` 24) and 1 for the
-        // newline, which `room` sums. Each line's moves read the 16-byte
-        // blocks from `at` that its `len` bytes touch (one if `len` is 0),
-        // inside the arena: its 16 bytes of padding follow the last line. `set_len` exposes
-        // exactly the bytes written.
+        // for the value (`write_u64_at` takes 20; `write_f64_at` 24, for
+        // the finite values `Value::Float` holds) and 1 for the newline,
+        // which `room` sums. Each line's moves read the 16-byte blocks
+        // from `at` that its `len` bytes touch (one if `len` is 0), inside
+        // the arena: its 16 bytes of padding follow the last line.
+        // `set_len` exposes exactly the bytes written.
         unsafe {
             let base = out.as_mut_ptr().add(start);
             let mut p = base;
