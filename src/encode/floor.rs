@@ -18,7 +18,7 @@
 use std::fmt;
 
 use super::put::{copy16, write_f64_at, write_u64_at};
-use super::text::{f64_form, write_f64, F64Form};
+use super::text::{f64_form, write_f64, write_u64, F64Form};
 
 /// A body taken apart into line texts and values (see the module docs).
 #[doc(hidden)]
@@ -38,13 +38,13 @@ pub struct FormatFloor {
 struct Line {
     at: u32,
     len: u32,
-    value: Value,
+    value: Spelling,
 }
 
 /// A value, in the form its spelling takes: the floor decides it once, at
 /// construction, where the encoder decides it per line.
 #[derive(Clone, Copy, Debug)]
-enum Value {
+enum Spelling {
     /// None to format: a `#` line, or a value spelled as a literal (`NaN`,
     /// `+Inf`, `-0`), which the text holds with the newline.
     None,
@@ -98,52 +98,59 @@ impl FormatFloor {
                 .ok_or_else(|| err("the body does not end with a newline"))?;
             let (line, tail) = rest.split_at(end);
             rest = &tail[1..];
+            // The line's text goes straight into the arena; its value, if
+            // formatted at write time, into `lines`.
             let at = arena.len();
-            let mut text = Vec::new();
             let value = if line.first() == Some(&b'#') {
-                text.extend_from_slice(line);
-                text.push(b'\n');
-                Value::None
+                arena.extend_from_slice(line);
+                arena.push(b'\n');
+                Spelling::None
             } else {
                 let space = line
                     .iter()
                     .rposition(|&b| b == b' ')
                     .ok_or_else(|| err("a sample line without a space before its value"))?;
-                text.extend_from_slice(&line[..=space]);
-                let spelled = std::str::from_utf8(&line[space + 1..])
-                    .map_err(|_| err("a value that is not UTF-8"))?;
-                match spelled.parse::<u64>() {
-                    Ok(v) if v.to_string() == spelled => Value::Int(v),
+                arena.extend_from_slice(&line[..=space]);
+                let spelled = &line[space + 1..];
+                let text =
+                    std::str::from_utf8(spelled).map_err(|_| err("a value that is not UTF-8"))?;
+                // Each reading of the value counts only if the encoder's
+                // own writer spells it back the same.
+                let mut respells = |write: &dyn Fn(&mut Vec<u8>)| {
+                    respelled.clear();
+                    write(&mut respelled);
+                    respelled == spelled
+                };
+                match text.parse::<u64>() {
+                    Ok(v) if respells(&|out| write_u64(out, v)) => Spelling::Int(v),
                     _ => {
-                        let v: f64 = spelled
+                        let v: f64 = text
                             .parse()
                             .map_err(|_| err("a value that is not a number"))?;
-                        respelled.clear();
-                        write_f64(&mut respelled, v);
-                        if respelled != spelled.as_bytes() {
+                        if !respells(&|out| write_f64(out, v)) {
                             return Err(err("a value not spelled as the encoder spells it"));
                         }
                         match f64_form(v) {
                             F64Form::Literal(s) => {
-                                text.extend_from_slice(s.as_bytes());
-                                text.push(b'\n');
-                                Value::None
+                                arena.extend_from_slice(s.as_bytes());
+                                arena.push(b'\n');
+                                Spelling::None
                             }
                             F64Form::Int(i) => {
                                 if i < 0 {
-                                    text.push(b'-');
+                                    arena.push(b'-');
                                 }
-                                Value::Int(i.unsigned_abs())
+                                Spelling::Int(i.unsigned_abs())
                             }
-                            F64Form::Shortest => Value::Float(v),
+                            F64Form::Shortest => Spelling::Float(v),
                         }
                     }
                 }
             };
-            let len = u32::try_from(text.len()).map_err(|_| err("a line over 4 GiB"))?;
+            let text = arena.len() - at;
+            let len = u32::try_from(text).map_err(|_| err("a line over 4 GiB"))?;
             let at = u32::try_from(at).map_err(|_| err("a body over 4 GiB"))?;
-            arena.extend_from_slice(&text);
-            room += text.len().div_ceil(16).max(1) * 16 + 25;
+            room += text.div_ceil(16).max(1) * 16 + 25;
             lines.push(Line { at, len, value });
         }
         arena.extend_from_slice(&[0; 16]);
@@ -159,7 +166,7 @@ impl FormatFloor {
         // SAFETY: `room` writable bytes follow `start`, and each line takes
         // at most its text rounded up to 16 bytes (at least one move), 24
         // for the value (`write_u64_at` takes 20; `write_f64_at` 24, for
-        // the finite values `Value::Float` holds) and 1 for the newline,
+        // the finite values `Spelling::Float` holds) and 1 for the newline,
         // which `room` sums. Each line's moves read the 16-byte blocks
         // from `at` that its `len` bytes touch (one if `len` is 0), inside
         // the arena: its 16 bytes of padding follow the last line.
@@ -178,14 +185,17 @@ impl FormatFloor {
                     }
                 }
                 p = p.add(len);
+                // The newline in each arm, not once after a `continue` for
+                // `None`: that shape measured 10 % slower (12.2 against
+                // 11.0 us for the 1k body, probe, Dec 6 2026).
                 match line.value {
-                    Value::None => {}
-                    Value::Int(v) => {
+                    Spelling::None => {}
+                    Spelling::Int(v) => {
                         p = p.add(write_u64_at(v, p));
                         *p = b'\n';
                         p = p.add(1);
                     }
-                    Value::Float(v) => {
+                    Spelling::Float(v) => {
                         p = p.add(write_f64_at(v, p));
                         *p = b'\n';
                         p = p.add(1);
