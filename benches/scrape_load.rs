@@ -188,6 +188,18 @@ fn sample_lines(body: &[u8]) -> usize {
 struct Recorder(RefCell<BTreeMap<String, Vec<f64>>>);
 
 impl Recorder {
+    /// Runs `f` `iters` times, records the mean under `key` and returns the
+    /// elapsed time (an `iter_custom` routine).
+    fn timed(&self, key: &str, iters: u64, mut f: impl FnMut()) -> Duration {
+        let t = Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        let e = t.elapsed();
+        self.record(key, e, iters);
+        e
+    }
+
     fn record(&self, key: &str, total: Duration, iters: u64) {
         self.0
             .borrow_mut()
@@ -261,15 +273,11 @@ fn encode_and_gzip(
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::new("telemeter", n), &n, |b, _| {
             b.iter_custom(|iters| {
-                let t = Instant::now();
-                for _ in 0..iters {
+                rec.timed(&format!("encode/{n}"), iters, || {
                     buf.clear();
                     data.reg.encode(&mut buf);
                     black_box(buf.len());
-                }
-                let e = t.elapsed();
-                rec.record(&format!("encode/{n}"), e, iters);
-                e
+                })
             })
         });
         // The floor: the same body written back from its line texts and
@@ -280,30 +288,22 @@ fn encode_and_gzip(
         assert!(floor_out == body, "the floor writes the body back");
         group.bench_with_input(BenchmarkId::new("floor", n), &n, |b, _| {
             b.iter_custom(|iters| {
-                let t = Instant::now();
-                for _ in 0..iters {
+                rec.timed(&format!("floor/{n}"), iters, || {
                     floor_out.clear();
                     black_box(&floor).write(&mut floor_out);
                     black_box(floor_out.len());
-                }
-                let e = t.elapsed();
-                rec.record(&format!("floor/{n}"), e, iters);
-                e
+                })
             })
         });
         let mut dst: Vec<u8> = Vec::with_capacity(body.len());
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_with_input(BenchmarkId::new("memcpy", n), &n, |b, _| {
             b.iter_custom(|iters| {
-                let t = Instant::now();
-                for _ in 0..iters {
+                rec.timed(&format!("memcpy/{n}"), iters, || {
                     dst.clear();
                     dst.extend_from_slice(black_box(&body));
                     black_box(dst.len());
-                }
-                let e = t.elapsed();
-                rec.record(&format!("memcpy/{n}"), e, iters);
-                e
+                })
             })
         });
         if gzip_sizes.contains(&n) {
@@ -312,8 +312,7 @@ fn encode_and_gzip(
             group.throughput(Throughput::Elements(n as u64));
             group.bench_with_input(BenchmarkId::new("telemeter+gzip", n), &n, |b, _| {
                 b.iter_custom(|iters| {
-                    let t = Instant::now();
-                    for _ in 0..iters {
+                    rec.timed(&format!("gzip/{n}"), iters, || {
                         buf.clear();
                         data.reg.encode(&mut buf);
                         gz_out.clear();
@@ -324,10 +323,7 @@ fn encode_and_gzip(
                         enc.write_all(&buf).expect("gzip into a Vec");
                         gz_out = enc.finish().expect("gzip into a Vec");
                         gz_len = gz_out.len();
-                    }
-                    let e = t.elapsed();
-                    rec.record(&format!("gzip/{n}"), e, iters);
-                    e
+                    })
                 })
             });
             rec.0
