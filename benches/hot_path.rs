@@ -79,7 +79,8 @@ fn plain_observe(bounds: &[f64], v: f64) {
 /// do: read every byte of both values, pick a slot from them, check that
 /// the slot holds exactly these values, and add. 128 sets of 4 ways; each
 /// value (at most 8 bytes, as every value of this bench is) is packed into
-/// one word, the two lengths into a third, two multiplies pick the set, and
+/// one word by the cache's own reading (`telemeter::value_lane`), the two
+/// lengths into a third, two multiplies pick the set, and
 /// a set's four keys share two cache lines. It is not a peer: it has no
 /// thread safety, no family identity, no removal, no eviction, no fallback
 /// for long values (building it panics instead). A reference for what the
@@ -100,25 +101,6 @@ struct FloorSet {
 impl LookupFloor {
     const SETS: usize = 128;
 
-    /// A value of at most 8 bytes, zero-padded, from at most three reads
-    /// (as telemeter's cache reads it).
-    #[inline(always)]
-    fn lane(b: &[u8]) -> u64 {
-        let n = b.len();
-        let half = |at: usize| u64::from(u32::from_le_bytes(b[at..at + 4].try_into().unwrap()));
-        if n == 8 {
-            u64::from_le_bytes(b[..8].try_into().unwrap())
-        } else if n >= 4 {
-            half(0) | half(n - 4) << (8 * (n - 4))
-        } else if n > 0 {
-            u64::from(b[0])
-                | u64::from(b[n / 2]) << (8 * (n / 2))
-                | u64::from(b[n - 1]) << (8 * (n - 1))
-        } else {
-            0
-        }
-    }
-
     /// The key of `(m, c)` and its set.
     #[inline(always)]
     fn key(m: &str, c: &str) -> ([u64; 3], usize) {
@@ -127,8 +109,8 @@ impl LookupFloor {
             "the floor keeps short values only"
         );
         let key = [
-            Self::lane(m.as_bytes()),
-            Self::lane(c.as_bytes()),
+            telemeter::value_lane(m.as_bytes()),
+            telemeter::value_lane(c.as_bytes()),
             (m.len() | c.len() << 8) as u64,
         ];
         let h = (key[0] ^ 0x243f_6a88_85a3_08d3).wrapping_mul(0x9e37_79b9_7f4a_7c15)

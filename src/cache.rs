@@ -145,6 +145,16 @@ impl std::fmt::Debug for HandleRef {
 #[cfg(not(telemeter_loom))]
 pub(crate) use imp::lookup;
 
+/// The cache's reading of a label value of at most 8 bytes (see `lane`),
+/// for the lookup floor of `benches/hot_path.rs`, which reads values
+/// exactly as the cache does; not API.
+#[cfg(not(telemeter_loom))]
+#[doc(hidden)]
+#[inline(always)]
+pub fn value_lane(b: &[u8]) -> u64 {
+    imp::lane(b)
+}
+
 #[cfg(not(telemeter_loom))]
 mod imp {
     use super::{Found, HandleRef, LEND_BATCH, MAX_SPARES};
@@ -274,7 +284,7 @@ mod imp {
     /// The bytes of a value of at most 8 bytes, zero-padded, from at most
     /// three reads (overlapping reads read the same bytes twice).
     #[inline(always)]
-    fn lane(b: &[u8]) -> u64 {
+    pub(super) fn lane(b: &[u8]) -> u64 {
         let n = b.len();
         if n == 8 {
             word(b, 0)

@@ -79,6 +79,11 @@ pub mod fingerprint;
 pub mod parse;
 pub mod server;
 
+/// The lookup benchmark's floor reads label values with this (see
+/// `benches/hot_path.rs`); not API.
+#[cfg(not(telemeter_loom))]
+#[doc(hidden)]
+pub use cache::value_lane;
 pub use collect::{CallbackSink, FamilySummary, RegistrySummary};
 pub use counter::{Counter, FloatCounter};
 /// The encoder benchmarks' floor (see `benches/scrape_load.rs`); not API.
