@@ -79,7 +79,7 @@ fn plain_observe(bounds: &[f64], v: f64) {
 /// do: read every byte of both values, pick a slot from them, check that
 /// the slot holds exactly these values, and add. 128 sets of 4 ways; each
 /// value (at most 8 bytes, as every value of this bench is) is packed into
-/// one word by the cache's own reading (`telemeter::value_lane`), the two
+/// one word by the cache's own reading (`telemeter::bench_internals::value_lane`), the two
 /// lengths into a third, two multiplies pick the set, and
 /// a set's four keys share two cache lines. It is not a peer: it has no
 /// thread safety, no family identity, no removal, no eviction, no fallback
@@ -109,8 +109,8 @@ impl LookupFloor {
             "the floor keeps short values only"
         );
         let key = [
-            telemeter::value_lane(m.as_bytes()),
-            telemeter::value_lane(c.as_bytes()),
+            telemeter::bench_internals::value_lane(m.as_bytes()),
+            telemeter::bench_internals::value_lane(c.as_bytes()),
             (m.len() | c.len() << 8) as u64,
         ];
         let h = (key[0] ^ 0x243f_6a88_85a3_08d3).wrapping_mul(0x9e37_79b9_7f4a_7c15)

@@ -15,7 +15,7 @@
 //! 1. criterion group `encode`: `Registry::encode` into a reused buffer at
 //!    1k, 10k, 100k, 1M series; `memcpy` of the same body into a reused
 //!    buffer (the physical floor); and `floor`, the same body written back
-//!    by `telemeter::FormatFloor` from its line texts and values, taken
+//!    by `telemeter::bench_internals::FormatFloor` from its line texts and values, taken
 //!    apart beforehand: every line's text copied whole, every value
 //!    formatted by the encoder's own writers, nothing read from a shard,
 //!    no family walked, no line assembled from a name and a label text.
@@ -62,6 +62,10 @@
 // criterion's macros are not used; nothing here is public API.
 #![allow(missing_docs)]
 
+/// Builds the `telemeter` CLI for the load group (another package's binary).
+#[path = "../tests/seed_support/mod.rs"]
+mod seed_support;
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -74,7 +78,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
-use telemeter::{Buckets, Counter, Exporter, Family, FormatFloor, Histogram, Opts, Registry};
+use telemeter::bench_internals::FormatFloor;
+use telemeter::{Buckets, Counter, Exporter, Family, Histogram, Opts, Registry};
 
 const CODES: [&str; 5] = ["200", "201", "304", "404", "500"];
 const OBSERVATIONS: [f64; 8] = [0.003, 0.02, 0.07, 0.2, 0.4, 0.9, 3.0, 12.0];
@@ -776,7 +781,7 @@ fn storm(full: bool) {
     );
     for (conns, gzip) in [(1, false), (64, false), (1, true), (64, true)] {
         let before = handle.stats();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_telemeter"));
+        let mut cmd = Command::new(seed_support::telemeter_bin());
         cmd.args(["load", "--json", "--url", &url, "--duration", secs])
             .args(["--connections", &conns.to_string(), "--timeout", "60s"]);
         if gzip {

@@ -148,8 +148,7 @@ pub(crate) use imp::lookup;
 /// The cache's reading of a label value of at most 8 bytes (see `lane`),
 /// for the lookup floor of `benches/hot_path.rs`, which reads values
 /// exactly as the cache does; not API.
-#[cfg(not(telemeter_loom))]
-#[doc(hidden)]
+#[cfg(all(feature = "bench-internals", not(telemeter_loom)))]
 #[inline(always)]
 pub fn value_lane(b: &[u8]) -> u64 {
     imp::lane(b)

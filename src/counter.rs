@@ -9,6 +9,11 @@ use crate::Error;
 /// plain std atomic.
 pub(crate) static REJECTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// Float-counter increments refused in this process so far.
+pub(crate) fn rejected() -> u64 {
+    REJECTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// A monotonically increasing integer counter.
 ///
 /// Each thread adds into its own shard (a relaxed load and store, no lock,

@@ -8,8 +8,7 @@ use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
 use crate::cache::{Found, HandleRef};
-use crate::encode::put::LeTails;
-use crate::encode::text::{render_labels, render_le_tails, Variant};
+use crate::encode::layout::{render_labels, render_le_tails, LeTails, Variant};
 pub(crate) use crate::series::Series;
 use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
 use crate::{Buckets, Counter, Error, FloatCounter, FloatGauge, Gauge, Histogram};
@@ -934,7 +933,7 @@ mod key_tests {
     use std::hash::BuildHasher;
 
     use super::*;
-    use crate::encode::text::render_labels;
+    use crate::encode::layout::render_labels;
 
     fn key(values: &[&str]) -> SeriesKey {
         let names: Vec<String> = (0..values.len()).map(|i| format!("l{i}")).collect();

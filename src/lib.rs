@@ -25,8 +25,8 @@
 //! # Ok::<(), telemeter::Error>(())
 //! ```
 //!
-//! Serving the registry (the exporter runs on its own thread; port 0 binds
-//! an OS-chosen port):
+//! Serving the registry (the `exporter` feature, on by default; the
+//! exporter runs on its own thread; port 0 binds an OS-chosen port):
 //!
 //! ```
 //! use telemeter::{Exporter, Registry};
@@ -56,12 +56,23 @@
 //!   text-format parser).
 //! * Labels that must not carry raw identifiers: [`fingerprint`].
 //!
-//! `docs/ARCHITECTURE.md` describes the shard protocol and its proofs.
+//! ## Features
+//!
+//! * `exporter` (default): [`server`] — `/metrics`, `/health`, `/ready` and
+//!   the admin console over hyper and tokio, gzip through flate2, and
+//!   [`RegistrySummary::to_json`] through serde_json. With
+//!   `default-features = false` the crate is the engine and the text
+//!   encoder, with none of those dependencies.
+//! * `bench-internals`: hidden floors for `benches/`; not API.
+//!
+//! `docs/ARCHITECTURE.md` describes the layers, the shard protocol and its
+//! proofs.
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
 #![warn(rust_2018_idioms)]
 
 mod cache;
+mod callback;
 mod catch;
 mod collect;
 mod counter;
@@ -69,26 +80,21 @@ mod error;
 mod family;
 mod gauge;
 mod histogram;
+mod names;
 mod registry;
 mod series;
 mod shard;
+mod summary;
 mod sync;
 
 pub mod encode;
 pub mod fingerprint;
 pub mod parse;
+#[cfg(feature = "exporter")]
 pub mod server;
 
-/// The lookup benchmark's floor reads label values with this (see
-/// `benches/hot_path.rs`); not API.
-#[cfg(not(telemeter_loom))]
-#[doc(hidden)]
-pub use cache::value_lane;
-pub use collect::{CallbackSink, FamilySummary, RegistrySummary};
+pub use callback::CallbackSink;
 pub use counter::{Counter, FloatCounter};
-/// The encoder benchmarks' floor (see `benches/scrape_load.rs`); not API.
-#[doc(hidden)]
-pub use encode::floor::{FloorError, FormatFloor};
 pub use encode::text::CONTENT_TYPE;
 pub use error::Error;
 pub use family::{
@@ -99,6 +105,7 @@ pub use histogram::{Buckets, Histogram, HistogramSnapshot, HistogramTimer, MAX_B
 #[cfg(not(telemeter_loom))]
 pub use registry::default_registry;
 pub use registry::{Registry, RegistryBuilder};
+#[cfg(feature = "exporter")]
 pub use server::{
     Exporter, ExporterBuilder, ExporterHandle, MetricsSource, Readiness, ServerError, Stats,
     Surface,
@@ -107,3 +114,16 @@ pub use server::{
 #[doc(hidden)]
 pub use shard::loom_thread_exit;
 pub use shard::{pool_stats, PoolStats};
+pub use summary::{FamilySummary, RegistrySummary};
+
+/// The benchmarks' hardware floors, which must use exactly the engine's own
+/// code: not API, free to change, and compiled only with the
+/// `bench-internals` feature (which `benches/` turn on).
+#[cfg(all(feature = "bench-internals", not(telemeter_loom)))]
+#[doc(hidden)]
+pub mod bench_internals {
+    /// The lookup floor of `benches/hot_path.rs` reads label values with this.
+    pub use crate::cache::value_lane;
+    /// The encoder floor of `benches/scrape_load.rs`.
+    pub use crate::encode::floor::{FloorError, FormatFloor};
+}

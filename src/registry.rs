@@ -2,28 +2,20 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::time::Instant;
 
-use crate::collect::{CallbackFamily, CallbackFn, CallbackSink, ScrapeState};
-use crate::encode::text::Variant;
-use crate::error::{check_label_name, check_metric_name};
+use crate::callback::{CallbackFamily, CallbackFn, CallbackSink};
+use crate::collect::{Entry, ScrapeState};
+use crate::encode::layout::Variant;
+use crate::encode::text::TextEncoder;
+use crate::encode::Kind;
 use crate::family::{FamilyCore, Layout, DEFAULT_MAX_SERIES};
+use crate::names::{check_label_name, check_metric_name};
+use crate::summary::{FamilySummary, RegistrySummary};
 use crate::sync::{lock, Arc, AtomicBool, Mutex, Ordering};
 use crate::{
     Buckets, Counter, Error, Family, FloatCounter, FloatGauge, Gauge, Histogram, Metric, Opts,
 };
-
-/// The namespace of telemeter's own self-metrics (the registry's
-/// `telemeter_scrape_*`, `telemeter_series*`, ... and the exporter's
-/// `telemeter_http_*`): no family may be registered in it, whether or not
-/// self-metrics are on, so the two can never clash in one body.
-pub(crate) const RESERVED_PREFIX: &str = "telemeter_";
-
-/// One registered family, in registration order.
-#[derive(Clone, Debug)]
-pub(crate) enum Entry {
-    Family(Arc<FamilyCore>),
-    Callback(Arc<CallbackFamily>),
-}
 
 /// The published list of entries: scrapes read a snapshot without any lock
 /// (arc-swap). Registrations append to the list under the registry mutex
@@ -352,8 +344,19 @@ impl Registry {
         type_name: &'static str,
         f: Box<CallbackFn>,
     ) -> Result<(), Error> {
+        let kind = if type_name == "counter" {
+            Kind::Counter
+        } else {
+            Kind::Gauge
+        };
         self.register(&opts, type_name, false, |variants| {
-            Entry::Callback(Arc::new(CallbackFamily::new(&opts, variants, f)))
+            Entry::Callback(Arc::new(CallbackFamily::new(
+                &opts.name,
+                &opts.labels,
+                variants,
+                kind,
+                f,
+            )))
         })
         .map(|_| ())
     }
@@ -429,6 +432,69 @@ impl Registry {
         F: Fn(&mut CallbackSink<'_>) + Send + Sync + 'static,
     {
         self.callback(opts, "counter", Box::new(f))
+    }
+
+    /// Appends a complete Prometheus text 0.0.4 body to `out`.
+    ///
+    /// Families come in registration order, each with its HELP and TYPE
+    /// lines, then the `telemeter_*` self-metrics (unless switched off).
+    /// Reuse `out` (clear it between scrapes): once it has grown to the
+    /// body's size, a scrape allocates nothing.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let start = Instant::now();
+        let entries = self.inner.entries();
+        let state = &self.inner.scrape;
+        let begin = out.len();
+        let mut enc = TextEncoder::new(out, state.expects_large());
+        state.collect(&entries, self.inner.self_metrics, start, &mut enc);
+        drop(enc);
+        state.finish(out.len() - begin, start);
+    }
+
+    /// Encodes into a new `String` (convenient in tests; servers should
+    /// reuse a buffer with [`Registry::encode`]).
+    #[must_use]
+    pub fn encode_to_string(&self) -> String {
+        let mut out = Vec::new();
+        self.encode(&mut out);
+        // The encoder writes only UTF-8: names are ASCII, label values and
+        // HELP are Rust strings, numbers are ASCII.
+        String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into())
+    }
+
+    /// Families, series counts, overflow and scrape statistics.
+    #[must_use]
+    pub fn summary(&self) -> RegistrySummary {
+        let entries = self.inner.entries();
+        let state = &self.inner.scrape;
+        let families: Vec<FamilySummary> = entries
+            .iter()
+            .map(|e| match e {
+                Entry::Family(core) => FamilySummary {
+                    name: core.name().to_string(),
+                    kind: core.layout.type_name(),
+                    series: core.series_count(),
+                    overflow: core.overflowed.load(Ordering::Relaxed),
+                },
+                Entry::Callback(cb) => FamilySummary {
+                    name: cb.name.clone(),
+                    kind: match cb.kind {
+                        Kind::Counter => "counter",
+                        _ => "gauge",
+                    },
+                    series: 0,
+                    overflow: 0,
+                },
+            })
+            .collect();
+        RegistrySummary {
+            series: families.iter().map(|f| f.series).sum(),
+            families,
+            scrapes: state.scrapes.load(Ordering::Relaxed),
+            last_scrape_duration_seconds: state.last_duration_ns.load(Ordering::Relaxed) as f64
+                / 1e9,
+            callback_errors: state.callback_errors.load(Ordering::Relaxed),
+        }
     }
 }
 

@@ -613,7 +613,7 @@ fn admin_console_and_telemeter_status() {
 
     // `agent status [--endpoint URL] [--agent-id ID] [--json]`.
     let status = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_telemeter"))
+        let out = Command::new(seed_support::telemeter_bin())
             .arg("status")
             .args(["--endpoint", &format!("http://{admin}")])
             .args(args)

@@ -17,8 +17,9 @@
 
 use std::fmt;
 
-use super::put::{copy16, write_f64_at, write_u64_at};
-use super::text::{f64_form, write_f64, write_u64, F64Form};
+use super::copy::copy16;
+use super::number::{f64_form, write_f64_at, write_u64_at, F64Form};
+use super::text::{write_f64, write_u64};
 
 /// A body taken apart into line texts and values (see the module docs).
 #[doc(hidden)]

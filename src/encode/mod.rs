@@ -1,6 +1,122 @@
-//! Exposition encoders. Metric state knows nothing of text; an encoder
-//! knows its format and MIME type.
+//! Exposition encoders: the seam between the collector and the formats.
+//!
+//! The collector (`collect.rs`) walks a registry's families and series,
+//! reads their values from the shards, and hands an [`Encoder`] typed
+//! values: for each exported name of a family a [`FamilyView`], then per
+//! series its rendered label text and a counter value (`u64`), a gauge
+//! value (`i64`), a float, or a histogram's bucket counts and sum. The
+//! encoder knows its format and MIME type and nothing of shards; the
+//! collector knows nothing of any format. A new format is a new file here
+//! implementing [`Encoder`].
+//!
+//! The text 0.0.4 encoder ([`text`]) is built from:
+//!
+//! * [`layout`] — the text a family renders once, at registration (HELP and
+//!   TYPE lines, sample names, label text, histogram `le` tails);
+//! * `lines` — the line writer, on the output cursor (`cursor`) and its
+//!   pen (`pen`), with the short copies (`copy`) and the number spellings
+//!   (`number`, a leaf) beneath.
+//!
+//! Dependencies run one way: `copy`, `number` → `pen` → `cursor` →
+//! `lines` → `text`, with `layout` beside `lines`.
 
+mod copy;
+mod cursor;
+#[cfg(any(test, feature = "bench-internals"))]
 pub(crate) mod floor;
-pub(crate) mod put;
+pub(crate) mod layout;
+mod lines;
+mod number;
+mod pen;
 pub mod text;
+
+use layout::{LeTails, Variant};
+
+/// A family's metric type, as every format names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A monotonic counter (integer or float).
+    Counter,
+    /// A gauge (integer or float).
+    Gauge,
+    /// A histogram with explicit buckets.
+    Histogram,
+}
+
+/// What an encoder sees of one exported name of a family (its own name or
+/// a deprecated alias): the name, its pre-rendered text header, its kind,
+/// and for histograms the bucket bounds and their rendered `le` tails.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FamilyView<'a> {
+    /// The exported name and its rendered 0.0.4 header and sample names.
+    pub(crate) variant: &'a Variant,
+    /// The metric type.
+    pub(crate) kind: Kind,
+    /// A histogram's `le` tails, `+Inf` last (empty for other kinds).
+    pub(crate) le_tails: &'a LeTails,
+    /// A histogram's finite upper bounds (empty for other kinds).
+    pub(crate) bounds: &'a [f64],
+}
+
+impl<'a> FamilyView<'a> {
+    /// A view of a counter or gauge name.
+    pub(crate) fn plain(variant: &'a Variant, kind: Kind) -> FamilyView<'a> {
+        FamilyView {
+            variant,
+            kind,
+            le_tails: LeTails::none(),
+            bounds: &[],
+        }
+    }
+}
+
+/// An exposition format, fed by the collector (see the module docs).
+///
+/// For each exported name of a family the collector calls
+/// [`family`](Encoder::family) once and then the sample method of the
+/// family's kind any number of times, each call appending the lines of the
+/// series it yields, in order. Label text is the series' rendered
+/// `{name="value",...}` (empty for a family without labels). The
+/// iterators' closures carry the collector's reads; an encoder consumes
+/// each item once, in order, and keeps no reference past the call.
+///
+/// Implementations must not allocate once their output buffer has grown to
+/// the body's size: "a steady-state scrape allocates nothing" holds through
+/// every encoder.
+pub(crate) trait Encoder {
+    /// A family's exported name begins; its samples follow.
+    fn family(&mut self, family: &FamilyView<'_>);
+
+    /// Integer counter series: label text and value.
+    fn counters<'s>(
+        &mut self,
+        family: &FamilyView<'_>,
+        series: impl IntoIterator<Item = (&'s [u8], u64)>,
+    );
+
+    /// Integer gauge series: label text and value.
+    fn gauges<'s>(
+        &mut self,
+        family: &FamilyView<'_>,
+        series: impl IntoIterator<Item = (&'s [u8], i64)>,
+    );
+
+    /// Float counter or float gauge series (the family's kind says which):
+    /// label text and value.
+    fn floats<'s>(
+        &mut self,
+        family: &FamilyView<'_>,
+        series: impl IntoIterator<Item = (&'s [u8], f64)>,
+    );
+
+    /// Histogram series: `read` fills `buckets` (one cell per bound, then
+    /// `+Inf`; not cumulative) for an item and returns its label text and
+    /// sum. The count is the sum of the cells.
+    fn histograms<'s, T>(
+        &mut self,
+        family: &FamilyView<'_>,
+        buckets: &mut [u64],
+        series: impl IntoIterator<Item = T>,
+        read: impl FnMut(T, &mut [u64]) -> (&'s [u8], f64),
+    );
+}

@@ -15,9 +15,15 @@ use std::time::{Duration, Instant};
 
 use telemeter::parse::{Exposition, MetricType};
 
-/// The repository root.
+/// The repository root (the workspace's: these helpers also serve the
+/// CLI package's tests, in `cli/`).
 pub fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if here.join("cli").is_dir() {
+        here
+    } else {
+        here.parent().expect("cli/ sits in the workspace root")
+    }
 }
 
 /// The path of a built example binary, building the seed examples (once per
@@ -26,13 +32,39 @@ pub fn repo() -> &'static Path {
 pub fn example_bin(name: &str) -> PathBuf {
     static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
     BUILT
-        .get_or_init(build_examples)
+        .get_or_init(|| {
+            cargo_build(
+                &[
+                    "-p",
+                    "telemeter",
+                    "--example",
+                    "oxg_agent",
+                    "--example",
+                    "nexo_agent",
+                ],
+                "example",
+            )
+        })
         .get(name)
         .cloned()
         .unwrap_or_else(|| panic!("cargo built no example called {name}"))
 }
 
-fn build_examples() -> HashMap<String, PathBuf> {
+/// The path of the `telemeter` CLI (package `telemeter-cli`), built as
+/// [`example_bin`] builds the examples: the engine package's tests cannot
+/// name another package's binary with `CARGO_BIN_EXE_*`.
+pub fn telemeter_bin() -> PathBuf {
+    static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| cargo_build(&["-p", "telemeter-cli", "--bin", "telemeter"], "bin"))
+        .get("telemeter")
+        .cloned()
+        .expect("cargo built the telemeter binary")
+}
+
+/// Runs `cargo build ARGS` with this test's cargo, target directory and
+/// profile, and returns the executables of the targets of `kind` it built.
+fn cargo_build(args: &[&str], kind: &str) -> HashMap<String, PathBuf> {
     // This test runs as <target-dir>/[<triple>/]<profile>/deps/<test>.
     let exe = std::env::current_exe().expect("current_exe");
     let profile_dir = exe
@@ -56,15 +88,9 @@ fn build_examples() -> HashMap<String, PathBuf> {
     }
     let mut cmd = Command::new(env!("CARGO"));
     cmd.current_dir(repo())
-        .args([
-            "build",
-            "--example",
-            "oxg_agent",
-            "--example",
-            "nexo_agent",
-            "--message-format=json-render-diagnostics",
-            "--target-dir",
-        ])
+        .arg("build")
+        .args(args)
+        .args(["--message-format=json-render-diagnostics", "--target-dir"])
         .arg(target_dir);
     match profile.as_str() {
         "debug" => {}
@@ -81,8 +107,8 @@ fn build_examples() -> HashMap<String, PathBuf> {
     let out = cmd
         .stderr(Stdio::inherit())
         .output()
-        .expect("run cargo build --example");
-    assert!(out.status.success(), "cargo build of the examples failed");
+        .expect("run cargo build");
+    assert!(out.status.success(), "cargo build {args:?} failed");
     let mut bins = HashMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
@@ -91,11 +117,11 @@ fn build_examples() -> HashMap<String, PathBuf> {
         if msg["reason"] != "compiler-artifact" {
             continue;
         }
-        let is_example = msg["target"]["kind"]
+        let of_kind = msg["target"]["kind"]
             .as_array()
-            .is_some_and(|k| k.iter().any(|k| k == "example"));
+            .is_some_and(|k| k.iter().any(|k| k == kind));
         if let (true, Some(name), Some(exe)) = (
-            is_example,
+            of_kind,
             msg["target"]["name"].as_str(),
             msg["executable"].as_str(),
         ) {

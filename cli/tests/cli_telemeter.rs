@@ -1,7 +1,9 @@
 //! The `telemeter` binary: `demo` serves every surface and exits 0 on
 //! SIGTERM; `status` reads its admin console, and fails clearly otherwise.
 
+#[path = "../../tests/seed_support/mod.rs"]
 mod seed_support;
+#[path = "../../tests/server_support/mod.rs"]
 mod server_support;
 
 use std::io::{Read, Write};

@@ -5,6 +5,7 @@
 //! Needs the `prometheus` binary on PATH (Debian's `prometheus` package);
 //! without it the test says so on stderr and passes.
 
+#[path = "../../tests/server_support/mod.rs"]
 mod server_support;
 
 use std::io::{BufRead, BufReader};
