@@ -59,10 +59,7 @@ pub use error::{ParseError, ParseErrorKind};
 pub use exposition::{Exposition, MetricType, ParsedFamily, Sample};
 
 use error::err;
-use lexer::{
-    char_at, label_name_end, label_value, metric_name_end, parse_go_float, scan_until, skip_blanks,
-    slice, unescape_help, FloatError,
-};
+use lexer::{parse_go_float, Line};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -179,9 +176,6 @@ fn push_len_prefixed(key: &mut String, part: &str) {
 // The parser proper.
 // ---------------------------------------------------------------------------
 
-/// Up to this many labels, duplicates are found by a linear scan.
-const DUPLICATE_SCAN_LIMIT: usize = 16;
-
 /// What a sample is within its family.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -232,12 +226,11 @@ struct Parser {
 
 impl Parser {
     fn line(&mut self, line: &str, n: usize) -> Result<(), ParseError> {
-        let b = line.as_bytes();
-        let start = skip_blanks(b, 0);
-        match b.get(start) {
-            None => Ok(()),
-            Some(b'#') => self.comment(line, start + 1, n),
-            Some(_) => self.sample(line, start, n),
+        match lexer::line(line, n)? {
+            Line::Skip => Ok(()),
+            Line::Help { name, text } => self.help(name, text, n),
+            Line::Type { name, kind } => self.type_line(name, kind, n),
+            Line::Sample(sample) => self.record(sample, n),
         }
     }
 
@@ -248,76 +241,26 @@ impl Parser {
         })
     }
 
-    /// A `#` line: HELP, TYPE or an ignored comment. `pos` is just after `#`.
-    fn comment(&mut self, line: &str, pos: usize, n: usize) -> Result<(), ParseError> {
-        let b = line.as_bytes();
-        let kw_start = skip_blanks(b, pos);
-        let kw_end = scan_until(b, kw_start, b" \t");
-        let keyword = match line.get(kw_start..kw_end) {
-            Some("HELP") => "HELP",
-            Some("TYPE") => "TYPE",
-            _ => {
-                if b.contains(&b'\r') {
-                    return Err(err(n, ParseErrorKind::CarriageReturn));
-                }
-                return Ok(());
+    /// A HELP line for `name`, its text unescaped.
+    fn help(&mut self, name: &str, help: String, n: usize) -> Result<(), ParseError> {
+        let index = self.open_for_metadata(name, "HELP", n)?;
+        if let Some(family) = self.families.get_mut(index) {
+            if family.help.is_some() {
+                return Err(err(
+                    n,
+                    ParseErrorKind::DuplicateHelp {
+                        family: name.to_owned(),
+                    },
+                ));
             }
-        };
-        let name_start = skip_blanks(b, kw_end);
-        let name_end = metric_name_end(b, name_start);
-        match b.get(name_end) {
-            None | Some(b' ' | b'\t') if name_end > name_start => {}
-            None => return Err(err(n, ParseErrorKind::MissingMetadataName { keyword })),
-            Some(b'\r') => return Err(err(n, ParseErrorKind::CarriageReturn)),
-            Some(_) => {
-                let end = scan_until(b, name_start, b" \t");
-                let found = slice(line, name_start, end);
-                if found.contains('\r') {
-                    return Err(err(n, ParseErrorKind::CarriageReturn));
-                }
-                return Err(err(n, ParseErrorKind::InvalidMetricName { found }));
-            }
+            family.help = Some(help);
         }
-        let name = line.get(name_start..name_end).unwrap_or_default();
-        let text_start = skip_blanks(b, name_end);
-        let text = line.get(text_start..).unwrap_or_default();
-        if keyword == "HELP" {
-            let help = unescape_help(text).map_err(|kind| err(n, kind))?;
-            let index = self.open_for_metadata(name, keyword, n)?;
-            if let Some(family) = self.families.get_mut(index) {
-                if family.help.is_some() {
-                    return Err(err(
-                        n,
-                        ParseErrorKind::DuplicateHelp {
-                            family: name.to_owned(),
-                        },
-                    ));
-                }
-                family.help = Some(help);
-            }
-            return Ok(());
-        }
-        if text.contains('\r') {
-            return Err(err(n, ParseErrorKind::CarriageReturn));
-        }
-        if text.is_empty() {
-            return Err(err(
-                n,
-                ParseErrorKind::MissingType {
-                    family: name.to_owned(),
-                },
-            ));
-        }
-        let Some(kind) = MetricType::from_token(text) else {
-            return Err(err(
-                n,
-                ParseErrorKind::UnknownType {
-                    family: name.to_owned(),
-                    found: text.to_owned(),
-                },
-            ));
-        };
-        let index = self.open_for_metadata(name, keyword, n)?;
+        Ok(())
+    }
+
+    /// A TYPE line giving `name` the type `kind`.
+    fn type_line(&mut self, name: &str, kind: MetricType, n: usize) -> Result<(), ParseError> {
+        let index = self.open_for_metadata(name, "TYPE", n)?;
         if self.typed.get(index).copied().unwrap_or(false) {
             return Err(err(
                 n,
@@ -526,205 +469,6 @@ impl Parser {
             }
         }
         Ok((self.open_new(name)?, Role::Plain))
-    }
-
-    /// A sample line starting at byte `start`.
-    fn sample(&mut self, line: &str, start: usize, n: usize) -> Result<(), ParseError> {
-        let b = line.as_bytes();
-        let name_end = metric_name_end(b, start);
-        let name_ok =
-            name_end > start && matches!(b.get(name_end), None | Some(b' ' | b'\t' | b'{'));
-        if !name_ok {
-            let end = scan_until(b, start, b" \t{");
-            let found = slice(line, start, end);
-            if found.contains('\r') {
-                return Err(err(n, ParseErrorKind::CarriageReturn));
-            }
-            return Err(err(n, ParseErrorKind::InvalidMetricName { found }));
-        }
-        let name = line.get(start..name_end).unwrap_or_default();
-        let mut i = name_end;
-
-        let mut labels: Vec<(String, String)> = Vec::new();
-        if b.get(i) == Some(&b'{') {
-            i = self.labels(line, i + 1, n, &mut labels)?;
-            if labels.len() > DUPLICATE_SCAN_LIMIT {
-                let mut names: Vec<&str> = labels.iter().map(|(k, _)| k.as_str()).collect();
-                names.sort_unstable();
-                if let Some(pair) = names.windows(2).find(|pair| pair.first() == pair.get(1)) {
-                    let name = pair.first().copied().unwrap_or_default().to_owned();
-                    return Err(err(n, ParseErrorKind::DuplicateLabelName { name }));
-                }
-            }
-            match b.get(i) {
-                Some(b' ' | b'\t') | None => {}
-                Some(b'\r') => return Err(err(n, ParseErrorKind::CarriageReturn)),
-                Some(_) => return Err(err(n, ParseErrorKind::MissingSeparator)),
-            }
-        }
-
-        i = skip_blanks(b, i);
-        if i >= b.len() {
-            return Err(err(n, ParseErrorKind::MissingValue));
-        }
-        let value_end = scan_until(b, i, b" \t");
-        let token = line.get(i..value_end).unwrap_or_default();
-        if token.contains('\r') {
-            return Err(err(n, ParseErrorKind::CarriageReturn));
-        }
-        let value = match parse_go_float(token) {
-            Ok(value) => value,
-            Err(FloatError::Syntax) => {
-                return Err(err(
-                    n,
-                    ParseErrorKind::InvalidValue {
-                        found: token.to_owned(),
-                    },
-                ))
-            }
-            Err(FloatError::Range) => {
-                return Err(err(
-                    n,
-                    ParseErrorKind::ValueOutOfRange {
-                        found: token.to_owned(),
-                    },
-                ))
-            }
-        };
-
-        let mut timestamp_ms = None;
-        if value_end < b.len() {
-            let ts_start = skip_blanks(b, value_end);
-            if ts_start >= b.len() {
-                return Err(err(n, ParseErrorKind::TrailingWhitespace));
-            }
-            let ts_end = scan_until(b, ts_start, b" \t");
-            let token = line.get(ts_start..ts_end).unwrap_or_default();
-            if token.contains('\r') {
-                return Err(err(n, ParseErrorKind::CarriageReturn));
-            }
-            match token.parse::<i64>() {
-                Ok(ts) => timestamp_ms = Some(ts),
-                Err(_) => {
-                    return Err(err(
-                        n,
-                        ParseErrorKind::InvalidTimestamp {
-                            found: token.to_owned(),
-                        },
-                    ))
-                }
-            }
-            if ts_end < b.len() {
-                let extra_start = skip_blanks(b, ts_end);
-                if extra_start >= b.len() {
-                    return Err(err(n, ParseErrorKind::TrailingWhitespace));
-                }
-                let found = slice(line, extra_start, b.len());
-                if found.contains('\r') {
-                    return Err(err(n, ParseErrorKind::CarriageReturn));
-                }
-                return Err(err(n, ParseErrorKind::TrailingContent { found }));
-            }
-        }
-
-        self.record(
-            Sample {
-                name: name.to_owned(),
-                labels,
-                value,
-                timestamp_ms,
-            },
-            n,
-        )
-    }
-
-    /// Parses a label set from just after `{` up to and including `}`,
-    /// returning the index after `}`.
-    fn labels(
-        &mut self,
-        line: &str,
-        mut i: usize,
-        n: usize,
-        labels: &mut Vec<(String, String)>,
-    ) -> Result<usize, ParseError> {
-        let b = line.as_bytes();
-        loop {
-            i = skip_blanks(b, i);
-            match b.get(i) {
-                None => return Err(err(n, ParseErrorKind::UnterminatedLabelSet)),
-                Some(b'}') => return Ok(i + 1),
-                _ => {}
-            }
-            let name_end = label_name_end(b, i);
-            // A name is a run of name bytes ended by a delimiter; `x-y` or
-            // `é` is a bad name, `x}` a good name missing its `=`.
-            let delimited = matches!(
-                b.get(name_end),
-                None | Some(b' ' | b'\t' | b'=' | b',' | b'}' | b'"')
-            );
-            if name_end == i || !delimited {
-                let end = scan_until(b, i, b" \t=,}\"");
-                let found = slice(line, i, end);
-                if found.contains('\r') {
-                    return Err(err(n, ParseErrorKind::CarriageReturn));
-                }
-                return Err(err(n, ParseErrorKind::InvalidLabelName { found }));
-            }
-            let label = line.get(i..name_end).unwrap_or_default();
-            if label.starts_with("__") {
-                return Err(err(
-                    n,
-                    ParseErrorKind::ReservedLabelName {
-                        name: label.to_owned(),
-                    },
-                ));
-            }
-            // Linear for the usual few labels; long label sets are checked
-            // after the loop, in `sample`, in n log n.
-            if labels.len() <= DUPLICATE_SCAN_LIMIT && labels.iter().any(|(k, _)| k == label) {
-                return Err(err(
-                    n,
-                    ParseErrorKind::DuplicateLabelName {
-                        name: label.to_owned(),
-                    },
-                ));
-            }
-            i = skip_blanks(b, name_end);
-            if b.get(i) != Some(&b'=') {
-                return Err(err(
-                    n,
-                    ParseErrorKind::ExpectedEquals {
-                        label: label.to_owned(),
-                    },
-                ));
-            }
-            i = skip_blanks(b, i + 1);
-            if b.get(i) != Some(&b'"') {
-                return Err(err(
-                    n,
-                    ParseErrorKind::ExpectedQuote {
-                        label: label.to_owned(),
-                    },
-                ));
-            }
-            let (value, after) = label_value(line, i + 1, label).map_err(|kind| err(n, kind))?;
-            labels.push((label.to_owned(), value));
-            i = skip_blanks(b, after);
-            match b.get(i) {
-                Some(b',') => i += 1,
-                Some(b'}') => return Ok(i + 1),
-                None => return Err(err(n, ParseErrorKind::UnterminatedLabelSet)),
-                Some(b'\r') => return Err(err(n, ParseErrorKind::CarriageReturn)),
-                Some(_) => {
-                    return Err(err(
-                        n,
-                        ParseErrorKind::ExpectedLabelSeparator {
-                            found: char_at(line, i),
-                        },
-                    ))
-                }
-            }
-        }
     }
 
     /// Checks a parsed sample against its family and records it.
