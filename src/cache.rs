@@ -139,11 +139,28 @@ impl std::fmt::Debug for HandleRef {
     }
 }
 
-/// Runs `f` on the series for `values` (see the module docs), creating it
-/// on first use. `f` runs while the cache is borrowed; a lookup from inside
-/// `f` finds it busy and takes the map.
+/// Runs `f` on the series for `values` in the family with id `family`
+/// (see the module docs): a cached entry made before the family's
+/// `removals` count last moved is stale; a miss asks `find` for the series
+/// and whether it may be cached (the overflow series may not). `f` runs
+/// while the cache is borrowed; a lookup from inside `f` finds it busy and
+/// asks `find`.
 #[cfg(not(telemeter_loom))]
 pub(crate) use imp::lookup;
+
+/// Under loom there is no cache: every lookup asks `find`.
+#[cfg(telemeter_loom)]
+#[inline]
+pub(crate) fn lookup<R>(
+    _family: u64,
+    _removals: &crate::sync::AtomicU64,
+    values: &[&str],
+    find: impl Fn(&[&str]) -> (Series, bool),
+    f: impl FnOnce(Found<'_>) -> R,
+) -> R {
+    let (series, _) = find(values);
+    f(Found::uncached(&series))
+}
 
 /// The cache's reading of a label value of at most 8 bytes (see `lane`),
 /// for the lookup floor of `benches/hot_path.rs`, which reads values
@@ -157,9 +174,8 @@ pub fn value_lane(b: &[u8]) -> u64 {
 #[cfg(not(telemeter_loom))]
 mod imp {
     use super::{Found, HandleRef, LEND_BATCH, MAX_SPARES};
-    use crate::family::FamilyCore;
     use crate::series::{Header, Series};
-    use crate::sync::Ordering;
+    use crate::sync::{AtomicU64, Ordering};
     use std::cell::RefCell;
     use std::hash::{BuildHasher, Hasher};
 
@@ -625,8 +641,9 @@ mod imp {
             set: usize,
             key: &Key,
             removals: u64,
-            core: &FamilyCore,
+            family: u64,
             values: &[&str],
+            find: &impl Fn(&[&str]) -> (Series, bool),
         ) -> Result<usize, Series> {
             let base = set * WAYS;
             let next = (set + 1) % SETS * WAYS;
@@ -634,7 +651,7 @@ mod imp {
                 let found = (0..WAYS).find(|w| {
                     self.entries[next + w]
                         .as_ref()
-                        .is_some_and(|e| e.matches(key, core.id, removals, values))
+                        .is_some_and(|e| e.matches(key, family, removals, values))
                 });
                 if let Some(w) = found {
                     return Ok(next + w);
@@ -642,7 +659,7 @@ mod imp {
             }
             #[cfg(test)]
             MISSES.with(|m| m.set(m.get() + 1));
-            let (series, cacheable) = core.find_or_create(values);
+            let (series, cacheable) = find(values);
             if !cacheable {
                 return Err(series);
             }
@@ -666,7 +683,7 @@ mod imp {
             // series, which frees its slots.
             self.entries[slot] = Some(Entry {
                 key: *key,
-                family: core.id,
+                family,
                 removals,
                 long: (key.meta == LONG).then(|| encode_key(values)),
                 series,
@@ -692,8 +709,10 @@ mod imp {
 
     #[inline]
     pub(crate) fn lookup<R>(
-        core: &FamilyCore,
+        family: u64,
+        removals: &AtomicU64,
         values: &[&str],
+        find: impl Fn(&[&str]) -> (Series, bool),
         f: impl FnOnce(Found<'_>) -> R,
     ) -> R {
         let mut f = Some(f);
@@ -706,8 +725,8 @@ mod imp {
                 cache.fill();
             }
             let (key, hash) = key_of(cache.seed, values);
-            let set = set_of(hash, core.id);
-            let removals = core.removals.load(Ordering::Relaxed);
+            let set = set_of(hash, family);
+            let removals = removals.load(Ordering::Relaxed);
             let base = set * WAYS;
             // `Cache::miss` searches the next set the same way. A shared
             // `Cache::way_in(&self, ..)` for both cost the borrowed lookup
@@ -717,14 +736,14 @@ mod imp {
             let way = (0..WAYS).find(|w| {
                 cache.entries[base + w]
                     .as_ref()
-                    .is_some_and(|e| e.matches(&key, core.id, removals, values))
+                    .is_some_and(|e| e.matches(&key, family, removals, values))
             });
             let slot = match way {
                 Some(w) => {
                     cache.recent[set].0 = w as u8;
                     base + w
                 }
-                None => match cache.miss(set, &key, removals, core, values) {
+                None => match cache.miss(set, &key, removals, family, values, &find) {
                     Ok(slot) => slot,
                     Err(series) => {
                         return Some((f.take().expect("once"))(Found::uncached(&series)))
@@ -741,7 +760,7 @@ mod imp {
             Ok(Some(r)) => r,
             // Thread-local teardown, or a lookup from inside `f`: the map.
             _ => {
-                let (series, _) = core.find_or_create(values);
+                let (series, _) = find(values);
                 (f.take().expect("not called yet"))(Found::uncached(&series))
             }
         }

@@ -6,6 +6,7 @@
 //! outside any `catch_unwind`. [`catch`] drops the payload under a second
 //! `catch_unwind` and leaks the payload of that second panic, if any, so
 //! that a host's panic never escapes into a scrape or a server task.
+#![forbid(unsafe_code)]
 
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -1,4 +1,5 @@
 //! Counters: sharded, monotonically increasing values.
+#![forbid(unsafe_code)]
 
 use crate::cache::HandleRef;
 use crate::shard::{pool, with_shard, PackedLoc};

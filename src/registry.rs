@@ -1,4 +1,5 @@
 //! Registries: families in registration order, validated names, aliases.
+#![forbid(unsafe_code)]
 
 use std::collections::HashSet;
 use std::fmt;

@@ -5,6 +5,7 @@
 //! `RUSTFLAGS="--cfg telemeter_loom"` swaps them all for loom's model-checked
 //! versions at once (the same pattern as tokio's `src/loom/mod.rs` and
 //! crossbeam-utils). Nothing else in the crate names `std::sync::atomic`.
+#![forbid(unsafe_code)]
 
 #[cfg(not(telemeter_loom))]
 pub(crate) use std::sync::{

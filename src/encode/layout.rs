@@ -2,6 +2,7 @@
 //! copies it: each exported name's `# HELP`/`# TYPE` header and sample
 //! names ([`Variant`]), a series' label text, and a histogram's `le` tails
 //! ([`LeTails`]).
+#![forbid(unsafe_code)]
 
 use super::number::{f64_form, F64Form};
 use super::pen::TailPad;

@@ -3,416 +3,24 @@
 // loom (a mutex-guarded `HashMap` and plain counting stand in).
 #![cfg_attr(telemeter_loom, allow(dead_code))]
 
+mod map;
+mod metric;
+mod opts;
+
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
-use crate::cache::{Found, HandleRef};
+use map::LabelMap;
+use metric::with_borrowed;
+pub use metric::Metric;
+pub(crate) use opts::Layout;
+pub use opts::{Opts, DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE};
+
+use crate::cache::Found;
 use crate::encode::layout::{render_labels, render_le_tails, LeTails, Variant};
 pub(crate) use crate::series::Series;
 use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
-use crate::{Buckets, Counter, Error, FloatCounter, FloatGauge, Gauge, Histogram};
-
-/// The label value every label of a family's overflow series carries.
-pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
-
-/// The default per-family cardinality limit.
-///
-/// Past it, `with_label_values` with a new label set returns the family's
-/// single overflow series (every label value [`OVERFLOW_LABEL_VALUE`]) and
-/// counts the redirect in `telemeter_series_overflow_total{family="..."}`.
-/// Change it per family with [`Opts::max_series`] or per registry with
-/// [`RegistryBuilder::default_max_series`](crate::RegistryBuilder::default_max_series).
-pub const DEFAULT_MAX_SERIES: usize = 10_000;
-
-/// What a family is called and how it is labelled.
-///
-/// # Examples
-///
-/// ```
-/// use telemeter::{Opts, Registry};
-/// let reg = Registry::new();
-/// let fam = reg.counter_family(
-///     Opts::new("oxg_rpc_requests_total", "Total RPC calls handled by the component.")
-///         .labels(&["component", "method"])
-///         .alias("glyph_rpc_requests_total")
-///         .max_series(1_000),
-/// )?;
-/// fam.with_label_values(&["api", "Get"])?.inc();
-/// # Ok::<(), telemeter::Error>(())
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-#[must_use]
-pub struct Opts {
-    pub(crate) name: String,
-    pub(crate) help: String,
-    pub(crate) labels: Vec<String>,
-    pub(crate) aliases: Vec<String>,
-    pub(crate) max_series: Option<usize>,
-}
-
-impl Opts {
-    /// A family called `name` with HELP text `help` and no labels.
-    ///
-    /// Leading spaces and tabs of `help` are dropped: in text format 0.0.4
-    /// they are indistinguishable from the separator after the name, and
-    /// Prometheus drops them too. Everything else, newlines and backslashes
-    /// included, is escaped and reaches the scraper unchanged.
-    pub fn new(name: impl Into<String>, help: impl Into<String>) -> Opts {
-        let help: String = help.into();
-        let trimmed = help.trim_start_matches([' ', '\t']);
-        let help = if trimmed.len() == help.len() {
-            help
-        } else {
-            trimmed.to_string()
-        };
-        Opts {
-            name: name.into(),
-            help,
-            labels: Vec::new(),
-            aliases: Vec::new(),
-            max_series: None,
-        }
-    }
-
-    /// The label names, in the order values will be given.
-    pub fn labels(mut self, names: &[&str]) -> Opts {
-        self.labels = names.iter().map(|s| s.to_string()).collect();
-        self
-    }
-
-    /// A deprecated alias: every series is also exported under `name`, with
-    /// HELP `Deprecated: use <new name>. <help>`.
-    pub fn alias(mut self, name: impl Into<String>) -> Opts {
-        self.aliases.push(name.into());
-        self
-    }
-
-    /// The cardinality limit (see [`DEFAULT_MAX_SERIES`]). At least 1.
-    pub fn max_series(mut self, n: usize) -> Opts {
-        self.max_series = Some(n.max(1));
-        self
-    }
-}
-
-/// How a family's series store their values.
-#[derive(Clone, Debug)]
-pub(crate) enum Layout {
-    Counter,
-    FloatCounter,
-    Gauge,
-    FloatGauge,
-    Histogram(Buckets),
-}
-
-impl Layout {
-    pub(crate) fn type_name(&self) -> &'static str {
-        match self {
-            Layout::Counter | Layout::FloatCounter => "counter",
-            Layout::Gauge | Layout::FloatGauge => "gauge",
-            Layout::Histogram(_) => "histogram",
-        }
-    }
-}
-
-mod sealed {
-    /// Seals [`super::Metric`].
-    pub trait Sealed {}
-}
-
-/// A handle type a [`Family`] can hand out. Sealed: implemented by
-/// [`Counter`], [`FloatCounter`], [`Gauge`], [`FloatGauge`] and
-/// [`Histogram`].
-pub trait Metric: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static {
-    #[doc(hidden)]
-    fn __from_series(series: HandleRef) -> Self;
-    /// As `__from_series`, for a handle that lives only while its family
-    /// is borrowed, with the family's bucket layout at hand.
-    #[doc(hidden)]
-    #[inline(always)]
-    fn __borrowed(series: HandleRef, _family_buckets: Option<&Buckets>) -> Self {
-        Self::__from_series(series)
-    }
-}
-
-macro_rules! impl_metric {
-    ($($ty:ident),*) => {$(
-        impl sealed::Sealed for $ty {}
-        impl Metric for $ty {
-            #[inline]
-            fn __from_series(series: HandleRef) -> Self {
-                $ty::from_series(series)
-            }
-        }
-    )*};
-}
-impl_metric!(Counter, FloatCounter, Gauge, FloatGauge);
-impl sealed::Sealed for Histogram {}
-impl Metric for Histogram {
-    #[inline]
-    fn __from_series(series: HandleRef) -> Self {
-        Histogram::from_series(series)
-    }
-    #[inline(always)]
-    fn __borrowed(series: HandleRef, family_buckets: Option<&Buckets>) -> Self {
-        match family_buckets {
-            Some(b) => Histogram::with_family_buckets(series, b),
-            None => Histogram::from_series(series),
-        }
-    }
-}
-
-/// Runs `f` on a handle of type `M` that borrows `series` instead of
-/// owning a reference count: no atomic read-modify-write.
-#[inline]
-fn with_borrowed<M: Metric, R>(
-    series: &Series,
-    family_buckets: Option<&Buckets>,
-    f: impl FnOnce(&M) -> R,
-) -> R {
-    // SAFETY: `ptr::read` makes a bitwise copy of a live reference-counted
-    // pointer without counting it; the handle built from it is wrapped in
-    // `ManuallyDrop` and never dropped, so the count is never decremented
-    // either. The original `series` is borrowed for the whole call, so the
-    // copy never outlives it. A clone `f` makes counts as usual.
-    let handle = unsafe {
-        std::mem::ManuallyDrop::new(M::__borrowed(
-            HandleRef::new(std::ptr::read(series)),
-            family_buckets,
-        ))
-    };
-    f(&handle)
-}
-
-/// A series as stored in the lookup map: hashed and compared by the label
-/// values in its text, so the map needs no separate key.
-#[derive(Debug)]
-struct SeriesKey(Series);
-
-impl PartialEq for SeriesKey {
-    fn eq(&self, other: &SeriesKey) -> bool {
-        self.0.text() == other.0.text()
-    }
-}
-
-impl Eq for SeriesKey {}
-
-/// A label set as given by a caller; hashes exactly like [`SeriesKey`].
-#[derive(Debug)]
-struct LabelRef<'a>(&'a [&'a str]);
-
-/// Values are hashed in order, each followed by a 0xff separator byte
-/// (never part of UTF-8), so ("ab", "c") and ("a", "bc") hash differently;
-/// equality is always checked after the hash matches.
-/// Both sides of the map ([`SeriesKey`] and [`LabelRef`]) hash through
-/// here, so their hashes agree by construction.
-fn hash_values<H: Hasher>(values: impl Iterator<Item = impl AsRef<[u8]>>, state: &mut H) {
-    for v in values {
-        state.write(v.as_ref());
-        state.write_u8(0xff);
-    }
-}
-
-/// The escaped label values of a rendered label set `{n1="v1",n2="v2"}`,
-/// in order. Label names never contain `=` or `"`, and an escaped value
-/// never contains an unescaped `"`, so no label names are needed.
-struct TextValues<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> TextValues<'a> {
-    fn new(text: &'a [u8]) -> TextValues<'a> {
-        TextValues {
-            rest: text.get(1..).unwrap_or_default(),
-        }
-    }
-}
-
-impl<'a> Iterator for TextValues<'a> {
-    type Item = &'a [u8];
-
-    fn next(&mut self) -> Option<&'a [u8]> {
-        let eq = self.rest.iter().position(|&b| b == b'=')?;
-        let value = &self.rest[eq + 2..]; // past `="`
-        let mut i = 0;
-        while value[i] != b'"' {
-            i += if value[i] == b'\\' { 2 } else { 1 };
-        }
-        self.rest = &value[i + 1..];
-        Some(&value[..i])
-    }
-}
-
-/// Whether the escaped value `esc` is `v` escaped.
-#[inline]
-fn escaped_eq(esc: &[u8], v: &[u8]) -> bool {
-    if esc.len() == v.len() {
-        // Escaping only lengthens: equal lengths mean nothing was escaped.
-        return esc == v && !esc.contains(&b'\\');
-    }
-    if esc.len() < v.len() {
-        return false;
-    }
-    let mut rest = esc;
-    for &b in v {
-        let want: &[u8] = match b {
-            b'\\' => b"\\\\",
-            b'"' => b"\\\"",
-            b'\n' => b"\\n",
-            _ => std::slice::from_ref(&b),
-        };
-        match rest.strip_prefix(want) {
-            Some(r) => rest = r,
-            None => return false,
-        }
-    }
-    rest.is_empty()
-}
-
-/// `esc` with its escapes undone.
-fn unescape(esc: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    if !esc.contains(&b'\\') {
-        return std::borrow::Cow::Borrowed(esc);
-    }
-    let mut out = Vec::with_capacity(esc.len());
-    let mut i = 0;
-    while i < esc.len() {
-        if esc[i] == b'\\' {
-            out.push(match esc[i + 1] {
-                b'n' => b'\n',
-                other => other,
-            });
-            i += 2;
-        } else {
-            out.push(esc[i]);
-            i += 1;
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-/// Whether the rendered label set `text` holds exactly `values`.
-fn text_is(text: &[u8], values: &[&str]) -> bool {
-    let mut found = TextValues::new(text);
-    values.iter().all(|v| {
-        found
-            .next()
-            .is_some_and(|esc| escaped_eq(esc, v.as_bytes()))
-    }) && found.next().is_none()
-}
-
-impl Hash for SeriesKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        // The values the text was built from, unescaped.
-        hash_values(TextValues::new(self.0.text()).map(unescape), state);
-    }
-}
-
-impl Hash for LabelRef<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        hash_values(self.0.iter(), state);
-    }
-}
-
-impl papaya::Equivalent<SeriesKey> for LabelRef<'_> {
-    fn equivalent(&self, key: &SeriesKey) -> bool {
-        text_is(key.0.text(), self.0)
-    }
-}
-
-/// The label-set → series map: lock-free lookups (papaya: readers never
-/// wait for a writer, and resizes are incremental so no reader stalls
-/// behind a rehash). Under loom, a mutex-guarded map stands in: the models
-/// check telemeter's own protocols, not papaya's.
-///
-/// A papaya map carries its own reclamation state (about 18 KB), so it is
-/// created only when a family gets its first labelled series; a family
-/// without labels keeps its one series in an `ArcSwapOption` instead.
-#[cfg(not(telemeter_loom))]
-struct LabelMap {
-    /// Boxed: the map's handle is large, and a family without labels has
-    /// none.
-    map: std::sync::OnceLock<Box<papaya::HashSet<SeriesKey, foldhash::fast::RandomState>>>,
-    single: arc_swap::ArcSwapAny<Option<Series>>,
-}
-
-#[cfg(not(telemeter_loom))]
-impl LabelMap {
-    fn new() -> LabelMap {
-        LabelMap {
-            map: std::sync::OnceLock::new(),
-            single: arc_swap::ArcSwapAny::new(None),
-        }
-    }
-
-    #[inline]
-    fn get_with<R>(&self, values: &[&str], f: impl FnOnce(&Series) -> R) -> Option<R> {
-        if values.is_empty() {
-            return self.single.load().as_ref().map(f);
-        }
-        let map = self.map.get()?;
-        let guard = map.guard();
-        map.get(&LabelRef(values), &guard).map(|k| f(&k.0))
-    }
-
-    fn get_arc(&self, values: &[&str]) -> Option<Series> {
-        self.get_with(values, Series::clone)
-    }
-
-    fn insert(&self, values: &[&str], series: Series) {
-        if values.is_empty() {
-            self.single.store(Some(series));
-            return;
-        }
-        let map = self.map.get_or_init(|| {
-            Box::new(
-                papaya::HashSet::builder()
-                    .hasher(foldhash::fast::RandomState::default())
-                    .build(),
-            )
-        });
-        map.pin().insert(SeriesKey(series));
-    }
-
-    fn remove(&self, values: &[&str]) -> bool {
-        if values.is_empty() {
-            return self.single.swap(None).is_some();
-        }
-        self.map
-            .get()
-            .is_some_and(|m| m.pin().remove(&LabelRef(values)))
-    }
-}
-
-#[cfg(telemeter_loom)]
-struct LabelMap(Mutex<std::collections::HashMap<Vec<String>, Series>>);
-
-#[cfg(telemeter_loom)]
-impl LabelMap {
-    fn new() -> LabelMap {
-        LabelMap(Mutex::new(std::collections::HashMap::new()))
-    }
-
-    fn get_with<R>(&self, values: &[&str], f: impl FnOnce(&Series) -> R) -> Option<R> {
-        let key: Vec<String> = values.iter().map(|s| s.to_string()).collect();
-        lock(&self.0).get(&key).map(f)
-    }
-
-    fn get_arc(&self, values: &[&str]) -> Option<Series> {
-        let key: Vec<String> = values.iter().map(|s| s.to_string()).collect();
-        lock(&self.0).get(&key).cloned()
-    }
-
-    fn insert(&self, values: &[&str], series: Series) {
-        let key: Vec<String> = values.iter().map(|s| s.to_string()).collect();
-        lock(&self.0).insert(key, series);
-    }
-
-    fn remove(&self, values: &[&str]) -> bool {
-        let key: Vec<String> = values.iter().map(|s| s.to_string()).collect();
-        lock(&self.0).remove(&key).is_some()
-    }
-}
+use crate::{Buckets, Error};
 
 /// Series in scrape order, plus the overflow series. Guarded by the family
 /// mutex, which serialises inserts and removals (never lookups).
@@ -465,10 +73,8 @@ pub(crate) struct FamilyCore {
     pub(crate) list: Mutex<SeriesList>,
     pub(crate) overflowed: AtomicU64,
     /// Process-unique id, for the per-thread lookup cache.
-    #[cfg_attr(telemeter_loom, allow(dead_code))]
     pub(crate) id: u64,
     /// Bumped by every removal: cached lookups from before it are stale.
-    #[cfg_attr(telemeter_loom, allow(dead_code))]
     pub(crate) removals: AtomicU64,
 }
 
@@ -591,25 +197,18 @@ impl FamilyCore {
     #[inline(always)]
     fn lookup<R>(&self, values: &[&str], f: impl FnOnce(Found<'_>) -> R) -> Result<R, Error> {
         self.check_arity(values)?;
-        #[cfg(not(telemeter_loom))]
-        {
-            Ok(crate::cache::lookup(self, values, f))
-        }
-        #[cfg(telemeter_loom)]
-        {
-            let (s, _) = self
-                .map
-                .get_arc(values)
-                .map(|s| (s, false))
-                .unwrap_or_else(|| self.get_or_insert(values));
-            Ok(f(Found::uncached(&s)))
-        }
+        Ok(crate::cache::lookup(
+            self.id,
+            &self.removals,
+            values,
+            |values| self.find_or_create(values),
+            f,
+        ))
     }
 
     /// The shared-map path behind the cache: the series, and whether it may
     /// be cached.
-    #[cfg(not(telemeter_loom))]
-    pub(crate) fn find_or_create(&self, values: &[&str]) -> (Series, bool) {
+    fn find_or_create(&self, values: &[&str]) -> (Series, bool) {
         match self.map.get_arc(values) {
             Some(s) => (s, true),
             None => {
@@ -926,83 +525,4 @@ macro_rules! fixed_label {
             }
         }
     };
-}
-
-#[cfg(all(test, not(telemeter_loom)))]
-mod key_tests {
-    use std::hash::BuildHasher;
-
-    use super::*;
-    use crate::encode::layout::render_labels;
-
-    fn key(values: &[&str]) -> SeriesKey {
-        let names: Vec<String> = (0..values.len()).map(|i| format!("l{i}")).collect();
-        SeriesKey(Series::sharded(1, &render_labels(&names, values)))
-    }
-
-    fn check(values: &[&str]) {
-        let k = key(values);
-        let found: Vec<Vec<u8>> = TextValues::new(k.0.text())
-            .map(|esc| unescape(esc).into_owned())
-            .collect();
-        let want: Vec<Vec<u8>> = values.iter().map(|v| v.as_bytes().to_vec()).collect();
-        assert_eq!(found, want, "values of {:?}", k.0);
-        assert!(text_is(k.0.text(), values), "{values:?}");
-        let state = foldhash::fast::FixedState::with_seed(7);
-        assert_eq!(
-            state.hash_one(&k),
-            state.hash_one(LabelRef(values)),
-            "{values:?}"
-        );
-    }
-
-    #[test]
-    fn label_text_gives_back_the_values_it_was_rendered_from() {
-        for values in [
-            &["GET", "200"][..],
-            &["", ""],
-            &["a\"b", "c\\d", "e\nf"],
-            &["\\", "\"", "\n"],
-            &["x=\"y\",z=\"w\"}", "{}#"],
-            &["ünïcödé ✓", "\\n"],
-            &["\\\"", "\"\\"],
-        ] {
-            check(values);
-        }
-    }
-
-    #[test]
-    fn label_text_rejects_every_other_value_set() {
-        let k = key(&["a\\b", "c"]);
-        for other in [
-            &["a\\b", "d"][..],
-            &["a\\\\b", "c"],
-            &["a\\b"],
-            &["a\\b", "c", ""],
-            &["ab", "c"],
-            &["a\\", "bc"],
-            &["a\"b", "c"],
-            &["a\\b", "c\""],
-        ] {
-            assert!(!text_is(k.0.text(), other), "{other:?}");
-        }
-        assert!(escaped_eq(b"a\\\\b", b"a\\b"));
-        assert!(!escaped_eq(b"a\\\\b", b"a\\\\"));
-        assert!(!escaped_eq(b"a\\nb", b"a\\nb"));
-        assert!(escaped_eq(b"a\\nb", b"a\nb"));
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn any_values_round_trip_through_the_label_text(
-            values in proptest::collection::vec(".*", 1..4),
-            other in proptest::collection::vec(".*", 1..4),
-        ) {
-            let values: Vec<&str> = values.iter().map(String::as_str).collect();
-            let other: Vec<&str> = other.iter().map(String::as_str).collect();
-            check(&values);
-            let k = key(&values);
-            proptest::prop_assert_eq!(text_is(k.0.text(), &other), values == other);
-        }
-    }
 }

@@ -1,0 +1,107 @@
+//! What a family is called and how it is labelled ([`Opts`]), its limits,
+//! and how its series store their values ([`Layout`]).
+#![forbid(unsafe_code)]
+
+use crate::Buckets;
+
+/// The label value every label of a family's overflow series carries.
+pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
+
+/// The default per-family cardinality limit.
+///
+/// Past it, `with_label_values` with a new label set returns the family's
+/// single overflow series (every label value [`OVERFLOW_LABEL_VALUE`]) and
+/// counts the redirect in `telemeter_series_overflow_total{family="..."}`.
+/// Change it per family with [`Opts::max_series`] or per registry with
+/// [`RegistryBuilder::default_max_series`](crate::RegistryBuilder::default_max_series).
+pub const DEFAULT_MAX_SERIES: usize = 10_000;
+
+/// What a family is called and how it is labelled.
+///
+/// # Examples
+///
+/// ```
+/// use telemeter::{Opts, Registry};
+/// let reg = Registry::new();
+/// let fam = reg.counter_family(
+///     Opts::new("oxg_rpc_requests_total", "Total RPC calls handled by the component.")
+///         .labels(&["component", "method"])
+///         .alias("glyph_rpc_requests_total")
+///         .max_series(1_000),
+/// )?;
+/// fam.with_label_values(&["api", "Get"])?.inc();
+/// # Ok::<(), telemeter::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[must_use]
+pub struct Opts {
+    pub(crate) name: String,
+    pub(crate) help: String,
+    pub(crate) labels: Vec<String>,
+    pub(crate) aliases: Vec<String>,
+    pub(crate) max_series: Option<usize>,
+}
+
+impl Opts {
+    /// A family called `name` with HELP text `help` and no labels.
+    ///
+    /// Leading spaces and tabs of `help` are dropped: in text format 0.0.4
+    /// they are indistinguishable from the separator after the name, and
+    /// Prometheus drops them too. Everything else, newlines and backslashes
+    /// included, is escaped and reaches the scraper unchanged.
+    pub fn new(name: impl Into<String>, help: impl Into<String>) -> Opts {
+        let help: String = help.into();
+        let trimmed = help.trim_start_matches([' ', '\t']);
+        let help = if trimmed.len() == help.len() {
+            help
+        } else {
+            trimmed.to_string()
+        };
+        Opts {
+            name: name.into(),
+            help,
+            labels: Vec::new(),
+            aliases: Vec::new(),
+            max_series: None,
+        }
+    }
+
+    /// The label names, in the order values will be given.
+    pub fn labels(mut self, names: &[&str]) -> Opts {
+        self.labels = names.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// A deprecated alias: every series is also exported under `name`, with
+    /// HELP `Deprecated: use <new name>. <help>`.
+    pub fn alias(mut self, name: impl Into<String>) -> Opts {
+        self.aliases.push(name.into());
+        self
+    }
+
+    /// The cardinality limit (see [`DEFAULT_MAX_SERIES`]). At least 1.
+    pub fn max_series(mut self, n: usize) -> Opts {
+        self.max_series = Some(n.max(1));
+        self
+    }
+}
+
+/// How a family's series store their values.
+#[derive(Clone, Debug)]
+pub(crate) enum Layout {
+    Counter,
+    FloatCounter,
+    Gauge,
+    FloatGauge,
+    Histogram(Buckets),
+}
+
+impl Layout {
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            Layout::Counter | Layout::FloatCounter => "counter",
+            Layout::Gauge | Layout::FloatGauge => "gauge",
+            Layout::Histogram(_) => "histogram",
+        }
+    }
+}
