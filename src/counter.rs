@@ -1,7 +1,7 @@
 //! Counters: sharded, monotonically increasing values.
 #![forbid(unsafe_code)]
 
-use crate::cache::HandleRef;
+use crate::handle::HandleRef;
 use crate::shard::{pool, with_shard, PackedLoc};
 use crate::Error;
 

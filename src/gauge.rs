@@ -1,7 +1,7 @@
 //! Gauges: one atomic per series, last writer wins.
 #![forbid(unsafe_code)]
 
-use crate::cache::HandleRef;
+use crate::handle::HandleRef;
 use crate::sync::Ordering;
 
 /// An integer gauge: a value that goes up and down.

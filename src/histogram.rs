@@ -3,7 +3,7 @@
 use std::mem::ManuallyDrop;
 use std::time::Instant;
 
-use crate::cache::HandleRef;
+use crate::handle::HandleRef;
 use crate::shard::{pool, with_shard, Pool, SlotLoc, MAX_RUN};
 // Bounds are immutable after construction and take part in no protocol:
 // a std Arc (loom's Arc cannot hold a slice).

@@ -79,7 +79,10 @@ mod counter;
 mod error;
 mod family;
 mod gauge;
+mod handle;
 mod histogram;
+#[cfg(not(telemeter_loom))]
+mod local;
 mod names;
 mod registry;
 mod series;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::cache::HandleRef;
+use crate::handle::HandleRef;
 use crate::series::Series;
 use crate::{Buckets, Counter, FloatCounter, FloatGauge, Gauge, Histogram};
 

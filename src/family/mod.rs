@@ -16,8 +16,8 @@ pub use metric::Metric;
 pub(crate) use opts::Layout;
 pub use opts::{Opts, DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE};
 
-use crate::cache::Found;
 use crate::encode::layout::{render_labels, render_le_tails, LeTails, Variant};
+use crate::handle::Found;
 pub(crate) use crate::series::Series;
 use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
 use crate::{Buckets, Error};
