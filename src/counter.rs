@@ -3,16 +3,17 @@
 
 use crate::handle::HandleRef;
 use crate::shard::{pool, with_shard, PackedLoc};
+use crate::sync::process;
 use crate::Error;
 
 /// Samples a float counter refused (negative or NaN), process-wide; exposed
 /// as `telemeter_rejected_samples_total`. Not part of any protocol, so a
 /// plain std atomic.
-pub(crate) static REJECTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub(crate) static REJECTED: process::AtomicU64 = process::AtomicU64::new(0);
 
 /// Float-counter increments refused in this process so far.
 pub(crate) fn rejected() -> u64 {
-    REJECTED.load(std::sync::atomic::Ordering::Relaxed)
+    REJECTED.load(process::Ordering::Relaxed)
 }
 
 /// A monotonically increasing integer counter.
@@ -118,7 +119,7 @@ impl FloatCounter {
     #[inline]
     pub fn add(&self, v: f64) {
         if self.try_add(v).is_err() {
-            REJECTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            REJECTED.fetch_add(1, process::Ordering::Relaxed);
         }
     }
 

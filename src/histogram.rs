@@ -7,8 +7,8 @@ use crate::handle::HandleRef;
 use crate::shard::{pool, with_shard, Pool, SlotLoc, MAX_RUN};
 // Bounds are immutable after construction and take part in no protocol:
 // a std Arc (loom's Arc cannot hold a slice).
+use crate::sync::StdArc;
 use crate::Error;
-use std::sync::Arc as StdArc;
 
 /// Bounds above which `observe` binary-searches instead of scanning.
 const LINEAR_SCAN_MAX: usize = 16;

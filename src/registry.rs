@@ -13,50 +13,17 @@ use crate::encode::Kind;
 use crate::family::{FamilyCore, Layout, DEFAULT_MAX_SERIES};
 use crate::names::{check_label_name, check_metric_name};
 use crate::summary::{FamilySummary, RegistrySummary};
-use crate::sync::{lock, Arc, AtomicBool, Mutex, Ordering};
+use crate::sync::{lock, Arc, AtomicBool, Mutex, Ordering, Published};
 use crate::{
     Buckets, Counter, Error, Family, FloatCounter, FloatGauge, Gauge, Histogram, Metric, Opts,
 };
 
-/// The published list of entries: scrapes read a snapshot without any lock
-/// (arc-swap). Registrations append to the list under the registry mutex
-/// and only mark the snapshot stale; the next reader republishes it, so
-/// registering N families costs O(N) and not O(N^2) copies. Under loom a
-/// mutex stands in for arc-swap.
-#[cfg(not(telemeter_loom))]
-pub(crate) struct Snapshot(arc_swap::ArcSwap<Vec<Entry>>);
-
-#[cfg(not(telemeter_loom))]
-impl Snapshot {
-    fn new() -> Snapshot {
-        Snapshot(arc_swap::ArcSwap::from_pointee(Vec::new()))
-    }
-    pub(crate) fn load(&self) -> Arc<Vec<Entry>> {
-        self.0.load_full()
-    }
-    fn store(&self, v: Vec<Entry>) {
-        self.0.store(Arc::new(v));
-    }
-}
-
-#[cfg(telemeter_loom)]
-pub(crate) struct Snapshot(Mutex<Arc<Vec<Entry>>>);
-
-#[cfg(telemeter_loom)]
-impl Snapshot {
-    fn new() -> Snapshot {
-        Snapshot(Mutex::new(Arc::new(Vec::new())))
-    }
-    pub(crate) fn load(&self) -> Arc<Vec<Entry>> {
-        Arc::clone(&lock(&self.0))
-    }
-    fn store(&self, v: Vec<Entry>) {
-        *lock(&self.0) = Arc::new(v);
-    }
-}
-
 pub(crate) struct Inner {
-    entries: Snapshot,
+    /// The published list of entries: scrapes read a snapshot without any lock
+    /// (arc-swap). Registrations append to the list under the registry mutex
+    /// and only mark the snapshot stale; the next reader republishes it, so
+    /// registering N families costs O(N) and not O(N^2) copies.
+    entries: Published<Vec<Entry>>,
     /// Set (under `names`) by a registration; cleared by the reader that
     /// republishes `entries`.
     stale: AtomicBool,
@@ -160,7 +127,7 @@ impl RegistryBuilder {
     pub fn build(self) -> Registry {
         Registry {
             inner: Arc::new(Inner {
-                entries: Snapshot::new(),
+                entries: Published::new(Vec::new()),
                 stale: AtomicBool::new(false),
                 names: Mutex::new(Registered::default()),
                 self_metrics: self.self_metrics,
@@ -446,9 +413,12 @@ impl Registry {
         let entries = self.inner.entries();
         let state = &self.inner.scrape;
         let begin = out.len();
-        let mut enc = TextEncoder::new(out, state.expects_large());
-        state.collect(&entries, self.inner.self_metrics, start, &mut enc);
-        drop(enc);
+        state.collect(
+            &entries,
+            self.inner.self_metrics,
+            start,
+            &mut TextEncoder::new(out, state.expects_large()),
+        );
         state.finish(out.len() - begin, start);
     }
 
@@ -509,6 +479,6 @@ impl Registry {
 /// ```
 #[cfg(not(telemeter_loom))]
 pub fn default_registry() -> &'static Registry {
-    static DEFAULT: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    static DEFAULT: crate::sync::OnceLock<Registry> = crate::sync::OnceLock::new();
     DEFAULT.get_or_init(Registry::new)
 }

@@ -19,7 +19,6 @@
 //! reusable), which is what the loom model of removal and slot reuse checks.
 // The label-text map and the spare-reference calls are not built under
 // loom (a mutex-guarded `HashMap` and plain counting stand in).
-#![cfg_attr(telemeter_loom, allow(dead_code))]
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::fmt;
@@ -27,7 +26,7 @@ use std::mem::ManuallyDrop;
 use std::ptr::{self, NonNull};
 // Bucket bounds take part in no protocol (immutable once built): a std
 // `Arc`, as `Buckets` holds.
-use std::sync::Arc as StdArc;
+use crate::sync::StdArc;
 
 use crate::shard::{pool, SlotLoc};
 use crate::sync::{fence, AtomicU64, Ordering};
@@ -222,6 +221,8 @@ impl Series {
     /// Counts `n` more references, which the caller then owns (as spares:
     /// see `cache`). Relaxed, as a clone: the caller holds one already.
     #[inline]
+    // Used by the per-thread spare references, which loom builds lack.
+    #[cfg_attr(telemeter_loom, allow(dead_code))]
     pub(crate) fn acquire(&self, n: u32) {
         if self
             .header()
@@ -241,6 +242,8 @@ impl Series {
     /// The caller owns a counted reference to this series that nothing
     /// else will release; it moves into the returned value.
     #[inline(always)]
+    // Used by the per-thread spare references, which loom builds lack.
+    #[cfg_attr(telemeter_loom, allow(dead_code))]
     pub(crate) unsafe fn counted_copy(&self) -> Series {
         // SAFETY: `self` is live; the caller's reference moves into the copy.
         unsafe { Series::from_counted_ptr(self.as_ptr()) }
@@ -269,6 +272,7 @@ impl Series {
     ///
     /// The caller owns `n` counted references to this series besides
     /// `self`, and uses none of them again.
+    #[cfg_attr(telemeter_loom, allow(dead_code))]
     #[inline]
     pub(crate) unsafe fn release(&self, n: u32) {
         let before = self
@@ -340,7 +344,6 @@ impl fmt::Debug for Series {
 // the raw pointer, `as_ptr` borrows it, and `clone` counts a new one, which
 // is the contract arc-swap needs; the header's alignment (8) leaves the low
 // bits it may use free.
-#[cfg(not(telemeter_loom))]
 unsafe impl arc_swap::RefCnt for Series {
     type Base = Header;
 

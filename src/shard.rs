@@ -46,14 +46,14 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::ptr;
 
-use crate::sync::{lock, AtomicPtr, AtomicU64, Mutex, Ordering};
+use crate::sync::{
+    alloc_cells, free_cells, global, lock, thread_locals, AtomicPtr, AtomicU64, Mutex, Ordering,
+    LOOM,
+};
 
 /// log2 of the first segment's length. Small under loom so that models cross
 /// segment boundaries.
-#[cfg(not(telemeter_loom))]
-const SEG0_BITS: u32 = 10;
-#[cfg(telemeter_loom)]
-const SEG0_BITS: u32 = 2;
+const SEG0_BITS: u32 = if LOOM { 2 } else { 10 };
 
 /// Number of segment pointers per shard. The last segment holds
 /// `SEG0 << 22` = 2^32 slots, so an offset inside a segment always fits in
@@ -61,17 +61,12 @@ const SEG0_BITS: u32 = 2;
 /// (2^33 slots: 64 GiB per shard) is far beyond any real process.
 pub(crate) const SEGMENTS: usize = 23;
 
-/// Exclusive (single-writer) shards the pool may create.
-#[cfg(not(telemeter_loom))]
-pub(crate) const EXCLUSIVE_SHARDS: usize = 64;
-#[cfg(telemeter_loom)]
-pub(crate) const EXCLUSIVE_SHARDS: usize = 2;
+/// Exclusive (single-writer) shards the pool may create (2 in a model).
+pub(crate) const EXCLUSIVE_SHARDS: usize = if LOOM { 2 } else { 64 };
 
-/// Shared (`fetch_add`) shards for threads beyond the exclusive ones.
-#[cfg(not(telemeter_loom))]
-pub(crate) const SHARED_SHARDS: usize = 4;
-#[cfg(telemeter_loom)]
-pub(crate) const SHARED_SHARDS: usize = 1;
+/// Shared (`fetch_add`) shards for threads beyond the exclusive ones (1 in
+/// a model).
+pub(crate) const SHARED_SHARDS: usize = if LOOM { 1 } else { 4 };
 
 const MAX_SHARDS: usize = EXCLUSIVE_SHARDS + SHARED_SHARDS;
 
@@ -187,25 +182,11 @@ fn seg_start(seg: usize) -> usize {
 /// Segments start on a 128-byte boundary (and their lengths are multiples
 /// of 128 bytes), so no two shards' cells, which different threads write,
 /// share a cache line or an adjacent-line prefetch pair.
-#[cfg(not(telemeter_loom))]
 const SEGMENT_ALIGN: usize = 128;
 
-#[cfg(not(telemeter_loom))]
-fn segment_layout(seg: usize) -> std::alloc::Layout {
-    std::alloc::Layout::from_size_align(seg_len(seg) * size_of::<AtomicU64>(), SEGMENT_ALIGN)
-        .expect("a segment is at most 2^32 cells")
-}
-
 /// A zeroed segment of `seg_len(seg)` cells.
-#[cfg(not(telemeter_loom))]
 fn new_segment(seg: usize) -> *mut AtomicU64 {
-    let layout = segment_layout(seg);
-    // SAFETY: `layout` has a non-zero size; an all-zero `AtomicU64` is 0.
-    let p = unsafe { std::alloc::alloc_zeroed(layout) } as *mut AtomicU64;
-    if p.is_null() {
-        std::alloc::handle_alloc_error(layout);
-    }
-    p
+    alloc_cells(seg_len(seg), SEGMENT_ALIGN)
 }
 
 /// Frees a segment from [`new_segment`].
@@ -213,26 +194,10 @@ fn new_segment(seg: usize) -> *mut AtomicU64 {
 /// # Safety
 ///
 /// `p` came from `new_segment(seg)` and is not used again.
-#[cfg(not(telemeter_loom))]
 unsafe fn free_segment(p: *mut AtomicU64, seg: usize) {
-    // SAFETY: as the caller guarantees.
-    unsafe { std::alloc::dealloc(p as *mut u8, segment_layout(seg)) }
-}
-
-/// A segment of `seg_len(seg)` cells (loom atomics are not plain memory).
-#[cfg(telemeter_loom)]
-fn new_segment(seg: usize) -> *mut AtomicU64 {
-    let cells: Box<[AtomicU64]> = (0..seg_len(seg)).map(|_| AtomicU64::new(0)).collect();
-    Box::into_raw(cells) as *mut AtomicU64
-}
-
-/// # Safety
-///
-/// `p` came from `new_segment(seg)` and is not used again.
-#[cfg(telemeter_loom)]
-unsafe fn free_segment(p: *mut AtomicU64, seg: usize) {
-    // SAFETY: a boxed slice of exactly `seg_len(seg)` cells.
-    drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(p, seg_len(seg))) });
+    // SAFETY: as the caller guarantees; `new_segment` allocated exactly
+    // these cells.
+    unsafe { free_cells(p, seg_len(seg), SEGMENT_ALIGN) }
 }
 
 /// One shard: a cell for every allocated slot. Every record reads its
@@ -642,20 +607,9 @@ unsafe impl Send for Pool {}
 // SAFETY: as above.
 unsafe impl Sync for Pool {}
 
-#[cfg(not(telemeter_loom))]
-pub(crate) fn pool() -> &'static Pool {
-    static POOL: std::sync::OnceLock<Pool> = std::sync::OnceLock::new();
-    POOL.get_or_init(Pool::new)
-}
-
-#[cfg(telemeter_loom)]
-loom::lazy_static! {
-    static ref POOL: Pool = Pool::new();
-}
-
-#[cfg(telemeter_loom)]
-pub(crate) fn pool() -> &'static Pool {
-    &POOL
+global! {
+    /// The process-wide pool (one per model execution under loom).
+    pub(crate) fn pool() -> &'static Pool { Pool::new() }
 }
 
 /// Hands an exclusive shard back to the pool when its thread exits.
@@ -694,16 +648,9 @@ pub fn loom_thread_exit() {
     let _ = OWNER.try_with(Owner::release);
 }
 
-#[cfg(not(telemeter_loom))]
-std::thread_local! {
+thread_locals! {
     static CURRENT: Cell<*const Shard> = const { Cell::new(ptr::null()) };
     static OWNER: Owner = const { Owner { idx: Cell::new(usize::MAX) } };
-}
-
-#[cfg(telemeter_loom)]
-loom::thread_local! {
-    static CURRENT: Cell<*const Shard> = Cell::new(ptr::null());
-    static OWNER: Owner = Owner { idx: Cell::new(usize::MAX) };
 }
 
 #[cold]

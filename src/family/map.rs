@@ -1,15 +1,12 @@
 //! The family's shared map from label values to series: a series is its
 //! own key, hashed and compared by the values in its rendered label text.
-//! papaya's lock-free map in normal builds; under loom, whose model cannot
-//! run papaya's reclamation, a mutex-guarded `HashMap` stands in.
+//! The map itself is `sync::ConcurrentSet` (papaya, or loom's stand-in).
 #![forbid(unsafe_code)]
-#![cfg_attr(telemeter_loom, allow(dead_code))]
 
 use std::hash::{Hash, Hasher};
 
 use crate::series::Series;
-#[cfg(telemeter_loom)]
-use crate::sync::{lock, Mutex};
+use crate::sync::{ConcurrentSet, Equivalent, OnceLock, SwapOption};
 
 /// A series as stored in the lookup map: hashed and compared by the label
 /// values in its text, so the map needs no separate key.
@@ -141,45 +138,40 @@ impl Hash for LabelRef<'_> {
     }
 }
 
-impl papaya::Equivalent<SeriesKey> for LabelRef<'_> {
+impl Equivalent<SeriesKey> for LabelRef<'_> {
     fn equivalent(&self, key: &SeriesKey) -> bool {
         text_is(key.0.text(), self.0)
     }
 }
 
-/// The label-set → series map: lock-free lookups (papaya: readers never
-/// wait for a writer, and resizes are incremental so no reader stalls
-/// behind a rehash). Under loom, a mutex-guarded map stands in: the models
-/// check telemeter's own protocols, not papaya's.
+/// The label-set → series map: lock-free lookups ([`ConcurrentSet`]:
+/// readers never wait for a writer, and resizes are incremental so no
+/// reader stalls behind a rehash).
 ///
 /// A papaya map carries its own reclamation state (about 18 KB), so it is
 /// created only when a family gets its first labelled series; a family
-/// without labels keeps its one series in an `ArcSwapOption` instead.
-#[cfg(not(telemeter_loom))]
+/// without labels keeps its one series in a [`SwapOption`] instead.
 pub(super) struct LabelMap {
     /// Boxed: the map's handle is large, and a family without labels has
     /// none.
-    map: std::sync::OnceLock<Box<papaya::HashSet<SeriesKey, foldhash::fast::RandomState>>>,
-    single: arc_swap::ArcSwapAny<Option<Series>>,
+    map: OnceLock<Box<ConcurrentSet<SeriesKey>>>,
+    single: SwapOption<Series>,
 }
 
-#[cfg(not(telemeter_loom))]
 impl LabelMap {
     pub(super) fn new() -> LabelMap {
         LabelMap {
-            map: std::sync::OnceLock::new(),
-            single: arc_swap::ArcSwapAny::new(None),
+            map: OnceLock::new(),
+            single: SwapOption::none(),
         }
     }
 
     #[inline]
     pub(super) fn get_with<R>(&self, values: &[&str], f: impl FnOnce(&Series) -> R) -> Option<R> {
         if values.is_empty() {
-            return self.single.load().as_ref().map(f);
+            return self.single.with(f);
         }
-        let map = self.map.get()?;
-        let guard = map.guard();
-        map.get(&LabelRef(values), &guard).map(|k| f(&k.0))
+        self.map.get()?.get_with(&LabelRef(values), |k| f(&k.0))
     }
 
     pub(super) fn get_arc(&self, values: &[&str]) -> Option<Series> {
@@ -191,53 +183,15 @@ impl LabelMap {
             self.single.store(Some(series));
             return;
         }
-        let map = self.map.get_or_init(|| {
-            Box::new(
-                papaya::HashSet::builder()
-                    .hasher(foldhash::fast::RandomState::default())
-                    .build(),
-            )
-        });
-        map.pin().insert(SeriesKey(series));
+        let map = self.map.get_or_init(|| Box::new(ConcurrentSet::new()));
+        map.insert(SeriesKey(series));
     }
 
     pub(super) fn remove(&self, values: &[&str]) -> bool {
         if values.is_empty() {
-            return self.single.swap(None).is_some();
+            return self.single.take().is_some();
         }
-        self.map
-            .get()
-            .is_some_and(|m| m.pin().remove(&LabelRef(values)))
-    }
-}
-
-#[cfg(telemeter_loom)]
-pub(super) struct LabelMap(Mutex<std::collections::HashMap<Vec<String>, Series>>);
-
-#[cfg(telemeter_loom)]
-impl LabelMap {
-    pub(super) fn new() -> LabelMap {
-        LabelMap(Mutex::new(std::collections::HashMap::new()))
-    }
-
-    pub(super) fn get_with<R>(&self, values: &[&str], f: impl FnOnce(&Series) -> R) -> Option<R> {
-        let key: Vec<String> = values.iter().map(|s| s.to_string()).collect();
-        lock(&self.0).get(&key).map(f)
-    }
-
-    pub(super) fn get_arc(&self, values: &[&str]) -> Option<Series> {
-        let key: Vec<String> = values.iter().map(|s| s.to_string()).collect();
-        lock(&self.0).get(&key).cloned()
-    }
-
-    pub(super) fn insert(&self, values: &[&str], series: Series) {
-        let key: Vec<String> = values.iter().map(|s| s.to_string()).collect();
-        lock(&self.0).insert(key, series);
-    }
-
-    pub(super) fn remove(&self, values: &[&str]) -> bool {
-        let key: Vec<String> = values.iter().map(|s| s.to_string()).collect();
-        lock(&self.0).remove(&key).is_some()
+        self.map.get().is_some_and(|m| m.remove(&LabelRef(values)))
     }
 }
 

@@ -1,7 +1,4 @@
 //! Labelled families: one metric name, fixed label names, many series.
-// The label-text map and the spare-reference calls are not built under
-// loom (a mutex-guarded `HashMap` and plain counting stand in).
-#![cfg_attr(telemeter_loom, allow(dead_code))]
 
 mod map;
 mod metric;
@@ -19,7 +16,7 @@ pub use opts::{Opts, DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE};
 use crate::encode::layout::{render_labels, render_le_tails, LeTails, Variant};
 use crate::handle::Found;
 pub(crate) use crate::series::Series;
-use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
+use crate::sync::{lock, process, Arc, AtomicU64, Mutex, Ordering};
 use crate::{Buckets, Error};
 
 /// Series in scrape order, plus the overflow series. Guarded by the family
@@ -78,7 +75,7 @@ pub(crate) struct FamilyCore {
     pub(crate) removals: AtomicU64,
 }
 
-static NEXT_FAMILY_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+static NEXT_FAMILY_ID: process::AtomicU64 = process::AtomicU64::new(1);
 
 impl fmt::Debug for FamilyCore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -112,7 +109,7 @@ impl FamilyCore {
             map: LabelMap::new(),
             list: Mutex::new(SeriesList::default()),
             overflowed: AtomicU64::new(0),
-            id: NEXT_FAMILY_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            id: NEXT_FAMILY_ID.fetch_add(1, process::Ordering::Relaxed),
             removals: AtomicU64::new(0),
         }
     }

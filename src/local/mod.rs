@@ -16,7 +16,7 @@ use crate::series::Series;
 use spares::Spares;
 use table::Cache;
 
-std::thread_local! {
+crate::sync::thread_locals! {
     static CACHE: RefCell<Cache> = const {
         RefCell::new(Cache {
             seed: 0,
