@@ -1,17 +1,17 @@
 //! Exposition encoders: the seam between the collector and the formats.
 //!
 //! The collector (`collect.rs`) walks a registry's families and series,
-//! reads their values from the shards, and hands an [`Encoder`] typed
-//! values: for each exported name of a family a [`FamilyView`], then per
+//! reads their values from the shards, and hands an `Encoder` typed
+//! values: for each exported name of a family a `FamilyView`, then per
 //! series its rendered label text and a counter value (`u64`), a gauge
 //! value (`i64`), a float, or a histogram's bucket counts and sum. The
 //! encoder knows its format and MIME type and nothing of shards; the
 //! collector knows nothing of any format. A new format is a new file here
-//! implementing [`Encoder`].
+//! implementing `Encoder`.
 //!
 //! The text 0.0.4 encoder ([`text`]) is built from:
 //!
-//! * [`layout`] — the text a family renders once, at registration (HELP and
+//! * `layout` — the text a family renders once, at registration (HELP and
 //!   TYPE lines, sample names, label text, histogram `le` tails);
 //! * `lines` — the line writer, on the output cursor (`cursor`) and its
 //!   pen (`pen`), with the short copies (`copy`) and the number spellings

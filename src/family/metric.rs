@@ -12,7 +12,7 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// A handle type a [`Family`] can hand out. Sealed: implemented by
+/// A handle type a [`Family`](crate::Family) can hand out. Sealed: implemented by
 /// [`Counter`], [`FloatCounter`], [`Gauge`], [`FloatGauge`] and
 /// [`Histogram`].
 pub trait Metric: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static {
