@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use super::ServerError;
+use super::error::ServerError;
 use crate::catch::catch;
 
 type CheckFn = Arc<dyn Fn() -> bool + Send + Sync + 'static>;

@@ -9,9 +9,11 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::body::Chunk;
-use super::exporter::StatsInner;
-use super::scrape::{accepts_gzip, ScrapeFailed, Scraper};
-use super::{Readiness, CONTENT_TYPE_TEXT};
+use super::gzip::accepts_gzip;
+use super::readiness::Readiness;
+use super::scrape::{ScrapeFailed, Scraper};
+use super::source::CONTENT_TYPE_TEXT;
+use super::stats::StatsInner;
 use crate::catch::catch;
 
 /// A host-registered admin page.
