@@ -1,4 +1,5 @@
 //! Listen-address strings: `"host:port"`, `":port"`, `""`.
+#![forbid(unsafe_code)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 

@@ -6,6 +6,7 @@
 //! allocate a `Bytes` control block per scrape (`Bytes::from(Vec)` whose
 //! length is not its capacity), so responses carry this [`Buf`] instead,
 //! which only clones the `Arc`.
+#![forbid(unsafe_code)]
 
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
 //! The exporter's top: the builder that checks a configuration, binds the
 //! listeners and starts serving, and the handle that stops it.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::fmt;

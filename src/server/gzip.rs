@@ -1,5 +1,6 @@
 //! gzip for scrape bodies: the `Accept-Encoding` check the router makes
 //! and the reusable-state compressor the scraper runs.
+#![forbid(unsafe_code)]
 
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 

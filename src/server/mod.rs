@@ -72,6 +72,7 @@
 //! handle.shutdown(); // /ready turns 503, then the listeners close
 //! # Ok::<(), telemeter::server::ServerError>(())
 //! ```
+#![forbid(unsafe_code)]
 
 mod addr;
 mod body;

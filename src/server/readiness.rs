@@ -1,4 +1,5 @@
 //! Readiness: the host's checks and facts behind `GET /ready`.
+#![forbid(unsafe_code)]
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,4 +1,5 @@
 //! Request routing and the handlers behind each path.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;

@@ -5,6 +5,7 @@
 //! long-lived thread (a blocking-pool task costs a 256 B task cell per
 //! scrape), and bodies are kept in reused `Arc<Vec<u8>>` buffers that the
 //! responses share (see [`Body`]).
+#![forbid(unsafe_code)]
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};

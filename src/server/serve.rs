@@ -1,6 +1,7 @@
 //! The connection accept loop: binding, per-listener connection limits,
 //! the HTTP/1 settings every connection is served with, and graceful
 //! shutdown of the listeners.
+#![forbid(unsafe_code)]
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

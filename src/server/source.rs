@@ -1,5 +1,6 @@
 //! What `/metrics` serves: the [`MetricsSource`] trait, its content type,
 //! and the adapter that serves a core [`Registry`](crate::Registry).
+#![forbid(unsafe_code)]
 
 /// The Content-Type of `/metrics`: Prometheus text format 0.0.4.
 pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";

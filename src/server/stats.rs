@@ -1,6 +1,7 @@
 //! The exporter's counters about itself: [`StatsInner`], shared by the
 //! accept loop, the router and the scraper, and its public snapshot
 //! [`Stats`].
+#![forbid(unsafe_code)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

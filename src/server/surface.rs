@@ -1,5 +1,6 @@
 //! [`Surface`]: the names of the exporter's HTTP surfaces, as errors and
 //! the builder spell them.
+#![forbid(unsafe_code)]
 
 use std::fmt;
 

@@ -17,6 +17,7 @@
 //! [`Timer::reset`]. Debug builds count the live handles and assert that
 //! there is never a second, so the hardening tests
 //! (`tests/server_hardening.rs`) would fail against a hyper that armed two.
+#![forbid(unsafe_code)]
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
