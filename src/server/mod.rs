@@ -102,3 +102,12 @@ pub use signal::ShutdownSignal;
 pub use source::{MetricsSource, CONTENT_TYPE_TEXT};
 pub use stats::Stats;
 pub use surface::Surface;
+
+/// How often the header-read timer has had to leave its shared
+/// per-connection sleep for a sleep of its own, because hyper used it in a
+/// way it does not expect (see `src/server/timer.rs`). Zero with the hyper
+/// version this crate is tested against; for tests, not API.
+#[doc(hidden)]
+pub fn header_timer_fallbacks() -> u64 {
+    timer::fallbacks()
+}
