@@ -374,3 +374,127 @@ fn clients_that_vanish_mid_scrape_leave_the_server_serving() {
     }
     assert_eq!(h.stats().connections_active, 0);
 }
+
+/// Reads one response off a kept-alive connection (the server sends
+/// nothing after it until the next request): the head, then
+/// `Content-Length` bytes of body.
+fn read_one_response(s: &mut TcpStream) -> Vec<u8> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
+        let n = s.read(&mut buf).expect("a response");
+        assert!(n > 0, "closed before a full head: {raw:?}");
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .expect("a Content-Length")
+        .trim()
+        .parse()
+        .unwrap();
+    while raw.len() < head_end + len {
+        let n = s.read(&mut buf).expect("the body");
+        assert!(n > 0, "closed mid-body");
+        raw.extend_from_slice(&buf[..n]);
+    }
+    raw
+}
+
+/// The header-read timer (src/server/timer.rs) shares one sleep per
+/// connection on the strength of how hyper's HTTP/1 server uses its timer,
+/// and falls back to a sleep of its own, counted, wherever that does not
+/// hold. This pins the assumption against the hyper in Cargo.lock: real
+/// connections arm and re-arm the timer (one request after another on a
+/// kept-alive connection, an idle connection, a client too slow with its
+/// headers), the timeout answers and closes as the tests above expect, and
+/// no call ever falls back.
+#[test]
+fn the_header_timer_keeps_to_one_shared_sleep_with_the_locked_hyper() {
+    let timeout = Duration::from_secs(1);
+    let h = start(64, timeout);
+    let addr = h.metrics_addr().unwrap();
+
+    // Keep-alive: requests 400 ms apart, 2 s in all, on one connection. Each
+    // head re-arms the deadline; a deadline kept from the first request
+    // would close the connection after 1 s.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for i in 0..5 {
+        if i > 0 {
+            thread::sleep(Duration::from_millis(400));
+        }
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let r = parse_response(&read_one_response(&mut s), false);
+        assert_eq!(r.status, 200, "request {i}");
+        assert!(r.body.starts_with(TEST_BODY.as_bytes()));
+    }
+    // Then idle: closed after the timeout, with nothing more sent.
+    let idle = Instant::now();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    let after = idle.elapsed();
+    assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
+    assert!(
+        after >= Duration::from_millis(800) && after < Duration::from_secs(4),
+        "idle connection closed after {after:?}"
+    );
+
+    // A head in two parts, the second well within the deadline: served.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHo").unwrap();
+    thread::sleep(Duration::from_millis(300));
+    s.write_all(b"st: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    assert_eq!(parse_response(&out, false).status, 200);
+
+    // A head that never finishes, a byte every 200 ms: disconnected at the
+    // deadline, with no response (hyper answers a header timeout by closing).
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    let started = Instant::now();
+    let mut closed = None;
+    for &byte in b"GET /metrics HTTP/1.1\r\nHost: slow\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    {
+        if s.write_all(&[byte]).is_err() {
+            closed = Some(started.elapsed());
+            break;
+        }
+        let until = Instant::now() + Duration::from_millis(200);
+        let mut got = Vec::new();
+        while Instant::now() < until && closed.is_none() {
+            let mut buf = [0u8; 256];
+            match s.read(&mut buf) {
+                Ok(0) => closed = Some(started.elapsed()),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {}
+                Err(_) => closed = Some(started.elapsed()),
+            }
+        }
+        assert!(got.is_empty(), "{:?}", String::from_utf8_lossy(&got));
+        if closed.is_some() {
+            break;
+        }
+    }
+    let after = closed.expect("a client slow with its headers was never disconnected");
+    assert!(
+        after >= Duration::from_millis(800) && after < Duration::from_secs(4),
+        "slow client disconnected after {after:?}"
+    );
+
+    // The server still serves, and the timer never left its shared sleep.
+    assert_eq!(get(addr, "/metrics").status, 200);
+    assert_eq!(
+        telemeter::server::header_timer_fallbacks(),
+        0,
+        "hyper used the header-read timer in a way src/server/timer.rs does not \
+         expect (see its module docs): it fell back to sleeps of its own"
+    );
+}

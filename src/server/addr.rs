@@ -1,8 +1,10 @@
 //! Listen-address strings: `"host:port"`, `":port"`, `""`.
+#![forbid(unsafe_code)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 
-use super::{ServerError, Surface};
+use super::error::ServerError;
+use super::surface::Surface;
 
 /// Parses a listen address the way the seeds' flags spell them.
 ///

@@ -6,10 +6,15 @@
 //! allocate a `Bytes` control block per scrape (`Bytes::from(Vec)` whose
 //! length is not its capacity), so responses carry this [`Buf`] instead,
 //! which only clones the `Arc`.
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
 
-use super::scrape::Body;
+/// An encoded body, shared by every response that sends it. Its buffer
+/// goes back to the scraper for the next encode once no response holds it.
+pub(crate) type Body = Arc<Vec<u8>>;
 
 /// What a response sends. hyper reads it through [`Buf`].
 #[derive(Debug)]
@@ -64,8 +69,6 @@ impl Buf for Chunk {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
 
     #[test]

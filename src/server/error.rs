@@ -1,10 +1,11 @@
 //! The exporter's error type.
+#![forbid(unsafe_code)]
 
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 
-use super::Surface;
+use super::surface::Surface;
 
 /// Everything that can stop an [`Exporter`](super::Exporter) from starting, or a
 /// readiness check or admin page from being registered.

@@ -1,28 +1,25 @@
-//! The exporter: builder, listeners, connection limits, graceful shutdown.
+//! The exporter's top: the builder that checks a configuration, binds the
+//! listeners and starts serving, and the handle that stops it.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::{TcpListener, TcpSocket};
 use tokio::runtime::{Handle, Runtime};
-use tokio::sync::{oneshot, watch, Semaphore};
-use tokio::task::JoinSet;
+use tokio::sync::{oneshot, watch};
 
 use super::addr::parse_listen_addr;
-use super::io::StallGuardedStream;
+use super::error::ServerError;
 use super::readiness::Readiness;
 use super::router::{PageFn, Router, Shared, METRICS_SUMMARY_PATH};
 use super::scrape::Scraper;
-use super::timer::{self, HeaderTimer};
-use super::{MetricsSource, ServerError, Surface};
+use super::serve::{bind, http_builder, supervise, ConnConfig};
+use super::source::{MetricsSource, RegistrySource};
+use super::stats::{Stats, StatsInner};
+use super::surface::Surface;
 
 /// Default metrics listen address (the nexo-rs seed's `:9090` on every interface).
 pub const DEFAULT_METRICS_ADDR: &str = "0.0.0.0:9090";
@@ -47,47 +44,6 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Default limit on concurrent connections, per listener.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
-
-const LISTEN_BACKLOG: u32 = 1024;
-
-/// Counters the exporter keeps about itself.
-#[derive(Debug, Default)]
-pub(crate) struct StatsInner {
-    pub(crate) connections_accepted: AtomicU64,
-    pub(crate) connections_rejected: AtomicU64,
-    pub(crate) connections_active: AtomicU64,
-    pub(crate) requests: AtomicU64,
-    pub(crate) scrapes: AtomicU64,
-    pub(crate) encodes: AtomicU64,
-    pub(crate) encode_panics: AtomicU64,
-    pub(crate) last_encode_nanos: AtomicU64,
-}
-
-/// A snapshot of the exporter's own counters, from [`ExporterHandle::stats`].
-///
-/// The counters are also served on `/metrics` as `telemeter_http_*` families
-/// unless [`ExporterBuilder::self_metrics`] turned them off.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Stats {
-    /// Connections accepted and served.
-    pub connections_accepted: u64,
-    /// Connections closed at accept because the listener's connection limit
-    /// was reached.
-    pub connections_rejected: u64,
-    /// Connections being served now.
-    pub connections_active: u64,
-    /// HTTP requests received, on every path.
-    pub requests: u64,
-    /// Requests for `/metrics` (GET or HEAD).
-    pub scrapes: u64,
-    /// Encodes run; below `scrapes` when concurrent scrapes shared one.
-    pub encodes: u64,
-    /// Encodes that panicked (served as 500).
-    pub encode_panics: u64,
-    /// How long the latest encode (and its gzip) took.
-    pub last_encode: Duration,
-}
 
 /// Namespace for [`Exporter::builder`]: the HTTP surfaces a host program runs
 /// once, for the life of the process.
@@ -536,20 +492,8 @@ impl ExporterBuilder {
             self.readiness.set_started();
         }
 
-        let mut http = http1::Builder::new();
-        http.timer(HeaderTimer)
-            .header_read_timeout(self.header_read_timeout)
-            .max_header_size(self.max_header_bytes)
-            .max_buf_size(self.max_header_bytes.max(8192))
-            // Without half-close, hyper polls the socket for EOF while a
-            // response is pending, which needs a fresh 8 KB read buffer
-            // every request (the request head still shares the old one):
-            // 85 % of what a scrape allocated. A client that goes away
-            // mid-scrape is then noticed when its response is written.
-            .half_close(true)
-            .keep_alive(true);
         let conn_cfg = Arc::new(ConnConfig {
-            http,
+            http: http_builder(self.header_read_timeout, self.max_header_bytes),
             max_connections: self.max_connections,
             write_timeout: self.write_timeout,
             shutdown_timeout: self.shutdown_timeout,
@@ -595,135 +539,6 @@ impl ExporterBuilder {
             stopped: false,
         })
     }
-}
-
-/// Adapts a core registry to [`MetricsSource`].
-struct RegistrySource(crate::Registry);
-
-impl MetricsSource for RegistrySource {
-    fn encode(&self, buf: &mut Vec<u8>) {
-        self.0.encode(buf);
-    }
-
-    fn summary_json(&self) -> serde_json::Value {
-        self.0.summary().to_json()
-    }
-}
-
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    #[cfg(unix)]
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(LISTEN_BACKLOG)
-}
-
-struct ConnConfig {
-    http: http1::Builder,
-    max_connections: usize,
-    write_timeout: Duration,
-    shutdown_timeout: Duration,
-    stats: Arc<StatsInner>,
-}
-
-/// Decrements the active-connection gauge however the connection task ends
-/// (finished, failed, or aborted at the shutdown deadline).
-struct ActiveGuard(Arc<StatsInner>);
-
-impl Drop for ActiveGuard {
-    fn drop(&mut self) {
-        self.0.connections_active.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-async fn supervise(
-    listeners: Vec<(TcpListener, Arc<Router>)>,
-    cfg: Arc<ConnConfig>,
-    readiness: Readiness,
-    drain: Duration,
-    mut stop_rx: watch::Receiver<bool>,
-    done_tx: oneshot::Sender<()>,
-) {
-    let (close_tx, close_rx) = watch::channel(false);
-    let mut tasks = JoinSet::new();
-    for (listener, router) in listeners {
-        tasks.spawn(serve_listener(
-            listener,
-            router,
-            Arc::clone(&cfg),
-            close_rx.clone(),
-        ));
-    }
-    // Runs until the handle says stop (or is gone without saying).
-    let _ = stop_rx.wait_for(|stop| *stop).await;
-    readiness.begin_shutdown();
-    if !drain.is_zero() {
-        tokio::time::sleep(drain).await;
-    }
-    close_tx.send_replace(true);
-    while tasks.join_next().await.is_some() {}
-    let _ = done_tx.send(());
-}
-
-async fn serve_listener(
-    listener: TcpListener,
-    router: Arc<Router>,
-    cfg: Arc<ConnConfig>,
-    mut close_rx: watch::Receiver<bool>,
-) {
-    let graceful = GracefulShutdown::new();
-    let permits = Arc::new(Semaphore::new(cfg.max_connections));
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            biased;
-            _ = async { drop(close_rx.wait_for(|close| *close).await) } => break,
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _peer)) => stream,
-                    Err(_) => {
-                        // Out of descriptors or a connection reset before we
-                        // took it: back off briefly rather than spin.
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
-                };
-                let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-                    cfg.stats.connections_rejected.fetch_add(1, Ordering::Relaxed);
-                    drop(stream);
-                    continue;
-                };
-                cfg.stats.connections_accepted.fetch_add(1, Ordering::Relaxed);
-                cfg.stats.connections_active.fetch_add(1, Ordering::Relaxed);
-                let guard = ActiveGuard(Arc::clone(&cfg.stats));
-                let _ = stream.set_nodelay(true);
-                let r = Arc::clone(&router);
-                let service = hyper::service::service_fn(move |req| {
-                    let r = Arc::clone(&r);
-                    async move { Ok::<_, Infallible>(r.handle(req).await) }
-                });
-                let io = TokioIo::new(StallGuardedStream::new(stream, cfg.write_timeout));
-                let conn = graceful.watch(cfg.http.serve_connection(io, service));
-                // The header-read deadline lives in the task (see `timer`).
-                conns.spawn(timer::scoped(async move {
-                    // Errors here are the client's (timeouts, bad requests,
-                    // resets); hyper has already answered what it could.
-                    let _ = conn.await;
-                    drop(permit);
-                    drop(guard);
-                }));
-            }
-        }
-    }
-    drop(listener);
-    // In-flight requests finish; idle connections close now.
-    let _ = tokio::time::timeout(cfg.shutdown_timeout, graceful.shutdown()).await;
-    conns.shutdown().await;
 }
 
 /// The running exporter. Dropping it, or calling
@@ -819,18 +634,7 @@ impl ExporterHandle {
 
     /// The exporter's own counters.
     pub fn stats(&self) -> Stats {
-        let s = &self.stats;
-        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        Stats {
-            connections_accepted: load(&s.connections_accepted),
-            connections_rejected: load(&s.connections_rejected),
-            connections_active: load(&s.connections_active),
-            requests: load(&s.requests),
-            scrapes: load(&s.scrapes),
-            encodes: load(&s.encodes),
-            encode_panics: load(&s.encode_panics),
-            last_encode: Duration::from_nanos(load(&s.last_encode_nanos)),
-        }
+        self.stats.snapshot()
     }
 
     fn trigger(&mut self) {

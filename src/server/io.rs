@@ -1,6 +1,7 @@
 //! A TCP stream whose writes time out when they make no progress, so that a
 //! client that requests a body and never reads it cannot hold a connection
 //! slot forever.
+#![forbid(unsafe_code)]
 
 use std::future::Future;
 use std::io;

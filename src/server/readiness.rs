@@ -1,10 +1,11 @@
 //! Readiness: the host's checks and facts behind `GET /ready`.
+#![forbid(unsafe_code)]
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use super::ServerError;
+use super::error::ServerError;
 use crate::catch::catch;
 
 type CheckFn = Arc<dyn Fn() -> bool + Send + Sync + 'static>;

@@ -1,4 +1,5 @@
 //! Request routing and the handlers behind each path.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -9,9 +10,11 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::body::Chunk;
-use super::exporter::StatsInner;
-use super::scrape::{accepts_gzip, ScrapeFailed, Scraper};
-use super::{Readiness, CONTENT_TYPE_TEXT};
+use super::gzip::accepts_gzip;
+use super::readiness::Readiness;
+use super::scrape::{ScrapeFailed, Scraper};
+use super::source::CONTENT_TYPE_TEXT;
+use super::stats::StatsInner;
 use crate::catch::catch;
 
 /// A host-registered admin page.

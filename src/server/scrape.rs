@@ -1,24 +1,24 @@
-//! The scrape path: single-flight encoding, gzip, `Accept-Encoding`.
+//! The scrape path: single-flight encoding on a thread of its own, the
+//! reused body buffers, and the exporter's self-metrics.
 //!
 //! A steady-state scrape allocates nothing here: encodes run on one
 //! long-lived thread (a blocking-pool task costs a 256 B task cell per
 //! scrape), and bodies are kept in reused `Arc<Vec<u8>>` buffers that the
 //! responses share (see [`Body`]).
+#![forbid(unsafe_code)]
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
-use flate2::{Compress, Compression, Crc, FlushCompress, Status};
+use flate2::Compress;
 use tokio::sync::Notify;
 
-use super::exporter::StatsInner;
-use super::MetricsSource;
+use super::body::Body;
+use super::gzip::{deflate_state, gzip_into};
+use super::source::MetricsSource;
+use super::stats::StatsInner;
 use crate::catch::catch;
-
-/// An encoded body, shared by every response that sends it. Its buffer
-/// goes back to the scraper for the next encode once no response holds it.
-pub(crate) type Body = Arc<Vec<u8>>;
 
 /// One finished encode, shared by every scrape that waited for it.
 #[derive(Clone, Debug)]
@@ -373,9 +373,7 @@ impl Scraper {
                 self.last_len.store(identity.len(), Ordering::Relaxed);
                 let gzip = if gzip {
                     let mut out = spare.gzip.take_buffer(identity.len() / 8 + 64);
-                    let deflate = spare
-                        .deflate
-                        .get_or_insert_with(|| Compress::new(Compression::fast(), false));
+                    let deflate = spare.deflate.get_or_insert_with(deflate_state);
                     let buf = Arc::get_mut(&mut out).expect("a taken body is unique");
                     // A deflate failure (never seen) serves the identity body.
                     gzip_into(&identity, buf, deflate).then_some(out)
@@ -458,130 +456,9 @@ fn write_family(buf: &mut Vec<u8>, name: &str, help: &str, kind: &str, value: &s
     }
 }
 
-/// Compresses a body into a gzip member (RFC 1952) at the fast level:
-/// exposition text compresses about 10x even so, and the scrape stays cheap.
-/// `out`'s capacity and the raw-deflate state `deflate` are reused, so a
-/// steady-state gzip scrape allocates nothing here. `false` if deflate
-/// fails.
-fn gzip_into(body: &[u8], out: &mut Vec<u8>, deflate: &mut Compress) -> bool {
-    deflate.reset();
-    out.clear();
-    // ID1 ID2, CM = deflate, no flags, no mtime, XFL = fastest, OS unknown.
-    out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255]);
-    let mut input = body;
-    loop {
-        if out.capacity() - out.len() < 64 {
-            out.reserve(out.capacity().max(4096));
-        }
-        let before = deflate.total_in();
-        let Ok(status) = deflate.compress_vec(input, out, FlushCompress::Finish) else {
-            return false;
-        };
-        let Ok(consumed) = usize::try_from(deflate.total_in() - before) else {
-            return false;
-        };
-        input = &input[consumed..];
-        if status == Status::StreamEnd {
-            break;
-        }
-    }
-    let mut crc = Crc::new();
-    crc.update(body);
-    out.extend_from_slice(&crc.sum().to_le_bytes());
-    // ISIZE: the input length modulo 2^32, as RFC 1952 defines it.
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    true
-}
-
-/// Whether an `Accept-Encoding` header value allows gzip.
-///
-/// `gzip` (or `x-gzip`) with a non-zero q-value allows it; `gzip;q=0` forbids
-/// it whatever `*` says; otherwise `*` with a non-zero q-value allows it.
-pub(crate) fn accepts_gzip<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> bool {
-    let mut gzip: Option<bool> = None;
-    let mut star: Option<bool> = None;
-    for value in values {
-        let Ok(value) = std::str::from_utf8(value) else {
-            continue;
-        };
-        for item in value.split(',') {
-            let mut parts = item.split(';');
-            let coding = parts.next().unwrap_or("").trim();
-            let mut q = Some(true);
-            for param in parts {
-                let Some((k, v)) = param.split_once('=') else {
-                    continue;
-                };
-                if k.trim().eq_ignore_ascii_case("q") {
-                    q = parse_q_nonzero(v.trim());
-                }
-            }
-            let Some(allowed) = q else {
-                continue; // malformed q-value: ignore the item
-            };
-            if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
-                // The most restrictive mention wins.
-                gzip = Some(gzip.unwrap_or(true) && allowed);
-            } else if coding == "*" {
-                star = Some(star.unwrap_or(true) && allowed);
-            }
-        }
-    }
-    gzip.or(star).unwrap_or(false)
-}
-
-/// Parses an RFC 9110 q-value; `Some(false)` for zero, `None` if malformed.
-fn parse_q_nonzero(v: &str) -> Option<bool> {
-    let (int, frac) = match v.split_once('.') {
-        Some((i, f)) => (i, f),
-        None => (v, ""),
-    };
-    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    match int {
-        "0" => Some(frac.bytes().any(|b| b != b'0')),
-        "1" => {
-            if frac.bytes().all(|b| b == b'0') {
-                Some(true)
-            } else {
-                None
-            }
-        }
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ok(v: &str) -> bool {
-        accepts_gzip([v.as_bytes()])
-    }
-
-    #[test]
-    fn accept_encoding() {
-        assert!(ok("gzip"));
-        assert!(ok("GZIP"));
-        assert!(ok("x-gzip"));
-        assert!(ok("deflate, gzip;q=1.0, *;q=0.5"));
-        assert!(ok("br;q=1.0, gzip;q=0.8, *;q=0.1"));
-        assert!(ok("gzip; q=0.001"));
-        assert!(ok("*"));
-        assert!(!ok(""));
-        assert!(!ok("identity"));
-        assert!(!ok("deflate, br"));
-        assert!(!ok("gzip;q=0"));
-        assert!(!ok("gzip;q=0.000"));
-        assert!(!ok("gzip;q=0, *"));
-        assert!(!ok("*;q=0"));
-        assert!(!ok("gzip;q=2"));
-        assert!(!ok("gzip;q=abc"));
-        assert!(!ok("gzip;q=0.0001"));
-        assert!(accepts_gzip([b"identity".as_slice(), b"gzip".as_slice()]));
-        assert!(!accepts_gzip([b"\xff\xfe".as_slice()]));
-    }
 
     /// A current-thread runtime (scrapes interleave on its thread; encodes
     /// run on the scraper's own thread, racing them) and a scraper on it.
@@ -792,30 +669,5 @@ mod tests {
             );
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
-    }
-
-    #[test]
-    fn gzip_round_trip() {
-        use std::io::Read as _;
-        let body = b"# TYPE x counter\nx 1\n".repeat(100);
-        let mut deflate = Compress::new(Compression::fast(), false);
-        let (mut gz, mut again, mut empty) = (Vec::new(), Vec::new(), Vec::new());
-        assert!(gzip_into(&body, &mut gz, &mut deflate));
-        // The same state, reset, gives the same bytes again.
-        assert!(gzip_into(&body, &mut again, &mut deflate));
-        assert_eq!(gz, again);
-        // An empty body is a valid gzip member too.
-        assert!(gzip_into(b"", &mut empty, &mut deflate));
-        let mut out_empty = Vec::new();
-        flate2::read::GzDecoder::new(&empty[..])
-            .read_to_end(&mut out_empty)
-            .unwrap();
-        assert!(out_empty.is_empty());
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&gz[..])
-            .read_to_end(&mut out)
-            .unwrap();
-        assert_eq!(out, body);
-        assert!(gz.len() < body.len() / 4);
     }
 }

@@ -1,4 +1,5 @@
 //! Waiting for the signals that ask a host to stop.
+#![forbid(unsafe_code)]
 
 use std::fmt;
 use std::io;

@@ -1,0 +1,32 @@
+//! What `/metrics` serves: the [`MetricsSource`] trait, its content type,
+//! and the adapter that serves a core [`Registry`](crate::Registry).
+#![forbid(unsafe_code)]
+
+/// The Content-Type of `/metrics`: Prometheus text format 0.0.4.
+pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// What the metrics server serves. A core `Registry` is served through
+/// [`ExporterBuilder::registry`](super::ExporterBuilder::registry), which
+/// wraps it in an implementation of this.
+///
+/// Implementations are called on the exporter's encode thread, one encode at
+/// a time; a panic is caught and served as `500`.
+pub trait MetricsSource: Send + Sync + 'static {
+    /// Append a complete Prometheus text 0.0.4 body to `buf`.
+    fn encode(&self, buf: &mut Vec<u8>);
+    /// JSON for /admin/metrics-summary.
+    fn summary_json(&self) -> serde_json::Value;
+}
+
+/// Adapts a core registry to [`MetricsSource`].
+pub(crate) struct RegistrySource(pub(crate) crate::Registry);
+
+impl MetricsSource for RegistrySource {
+    fn encode(&self, buf: &mut Vec<u8>) {
+        self.0.encode(buf);
+    }
+
+    fn summary_json(&self) -> serde_json::Value {
+        self.0.summary().to_json()
+    }
+}
