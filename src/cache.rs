@@ -49,10 +49,10 @@ pub(crate) fn lookup<R>(
         let removals = removals.load(Ordering::Relaxed);
         let base = set * WAYS;
         // `Cache::miss` searches the next set the same way. A shared
-        // `Cache::way_in(&self, ..)` for both cost the borrowed lookup
-        // 12.8 -> 17.2 ns and the owned one 17.5 -> 20.6 ns
-        // (`labelled_lookup_inc`, Dec 6 2026), so the search is written
-        // here in place.
+        // `Cache::way_in(&self, ..)` for both slowed the borrowed lookup
+        // in `labelled_lookup_inc` by a third and the owned one by a fifth
+        // (figures in commit 919c47b), so the search is written here in
+        // place.
         let way = (0..WAYS).find(|w| {
             cache.entries[base + w]
                 .as_ref()

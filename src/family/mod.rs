@@ -190,7 +190,7 @@ impl FamilyCore {
     /// own stack slot. Out of line, the `Result` holding a histogram handle
     /// (32 B) came back through memory written with 8-byte stores and was
     /// copied with 16-byte loads, which cannot be forwarded from them: a
-    /// stall of ~10 ns on every owned histogram lookup.
+    /// store-forwarding stall on every owned histogram lookup.
     #[inline(always)]
     fn lookup<R>(&self, values: &[&str], f: impl FnOnce(Found<'_>) -> R) -> Result<R, Error> {
         self.check_arity(values)?;
@@ -325,7 +325,7 @@ impl<M: Metric> Family<M> {
     #[inline]
     pub fn with<R>(&self, values: &[&str], f: impl FnOnce(&M) -> R) -> Result<R, Error> {
         // A borrowed histogram takes the family's bounds (at hand) rather
-        // than its series' (a load from the series' allocation), ~1.5 ns.
+        // than its series' (a load from the series' allocation).
         let buckets = self.core.buckets();
         self.core
             .lookup(values, |found| with_borrowed(found.series, buckets, f))
