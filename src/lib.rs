@@ -90,6 +90,11 @@ mod shard;
 mod summary;
 mod sync;
 
+/// README.md's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "exporter"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub mod encode;
 pub mod fingerprint;
 pub mod parse;
