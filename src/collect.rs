@@ -14,7 +14,7 @@ use crate::encode::{Encoder, FamilyView, Kind};
 use crate::family::{FamilyCore, Layout};
 use crate::histogram::read_at;
 use crate::series::Series;
-use crate::shard::{pool, SlotLoc};
+use crate::shard::pool;
 use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
 
 /// One registered family, in registration order.
@@ -226,8 +226,8 @@ impl ScrapeState {
 /// How many series ahead a large body's encode asks for the header of a
 /// gauge or float counter series, which are read as they are written
 /// (counters prefetch a batch ahead instead): far enough to cover a memory
-/// access at a one-line pace once the series no longer fit in the cache.
-/// (32 measured best of 4 to 128 on 900k series; see docs/BENCHMARKS.md.)
+/// access at a one-line pace once the series no longer fit in the cache
+/// (chosen on a 900k-series encode; the figures are in git history).
 const COUNTER_AHEAD: usize = 32;
 
 /// As [`COUNTER_AHEAD`], for a histogram series (14 lines of work each).
@@ -246,12 +246,6 @@ fn prefetch_ahead(series: &[Series], i: usize, ahead: usize) {
 /// digits, then the stores); read in a separate loop, the values of a
 /// batch load in parallel instead of each waiting in its line's chain.
 const BATCH: usize = 64;
-
-/// From this many shards on, a counter batch is summed shard by shard
-/// (`Pool::sum_each`), each shard's table walked once for the batch,
-/// rather than series by series: with many shards it walks each shard's
-/// table once, with few it loses to the plain sum (docs/BENCHMARKS.md).
-const SHARD_MAJOR: usize = 6;
 
 fn collect_family<E: Encoder>(
     core: &FamilyCore,
@@ -281,18 +275,9 @@ fn collect_family<E: Encoder>(
         match &core.layout {
             Layout::Counter => {
                 let mut values = [0u64; BATCH];
-                let mut locs = [SlotLoc::of(0); BATCH];
-                let shard_major = pool.has_shards(SHARD_MAJOR);
                 for (c, chunk) in list.chunks(BATCH).enumerate() {
-                    if shard_major {
-                        for (l, s) in locs.iter_mut().zip(chunk) {
-                            *l = s.loc();
-                        }
-                        pool.sum_each(&locs[..chunk.len()], &mut values);
-                    } else {
-                        for (v, s) in values.iter_mut().zip(chunk) {
-                            *v = pool.sum(s.loc());
-                        }
+                    for (v, s) in values.iter_mut().zip(chunk) {
+                        *v = pool.sum(s.loc());
                     }
                     let next = (c + 1) * BATCH;
                     enc.counters(

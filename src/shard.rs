@@ -481,17 +481,12 @@ impl Pool {
         st.free_runs.entry(len).or_default().push(start);
     }
 
-    /// Whether at least `n` shards exist (`n >= 1`). Shards are published
-    /// in index order, so the `n`-th is published only after the others.
-    pub(crate) fn has_shards(&self, n: usize) -> bool {
-        (1..=MAX_SHARDS).contains(&n) && !self.shards[n - 1].load(Ordering::Acquire).is_null()
-    }
-
     /// Sums the integer cell at each of `locs` over every shard into `out`
     /// (overwriting `out[..locs.len()]`), shard by shard: each shard's
-    /// table is walked once for the whole batch, not once per cell. For a
-    /// batch it pays from about 6 shards on (see `SHARD_MAJOR` in
-    /// `collect.rs`); [`Pool::sum`] is its batch of one.
+    /// table is walked once for the whole batch, not once per cell.
+    /// [`Pool::sum`] is its batch of one. (The collector once summed a
+    /// counter batch this way from 6 shards on; side by side it earned
+    /// nothing at 9 shards, see docs/BENCHMARKS.md, "Retired or kept".)
     pub(crate) fn sum_each(&self, locs: &[SlotLoc], out: &mut [u64]) {
         let out = &mut out[..locs.len()];
         out.iter_mut().for_each(|v| *v = 0);
@@ -784,8 +779,6 @@ mod tests {
         assert_eq!(out[..6], expect[..]);
         assert_eq!(out[..6], [111, 222, 333, 444, 555, 666]);
         assert_eq!(out[6..], [u64::MAX; 2], "past the batch is left alone");
-        assert!(pool.has_shards(1) && pool.has_shards(3));
-        assert!(!pool.has_shards(4) && !pool.has_shards(0) && !pool.has_shards(MAX_SHARDS + 1));
     }
 
     #[test]

@@ -21,10 +21,10 @@ use std::mem::MaybeUninit;
 /// line that is not in the cache first reads the line from memory (a
 /// read-for-ownership); a non-temporal store of a whole line does not. Once
 /// a body is larger than the cache, those reads are half of the encode's
-/// memory traffic: on the bench VM, generating 165 MB with plain stores
-/// took 23.4 ms and staging it took 11.8 ms, while at 16 MB (in the cache)
-/// plain stores took 0.70 ms and staging 1.2 ms. So the registry streams
-/// only bodies it expects to be large (see `collect.rs`).
+/// memory traffic; a body that stays in the cache is faster with plain
+/// stores. So the registry streams only bodies it expects to be large
+/// (see `collect.rs`; the figures are in docs/BENCHMARKS.md, "Retired or
+/// kept").
 pub(crate) struct Cursor<'a> {
     out: &'a mut Vec<u8>,
     /// `out`'s buffer at its length when the cursor (re)started, or the
@@ -44,10 +44,8 @@ pub(crate) struct Cursor<'a> {
 /// Bytes a streaming cursor stages before it empties them into the buffer.
 /// Each drain's non-temporal stores stall the core until the memory
 /// system takes them; short drains between lines overlap that with the
-/// formatting. On the AMD EPYC bench VM the 1M mixed registry (histograms
-/// written plainly) took 19.6-20.0 ms with a 1 KiB stage and 20.1-20.3 ms
-/// with an 8 KiB one; 1M counters alone were level (10.4-10.9 against
-/// 10.1-11.5 ms across runs). A line longer than the stage is written
+/// formatting, so a small stage (1 KiB) did no worse than a large one on
+/// the 1M-series encode. A line longer than the stage is written
 /// directly, and so is the rest of its family.
 pub(super) const STAGE: usize = 1024;
 

@@ -46,8 +46,8 @@ pub(crate) fn write_u64(out: &mut Vec<u8>, v: u64) {
 /// consumer reads it from memory either way, and plain stores would first
 /// read every line they write. Histogram families write 14 lines from a
 /// few loads, faster than the memory system drains non-temporal stores, so
-/// they keep plain stores. The figures that set both choices are in
-/// docs/BENCHMARKS.md (encode scaling, 1M series).
+/// they keep plain stores. The figures are in docs/BENCHMARKS.md
+/// ("Retired or kept").
 pub(crate) const STREAM_ABOVE: usize = 32 << 20;
 
 /// The text 0.0.4 encoder: appends a body to a caller's buffer.
