@@ -2,8 +2,10 @@
 //! and the adapter that serves a core [`Registry`](crate::Registry).
 #![forbid(unsafe_code)]
 
-/// The Content-Type of `/metrics`: Prometheus text format 0.0.4.
-pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The Content-Type of `/metrics`: Prometheus text format 0.0.4. The
+/// same constant as [`crate::CONTENT_TYPE`] (defined once, by the text
+/// encoder), under the name the server's API has always had.
+pub const CONTENT_TYPE_TEXT: &str = crate::CONTENT_TYPE;
 
 /// What the metrics server serves. A core `Registry` is served through
 /// [`ExporterBuilder::registry`](super::ExporterBuilder::registry), which
