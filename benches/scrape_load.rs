@@ -44,8 +44,8 @@
 //!    (`ExporterHandle::stats`) give the encodes each run cost.
 //! 5. `gauges` (a measured loop): `Registry::encode` of 100k and 1M
 //!    labelled gauges (`app_queue_depth{route,code}`), best of 15, beside a
-//!    `memcpy` of the same body: the one-line layout that streams only
-//!    when the body is large (1M gauges make a 64 MB body).
+//!    `memcpy` of the same body: the one-line layout at a body larger
+//!    than the cache (1M gauges make a 64 MB body).
 //! 6. `shards` (a measured loop, run right after section 1): the encode of
 //!    the 10k data set (best of 15 means of 10 encodes) after 0, 2, 4 and 8
 //!    more threads, alive at once, recorded into every series: a scrape
@@ -681,8 +681,7 @@ fn gauges(full: bool) {
                 .expect("series")
                 .set((i as i64 * 7919) % 1_000_003 - 5000);
         }
-        // Twice: the second encode knows the body's size, and streams it
-        // if it is large.
+        // Twice: the first grows the buffer to the body's size.
         let mut buf = Vec::new();
         reg.encode(&mut buf);
         buf.clear();

@@ -9,11 +9,9 @@ use std::time::Instant;
 
 use crate::callback::{CallbackFamily, Samples};
 use crate::encode::layout::Variant;
-use crate::encode::text::STREAM_ABOVE;
 use crate::encode::{Encoder, FamilyView, Kind};
 use crate::family::{FamilyCore, Layout};
 use crate::histogram::read_at;
-use crate::series::Series;
 use crate::shard::pool;
 use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
 
@@ -29,9 +27,6 @@ pub(crate) struct ScrapeState {
     pub(crate) scrapes: AtomicU64,
     pub(crate) last_duration_ns: AtomicU64,
     last_series: AtomicU64,
-    /// The last body's length: whether the next is expected to outgrow the
-    /// cache (see [`STREAM_ABOVE`]).
-    pub(crate) last_bytes: AtomicU64,
     pub(crate) callback_errors: AtomicU64,
     scratch: Mutex<Scratch>,
     own: OwnFamilies,
@@ -43,7 +38,6 @@ impl Default for ScrapeState {
             scrapes: AtomicU64::new(0),
             last_duration_ns: AtomicU64::new(0),
             last_series: AtomicU64::new(0),
-            last_bytes: AtomicU64::new(0),
             callback_errors: AtomicU64::new(0),
             scratch: Mutex::new(Scratch::default()),
             own: OwnFamilies::new(),
@@ -111,12 +105,6 @@ impl OwnFamilies {
 }
 
 impl ScrapeState {
-    /// Whether the next body is expected to be large (see [`STREAM_ABOVE`]):
-    /// the text encoder then streams, and the collector prefetches series.
-    pub(crate) fn expects_large(&self) -> bool {
-        self.last_bytes.load(Ordering::Relaxed) >= STREAM_ABOVE as u64
-    }
-
     /// Collects every entry into `enc`, then (with `self_metrics`) the
     /// registry's own families.
     pub(crate) fn collect<E: Encoder>(
@@ -126,7 +114,6 @@ impl ScrapeState {
         start: Instant,
         enc: &mut E,
     ) {
-        let large = self.expects_large();
         // A concurrent scrape may hold the shared scratch: use a fresh one
         // rather than wait.
         let mut local = None;
@@ -138,7 +125,7 @@ impl ScrapeState {
         let mut series = 0usize;
         for entry in entries {
             series += match entry {
-                Entry::Family(core) => collect_family(core, enc, &mut scratch.buckets, large),
+                Entry::Family(core) => collect_family(core, enc, &mut scratch.buckets),
                 Entry::Callback(cb) => {
                     let errors = cb.run(&mut scratch.samples);
                     if errors > 0 {
@@ -160,9 +147,8 @@ impl ScrapeState {
         self.last_series.store(series as u64, Ordering::Relaxed);
     }
 
-    /// Records a finished scrape: its body's length and duration.
-    pub(crate) fn finish(&self, bytes: usize, start: Instant) {
-        self.last_bytes.store(bytes as u64, Ordering::Relaxed);
+    /// Records a finished scrape's duration.
+    pub(crate) fn finish(&self, start: Instant) {
         self.last_duration_ns.store(
             u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
@@ -223,23 +209,6 @@ impl ScrapeState {
     }
 }
 
-/// How many series ahead a large body's encode asks for the header of a
-/// gauge or float counter series, which are read as they are written
-/// (counters prefetch a batch ahead instead): far enough to cover a memory
-/// access at a one-line pace once the series no longer fit in the cache
-/// (chosen on a 900k-series encode; the figures are in git history).
-const COUNTER_AHEAD: usize = 32;
-
-/// As [`COUNTER_AHEAD`], for a histogram series (14 lines of work each).
-const HISTOGRAM_AHEAD: usize = 4;
-
-#[inline(always)]
-fn prefetch_ahead(series: &[Series], i: usize, ahead: usize) {
-    if let Some(s) = series.get(i + ahead) {
-        s.prefetch();
-    }
-}
-
 /// How many counter series an encode reads before it writes their lines.
 /// Reading a value is a chain of dependent loads (the series, the shard
 /// table, a segment, the cell), and writing its line is another chain (the
@@ -247,16 +216,7 @@ fn prefetch_ahead(series: &[Series], i: usize, ahead: usize) {
 /// batch load in parallel instead of each waiting in its line's chain.
 const BATCH: usize = 64;
 
-fn collect_family<E: Encoder>(
-    core: &FamilyCore,
-    enc: &mut E,
-    buckets: &mut Vec<u64>,
-    large: bool,
-) -> usize {
-    // Only a body that outgrows the cache is streamed, and only then do
-    // its series stop fitting there too: prefetching their headers costs
-    // a body served from the cache (docs/BENCHMARKS.md).
-    let prefetch = large;
+fn collect_family<E: Encoder>(core: &FamilyCore, enc: &mut E, buckets: &mut Vec<u64>) -> usize {
     let list = lock(&core.list);
     let pool = pool();
     let (kind, bounds) = match &core.layout {
@@ -275,61 +235,38 @@ fn collect_family<E: Encoder>(
         match &core.layout {
             Layout::Counter => {
                 let mut values = [0u64; BATCH];
-                for (c, chunk) in list.chunks(BATCH).enumerate() {
+                for chunk in list.chunks(BATCH) {
                     for (v, s) in values.iter_mut().zip(chunk) {
                         *v = pool.sum(s.loc());
                     }
-                    let next = (c + 1) * BATCH;
                     enc.counters(
                         &view,
-                        values.iter().zip(chunk).enumerate().map(
+                        values.iter().zip(chunk).map(
                             #[inline(always)]
-                            |(j, (v, s))| {
-                                if prefetch {
-                                    // The next batch's series, a batch of
-                                    // lines ahead of their reads.
-                                    prefetch_ahead(&list.series, next + j, 0);
-                                }
-                                (s.text(), *v)
-                            },
+                            |(v, s)| (s.text(), *v),
                         ),
                     );
                 }
             }
             Layout::Gauge => enc.gauges(
                 &view,
-                list.iter().enumerate().map(
+                list.iter().map(
                     #[inline(always)]
-                    |(i, s)| {
-                        if prefetch {
-                            prefetch_ahead(&list.series, i, COUNTER_AHEAD);
-                        }
-                        (s.text(), s.value().load(Ordering::Relaxed) as i64)
-                    },
+                    |s| (s.text(), s.value().load(Ordering::Relaxed) as i64),
                 ),
             ),
             Layout::FloatCounter => enc.floats(
                 &view,
-                list.iter().enumerate().map(
+                list.iter().map(
                     #[inline(always)]
-                    |(i, s)| {
-                        if prefetch {
-                            prefetch_ahead(&list.series, i, COUNTER_AHEAD);
-                        }
-                        (s.text(), pool.sum_f64(s.loc()))
-                    },
+                    |s| (s.text(), pool.sum_f64(s.loc())),
                 ),
             ),
             Layout::FloatGauge => enc.floats(
                 &view,
-                list.iter().enumerate().map(
+                list.iter().map(
                     #[inline(always)]
-                    |(i, s)| {
-                        if prefetch {
-                            prefetch_ahead(&list.series, i, COUNTER_AHEAD);
-                        }
-                        (s.text(), f64::from_bits(s.value().load(Ordering::Relaxed)))
-                    },
+                    |s| (s.text(), f64::from_bits(s.value().load(Ordering::Relaxed))),
                 ),
             ),
             Layout::Histogram(_) => {
@@ -339,101 +276,12 @@ fn collect_family<E: Encoder>(
                 enc.histograms(
                     &view,
                     buckets,
-                    list.iter().enumerate(),
+                    list.iter(),
                     #[inline(always)]
-                    |(i, s), buckets| {
-                        if prefetch {
-                            prefetch_ahead(&list.series, i, HISTOGRAM_AHEAD);
-                        }
-                        (s.text(), read_at(pool, s.loc(), buckets))
-                    },
+                    |s, buckets| (s.text(), read_at(pool, s.loc(), buckets)),
                 );
             }
         }
     }
     list.iter().count()
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::atomic::Ordering;
-
-    use crate::encode::text::STREAM_ABOVE;
-    use crate::{Buckets, Opts, Registry};
-
-    /// A registry whose next scrape is expected to be large streams its
-    /// one-line families through the stage (and writes its histograms
-    /// plainly in between): the body is the same byte for byte, including
-    /// a label value longer than the stage (which switches the cursor to
-    /// direct writes mid-family).
-    #[test]
-    fn a_streamed_body_is_the_plain_body() {
-        let reg = Registry::builder().self_metrics(false).build();
-        let ctr = reg
-            .counter_family(Opts::new("c_total", "C.").labels(&["k"]))
-            .unwrap();
-        let hist = reg
-            .histogram_family(
-                Opts::new("h_seconds", "H.").labels(&["k"]),
-                Buckets::default_prometheus(),
-            )
-            .unwrap();
-        let gauge = reg
-            .gauge_family(Opts::new("g", "G.").labels(&["k"]))
-            .unwrap();
-        let fgauge = reg
-            .float_gauge_family(Opts::new("fg", "FG.").labels(&["k"]))
-            .unwrap();
-        let fctr = reg
-            .float_counter_family(Opts::new("fc_total", "FC.").labels(&["k"]))
-            .unwrap();
-        let floats = [
-            f64::NAN,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            -0.0,
-            1e300,
-            -2.5e-7,
-            42.0,
-        ];
-        let huge = "x\"\\\n".repeat(5000);
-        for i in 0..3000u64 {
-            let k = if i == 1500 {
-                huge.clone()
-            } else {
-                format!("series-{i}")
-            };
-            ctr.with_label_values(&[&k]).unwrap().add(i * 7919);
-            gauge.with_label_values(&[&k]).unwrap().set(match i {
-                0 => i64::MIN,
-                1 => i64::MAX,
-                _ => i as i64 - 10,
-            });
-            fgauge
-                .with_label_values(&[&k])
-                .unwrap()
-                .set(floats[i as usize % floats.len()] * (i as f64 + 1.0));
-            fctr.with_label_values(&[&k]).unwrap().add(i as f64 / 3.0);
-            if i % 10 == 0 || i == 1500 {
-                let h = hist.with_label_values(&[&k]).unwrap();
-                h.observe(i as f64 / 1000.0);
-                h.observe_u64(i);
-            }
-        }
-        let state = &reg.inner.scrape;
-        state.last_bytes.store(0, Ordering::Relaxed);
-        let mut plain = Vec::new();
-        reg.encode(&mut plain);
-        for prefix in [0usize, 5, 63] {
-            state
-                .last_bytes
-                .store(STREAM_ABOVE as u64, Ordering::Relaxed);
-            let mut streamed = vec![b'#'; prefix];
-            reg.encode(&mut streamed);
-            assert_eq!(streamed.len(), prefix + plain.len());
-            assert!(streamed[prefix..] == plain[..], "prefix {prefix}");
-        }
-        // The length recorded is this body's, not the buffer's.
-        assert_eq!(state.last_bytes.load(Ordering::Relaxed), plain.len() as u64);
-    }
 }

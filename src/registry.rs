@@ -412,14 +412,13 @@ impl Registry {
         let start = Instant::now();
         let entries = self.inner.entries();
         let state = &self.inner.scrape;
-        let begin = out.len();
         state.collect(
             &entries,
             self.inner.self_metrics,
             start,
-            &mut TextEncoder::new(out, state.expects_large()),
+            &mut TextEncoder::new(out),
         );
-        state.finish(out.len() - begin, start);
+        state.finish(start);
     }
 
     /// Encodes into a new `String` (convenient in tests; servers should

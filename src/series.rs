@@ -195,18 +195,6 @@ impl Series {
         SlotLoc::from_word(self.value().load(Ordering::Relaxed))
     }
 
-    /// Asks the cache for the header's line ahead of its use.
-    #[inline(always)]
-    pub(crate) fn prefetch(&self) {
-        #[cfg(all(target_arch = "x86_64", not(miri)))]
-        // SAFETY: a prefetch does not access memory architecturally; SSE is
-        // part of x86-64.
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>(self.ptr.as_ptr().cast::<i8>());
-        }
-    }
-
     /// `{l1="v1",...}` with the values escaped, or empty for a family
     /// without labels. The exposition writes it between the sample name and
     /// the value; the lookup map compares label values against it.

@@ -400,43 +400,34 @@ mod tests {
         for (names, labels, buckets, sum) in cases {
             let mut expect = b"pre".to_vec();
             histogram_reference(&mut expect, names, labels.as_bytes(), &buckets, sum);
-            for streaming in [false, true] {
-                let mut out = b"pre".to_vec();
-                out.shrink_to_fit();
-                let mut stage = super::super::cursor::Stage::new();
-                {
-                    let mut w = if streaming {
-                        super::Cursor::streaming(&mut out, &mut stage)
-                    } else {
-                        super::Cursor::new(&mut out, 0)
-                    };
-                    w.histogram_series(names, labels.as_bytes(), &buckets, sum);
-                }
-                assert_eq!(
-                    String::from_utf8_lossy(&out),
-                    String::from_utf8_lossy(&expect),
-                    "labels {labels}, streaming {streaming}"
-                );
-            }
+            let mut out = b"pre".to_vec();
+            out.shrink_to_fit();
+            super::Cursor::new(&mut out, 0).histogram_series(
+                names,
+                labels.as_bytes(),
+                &buckets,
+                sum,
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&expect),
+                "labels {labels}"
+            );
         }
     }
 
     #[test]
-    fn a_streaming_cursor_writes_what_a_plain_one_does() {
-        // Pieces of every length up to past the stage, after prefixes that
-        // put the buffer's end at every offset within a cache line, so the
-        // drains hit every head/line/remainder split, and the longest
-        // pieces switch the cursor to direct writes mid-way.
-        let pieces: Vec<Vec<u8>> = [0usize, 1, 15, 16, 17, 63, 64, 65, 200, 700]
-            .iter()
-            .chain(&[
-                super::super::cursor::STAGE - 30,
-                super::super::cursor::STAGE,
-                super::super::cursor::STAGE + 1,
-                3 * super::super::cursor::STAGE,
-            ])
-            .map(|&n| (0..n).map(|i| (i * 13 + n) as u8).collect())
-            .collect();
+    fn a_cursor_that_grows_writes_what_one_with_room_does() {
+        // Pieces of every length up to several pages, after prefixes that
+        // put the buffer's end at every offset within a cache line: the
+        // cursor that starts with no room grows mid-line and mid-batch,
+        // the other never grows.
+        let pieces: Vec<Vec<u8>> = [
+            0usize, 1, 15, 16, 17, 63, 64, 65, 200, 700, 4095, 4096, 9000,
+        ]
+        .iter()
+        .map(|&n| (0..n).map(|i| (i * 13 + n) as u8).collect())
+        .collect();
         let prefixes: Vec<usize> = if cfg!(miri) {
             vec![0, 1, 17, 63]
         } else {
@@ -446,10 +437,10 @@ mod tests {
             for (take, rounds) in [(4, 400), (pieces.len() - 4, 8), (pieces.len(), 2)] {
                 let mut expect = vec![0x5A; prefix];
                 let mut out = vec![0x5A; prefix];
-                let mut stage = super::super::cursor::Stage::new();
+                out.shrink_to_fit();
                 {
-                    let mut w = super::Cursor::streaming(&mut out, &mut stage);
-                    let mut e = super::Cursor::new(&mut expect, 0);
+                    let mut w = super::Cursor::new(&mut out, 0);
+                    let mut e = super::Cursor::new(&mut expect, 1 << 20);
                     for round in 0..rounds as u64 {
                         for p in &pieces[..take] {
                             w.sample(p, b"{}", round * 1_000_003);
@@ -459,8 +450,6 @@ mod tests {
                             w.sample(b"", p, -(round as i64));
                             e.sample(b"", p, -(round as i64));
                         }
-                        // A call per round, whose lines drain the stage
-                        // between them.
                         let lines = pieces[..take].iter().map(|p| (&p[..], round));
                         w.samples(b"n", lines.clone());
                         for (p, v) in lines {
@@ -475,10 +464,9 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_streaming_cursor_leaves_the_buffer_as_it_was() {
+    fn an_empty_cursor_leaves_the_buffer_as_it_was() {
         let mut out = b"kept".to_vec();
-        let mut stage = super::super::cursor::Stage::new();
-        drop(super::Cursor::streaming(&mut out, &mut stage));
+        drop(super::Cursor::new(&mut out, 0));
         assert_eq!(out, b"kept");
     }
 }

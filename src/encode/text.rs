@@ -16,7 +16,7 @@
 #![forbid(unsafe_code)]
 
 use super::copy::put;
-use super::cursor::{Cursor, Stage};
+use super::cursor::Cursor;
 use super::lines::HistogramNames;
 #[cfg(any(test, feature = "bench-internals"))]
 use super::pen::put_value;
@@ -40,40 +40,21 @@ pub(crate) fn write_u64(out: &mut Vec<u8>, v: u64) {
     put_value(out, v);
 }
 
-/// Bodies at least this long are written with a streaming cursor
-/// (non-temporal stores through a small stage), except histogram families:
-/// such a body does not stay in the cache a core can count on, so its
-/// consumer reads it from memory either way, and plain stores would first
-/// read every line they write. Histogram families write 14 lines from a
-/// few loads, faster than the memory system drains non-temporal stores, so
-/// they keep plain stores. The figures are in docs/BENCHMARKS.md
-/// ("Retired or kept").
-pub(crate) const STREAM_ABOVE: usize = 32 << 20;
-
 /// The text 0.0.4 encoder: appends a body to a caller's buffer.
 pub(crate) struct TextEncoder<'a> {
     out: &'a mut Vec<u8>,
-    /// The stage of a streaming body (see [`STREAM_ABOVE`]).
-    stage: Option<Stage>,
 }
 
 impl<'a> TextEncoder<'a> {
-    /// An encoder appending to `out`; `large` when the body is expected to
-    /// reach [`STREAM_ABOVE`] bytes.
-    pub(crate) fn new(out: &'a mut Vec<u8>, large: bool) -> TextEncoder<'a> {
-        TextEncoder {
-            out,
-            stage: large.then(Stage::new),
-        }
+    /// An encoder appending to `out`.
+    pub(crate) fn new(out: &'a mut Vec<u8>) -> TextEncoder<'a> {
+        TextEncoder { out }
     }
 
-    /// A cursor for a run of one-line samples: streaming for a large body.
+    /// A cursor for a run of lines.
     #[inline]
     fn cursor(&mut self) -> Cursor<'_> {
-        match self.stage.as_mut() {
-            Some(stage) => Cursor::streaming(self.out, stage),
-            None => Cursor::new(self.out, 4096),
-        }
+        Cursor::new(self.out, 4096)
     }
 }
 
@@ -135,7 +116,6 @@ impl Encoder for TextEncoder<'_> {
             return;
         };
         let names = HistogramNames::new(bucket, sum, count, family.le_tails);
-        // Plain stores even for a large body (see `STREAM_ABOVE`).
-        Cursor::new(self.out, 4096).histograms(&names, buckets, series, read);
+        self.cursor().histograms(&names, buckets, series, read);
     }
 }

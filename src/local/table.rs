@@ -81,10 +81,10 @@ impl Cache {
     /// cached (the overflow series).
     ///
     /// A set that is full spills into the next one while that has
-    /// room. Without it, a few more keys than ways in one set (1 of 12
-    /// processes in a probe cycling through 100 keys) evicted each
-    /// other on every pass of the cycle: 5 % of all lookups went to the
-    /// family's map.
+    /// room. Without it, a few more keys than ways in one set (the hash
+    /// seed is per thread, so some processes draw it) evicted each other
+    /// on every pass of a cycle through them, each eviction a lookup in
+    /// the family's map (docs/BENCHMARKS.md, "Retired or kept").
     #[cold]
     #[inline(never)]
     pub(crate) fn miss(
