@@ -481,24 +481,6 @@ impl Pool {
         st.free_runs.entry(len).or_default().push(start);
     }
 
-    /// Sums the integer cell at each of `locs` over every shard into `out`
-    /// (overwriting `out[..locs.len()]`), shard by shard: each shard's
-    /// table is walked once for the whole batch, not once per cell.
-    /// [`Pool::sum`] is its batch of one. (The collector once summed a
-    /// counter batch this way from 6 shards on; side by side it earned
-    /// nothing at 9 shards, see docs/BENCHMARKS.md, "Retired or kept".)
-    pub(crate) fn sum_each(&self, locs: &[SlotLoc], out: &mut [u64]) {
-        let out = &mut out[..locs.len()];
-        out.iter_mut().for_each(|v| *v = 0);
-        self.for_each_shard(|shard| {
-            for (acc, &loc) in out.iter_mut().zip(locs) {
-                if let Some(c) = shard.cell(loc) {
-                    *acc = acc.wrapping_add(c.load(Ordering::Relaxed));
-                }
-            }
-        });
-    }
-
     /// Sums a histogram's run over every shard, in one pass: its
     /// `out.len()` integer bucket cells into `out` (overwriting it), then
     /// the `f64` sum cell and the integer sum cell that follow them.
@@ -523,11 +505,17 @@ impl Pool {
         (float_sum, int_sum)
     }
 
-    /// Sums one integer cell over every shard.
+    /// Sums one integer cell over every shard. (A batch form that walked
+    /// each shard once for many cells earned nothing side by side; see
+    /// docs/BENCHMARKS.md, "Retired or kept".)
     pub(crate) fn sum(&self, loc: SlotLoc) -> u64 {
-        let mut out = [0u64];
-        self.sum_each(&[loc], &mut out);
-        out[0]
+        let mut total = 0u64;
+        self.for_each_shard(|shard| {
+            if let Some(c) = shard.cell(loc) {
+                total = total.wrapping_add(c.load(Ordering::Relaxed));
+            }
+        });
+        total
     }
 
     /// Sums one `f64` cell over every shard.
@@ -762,7 +750,7 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_of_cells_sums_as_each_cell_does() {
+    fn cells_sum_over_every_shard_in_both_segments() {
         let pool = pool_with_shards(3);
         // Cells in segments 0 and 1, in no particular order.
         let _pad = pool.alloc(MAX_RUN - 2);
@@ -773,12 +761,8 @@ mod tests {
                 pool.shard(idx).add(loc, k * (j as u64 + 1));
             }
         }
-        let mut out = [u64::MAX; 8];
-        pool.sum_each(&locs, &mut out);
-        let expect: Vec<u64> = locs.iter().map(|&l| pool.sum(l)).collect();
-        assert_eq!(out[..6], expect[..]);
-        assert_eq!(out[..6], [111, 222, 333, 444, 555, 666]);
-        assert_eq!(out[6..], [u64::MAX; 2], "past the batch is left alone");
+        let sums: Vec<u64> = locs.iter().map(|&l| pool.sum(l)).collect();
+        assert_eq!(sums, [111, 222, 333, 444, 555, 666]);
     }
 
     #[test]
