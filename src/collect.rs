@@ -13,7 +13,7 @@ use crate::encode::{Encoder, FamilyView, Kind};
 use crate::family::{FamilyCore, Layout};
 use crate::histogram::read_at;
 use crate::shard::pool;
-use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
+use crate::sync::{Arc, AtomicU64, Mutex, Ordering};
 
 /// One registered family, in registration order.
 #[derive(Clone, Debug)]
@@ -209,6 +209,16 @@ impl ScrapeState {
     }
 }
 
+/// `series`, counted into `n` (from zero) as they are taken.
+#[inline(always)]
+fn counted<'a, T>(
+    series: impl Iterator<Item = T> + 'a,
+    n: &'a mut usize,
+) -> impl Iterator<Item = T> + 'a {
+    *n = 0;
+    series.inspect(move |_| *n += 1)
+}
+
 /// How many counter series an encode reads before it writes their lines.
 /// Reading a value is a chain of dependent loads (the series, the shard
 /// table, a segment, the cell), and writing its line is another chain (the
@@ -217,8 +227,11 @@ impl ScrapeState {
 const BATCH: usize = 64;
 
 fn collect_family<E: Encoder>(core: &FamilyCore, enc: &mut E, buckets: &mut Vec<u64>) -> usize {
-    let list = lock(&core.list);
+    // No lock: creation and removal go on while the family is written
+    // (see `family/list.rs`).
+    let list = core.list.read();
     let pool = pool();
+    let mut listed = 0;
     let (kind, bounds) = match &core.layout {
         Layout::Counter | Layout::FloatCounter => (Kind::Counter, &[][..]),
         Layout::Gauge | Layout::FloatGauge => (Kind::Gauge, &[][..]),
@@ -235,36 +248,44 @@ fn collect_family<E: Encoder>(core: &FamilyCore, enc: &mut E, buckets: &mut Vec<
         match &core.layout {
             Layout::Counter => {
                 let mut values = [0u64; BATCH];
-                for chunk in list.chunks(BATCH) {
-                    for (v, s) in values.iter_mut().zip(chunk) {
-                        *v = pool.sum(s.loc());
+                let mut texts: [&[u8]; BATCH] = [&[]; BATCH];
+                listed = 0;
+                for batch in list.batches(BATCH) {
+                    let mut n = 0;
+                    for s in batch {
+                        values[n] = pool.sum(s.loc());
+                        texts[n] = s.text();
+                        n += 1;
                     }
-                    enc.counters(
-                        &view,
-                        values.iter().zip(chunk).map(
-                            #[inline(always)]
-                            |(v, s)| (s.text(), *v),
-                        ),
-                    );
+                    listed += n;
+                    if n > 0 {
+                        enc.counters(
+                            &view,
+                            texts[..n].iter().zip(&values[..n]).map(
+                                #[inline(always)]
+                                |(t, v)| (*t, *v),
+                            ),
+                        );
+                    }
                 }
             }
             Layout::Gauge => enc.gauges(
                 &view,
-                list.iter().map(
+                counted(list.iter(), &mut listed).map(
                     #[inline(always)]
                     |s| (s.text(), s.value().load(Ordering::Relaxed) as i64),
                 ),
             ),
             Layout::FloatCounter => enc.floats(
                 &view,
-                list.iter().map(
+                counted(list.iter(), &mut listed).map(
                     #[inline(always)]
                     |s| (s.text(), pool.sum_f64(s.loc())),
                 ),
             ),
             Layout::FloatGauge => enc.floats(
                 &view,
-                list.iter().map(
+                counted(list.iter(), &mut listed).map(
                     #[inline(always)]
                     |s| (s.text(), f64::from_bits(s.value().load(Ordering::Relaxed))),
                 ),
@@ -276,12 +297,12 @@ fn collect_family<E: Encoder>(core: &FamilyCore, enc: &mut E, buckets: &mut Vec<
                 enc.histograms(
                     &view,
                     buckets,
-                    list.iter(),
+                    counted(list.iter(), &mut listed),
                     #[inline(always)]
                     |s, buckets| (s.text(), read_at(pool, s.loc(), buckets)),
                 );
             }
         }
     }
-    list.iter().count()
+    listed
 }

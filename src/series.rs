@@ -46,6 +46,11 @@ pub struct Header {
     /// whether a pointer to a histogram's bucket bounds precedes the header
     /// (bit 62).
     len_kind: u64,
+    /// Loom builds: read by every scrape that borrows the series from its
+    /// family's list ([`Series::touch`]) and written when the series is
+    /// freed, so that loom reports a free concurrent with such a read.
+    #[cfg(telemeter_loom)]
+    freed: loom::cell::UnsafeCell<()>,
 }
 
 const GAUGE: u64 = 1 << 63;
@@ -124,6 +129,8 @@ impl Series {
                 refs: AtomicU64::new(1),
                 value: AtomicU64::new(value),
                 len_kind,
+                #[cfg(telemeter_loom)]
+                freed: loom::cell::UnsafeCell::new(()),
             });
             ptr::copy_nonoverlapping(labels.as_ptr(), p.add(1) as *mut u8, len);
             Series {
@@ -252,6 +259,21 @@ impl Series {
         }
     }
 
+    /// The address of this counted reference, which the caller now owns
+    /// (to be turned back with [`Series::from_counted_ptr`]).
+    #[inline]
+    pub(crate) fn into_counted_ptr(self) -> *const Header {
+        ManuallyDrop::new(self).as_ptr()
+    }
+
+    /// Marks a borrow of the series by a scrape (loom builds: see
+    /// `Header::freed`; nothing otherwise).
+    #[inline(always)]
+    pub(crate) fn touch(&self) {
+        #[cfg(telemeter_loom)]
+        self.header().freed.with(|_| ());
+    }
+
     /// Releases `n` counted references the caller owns besides `self`.
     /// Release ordering, as a drop; it cannot reach zero, because `self`
     /// is still counted.
@@ -299,6 +321,8 @@ impl Drop for Series {
             return;
         }
         fence(Ordering::Acquire);
+        #[cfg(telemeter_loom)]
+        self.header().freed.with_mut(|_| ());
         let len_kind = self.header().len_kind;
         if len_kind & GAUGE == 0 {
             let run_len = (self.value().load(Ordering::Relaxed) >> 48) as usize;

@@ -224,11 +224,15 @@ pub(crate) struct ConcurrentSet<K>(Mutex<Vec<K>>);
 
 #[cfg(not(telemeter_loom))]
 impl<K: std::hash::Hash + Eq> ConcurrentSet<K> {
-    /// An empty set with a randomly seeded hasher.
+    /// An empty set with a randomly seeded hasher. A resize moves 8
+    /// entries per write (papaya's default is 64): a write during a resize
+    /// then pays a few microseconds, not tens (the series-churn probe,
+    /// docs/BENCHMARKS.md).
     pub(crate) fn new() -> ConcurrentSet<K> {
         ConcurrentSet(
             papaya::HashSet::builder()
                 .hasher(foldhash::fast::RandomState::default())
+                .resize_mode(papaya::ResizeMode::Incremental(8))
                 .build(),
         )
     }

@@ -332,3 +332,93 @@ fn many_label_sets_on_many_threads_never_share_or_lose_a_series() {
         );
     }
 }
+
+/// Series created and removed on two threads while a third scrapes
+/// without pause: every scrape parses (no duplicate label set), every
+/// sample of a churned series shows its own count or zero (none starts
+/// with another's counts, none shows a reused slot's), and the last scrape
+/// holds exactly the series kept, with their exact totals.
+#[test]
+fn series_churn_while_scraped_keeps_exact_totals() {
+    const PER_THREAD: u64 = 3000;
+    let reg = Registry::builder().self_metrics(false).build();
+    let fam = reg
+        .counter_family(
+            Opts::new("churn_total", "Churn.")
+                .labels(&["s"])
+                .max_series(100_000),
+        )
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let scraper = {
+        let reg = reg.clone();
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            let mut buf = Vec::new();
+            let mut scrapes = 0u64;
+            while !stop.load(Ordering::Relaxed) || scrapes < 20 {
+                buf.clear();
+                reg.encode(&mut buf);
+                let body = std::str::from_utf8(&buf).unwrap();
+                let exp = parse(body).unwrap_or_else(|e| panic!("invalid scrape: {e}"));
+                let f = exp
+                    .family("churn_total")
+                    .expect("the family, listed or not");
+                for s in &f.samples {
+                    let label = &s.labels[0].1;
+                    let i: u64 = label.rsplit('-').next().unwrap().parse().unwrap();
+                    assert!(
+                        s.value == 0.0 || s.value == (i + 1) as f64,
+                        "{label} shows {}",
+                        s.value
+                    );
+                }
+                scrapes += 1;
+            }
+            scrapes
+        })
+    };
+    let writers: Vec<_> = (0..2)
+        .map(|t| {
+            let fam = fam.clone();
+            thread::spawn(move || {
+                for i in 0..PER_THREAD {
+                    let label = format!("w{t}-{i}");
+                    fam.with_label_values(&[&label]).unwrap().add(i + 1);
+                    // Remove two of every three, some at once, some later.
+                    if i % 3 == 1 {
+                        assert!(fam.remove(&[&label]).unwrap());
+                    }
+                    if i % 3 == 0 && i >= 3 {
+                        assert!(fam.remove(&[&format!("w{t}-{}", i - 3)]).unwrap());
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(scraper.join().unwrap() >= 20);
+    // Kept: i % 3 == 2, and the last i % 3 == 0 of each thread.
+    let body = reg.encode_to_string();
+    let exp = parse(&body).unwrap();
+    let samples = &exp.family("churn_total").unwrap().samples;
+    let mut want: Vec<(String, f64)> = Vec::new();
+    for t in 0..2 {
+        for i in 0..PER_THREAD {
+            if i % 3 == 2 || (i % 3 == 0 && i + 3 >= PER_THREAD) {
+                want.push((format!("w{t}-{i}"), (i + 1) as f64));
+            }
+        }
+    }
+    let mut got: Vec<(String, f64)> = samples
+        .iter()
+        .map(|s| (s.labels[0].1.clone(), s.value))
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got, want);
+    assert_eq!(fam.len(), want.len());
+}

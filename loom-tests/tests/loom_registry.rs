@@ -105,3 +105,61 @@ fn a_registration_is_in_every_scrape_that_follows_it() {
         assert_eq!(after, "# HELP late h\n# TYPE late gauge\nlate 1\n");
     });
 }
+
+#[test]
+fn a_scrape_racing_removal_and_creation_reads_no_freed_series() {
+    // The scrape takes no lock (family/list.rs): it may see the removed
+    // series, no series, or the new one in the removed one's slot, and a
+    // removed series is freed only after every scrape that could read it
+    // (a free concurrent with a scrape's read fails the model: see
+    // `Series::touch`).
+    let line = |k: &str| format!("rm_total{{k=\"{k}\"}} 0\n");
+    loom::model(move || {
+        let reg = quiet();
+        let fam = reg
+            .counter_family(Opts::new("rm_total", "h").labels(&["k"]))
+            .unwrap();
+        drop(fam.with_label_values(&["a"]).unwrap());
+        let r2 = reg.clone();
+        let t = thread::spawn(move || r2.encode_to_string());
+        assert!(fam.remove(&["a"]).unwrap());
+        drop(fam.with_label_values(&["b"]).unwrap());
+        let head = "# HELP rm_total h\n# TYPE rm_total counter\n";
+        let during = t.join().unwrap();
+        let ok = [
+            head.to_string(),
+            format!("{head}{}", line("a")),
+            format!("{head}{}", line("b")),
+        ];
+        assert!(ok.contains(&during), "{during}");
+        assert_eq!(reg.encode_to_string(), format!("{head}{}", line("b")));
+    });
+}
+
+#[test]
+fn removals_during_two_overlapping_scrapes_are_freed_after_both() {
+    // Two scrapes at once: removals meet a non-zero reader count, retire
+    // the series, and whichever of them leaves last (or a later writer)
+    // frees them; a free before either scrape is done fails the model.
+    loom::model(|| {
+        let reg = quiet();
+        let fam = reg
+            .counter_family(Opts::new("rm_total", "h").labels(&["k"]))
+            .unwrap();
+        drop(fam.with_label_values(&["a"]).unwrap());
+        drop(fam.with_label_values(&["b"]).unwrap());
+        let scrapes: Vec<_> = (0..2)
+            .map(|_| {
+                let r = reg.clone();
+                thread::spawn(move || r.encode_to_string())
+            })
+            .collect();
+        assert!(fam.remove(&["a"]).unwrap());
+        assert!(fam.remove(&["b"]).unwrap());
+        for s in scrapes {
+            let body = s.join().unwrap();
+            assert!(body.lines().count() <= 4, "{body}");
+        }
+        assert_eq!(fam.len(), 0);
+    });
+}

@@ -1,17 +1,25 @@
 //! The family's shared map from label values to series: a series is its
-//! own key, hashed and compared by the values in its rendered label text.
+//! own key, compared by the values in its rendered label text and hashed
+//! by a hash of those values kept beside it.
 //! The map itself is `sync::ConcurrentSet` (papaya, or loom's stand-in).
 #![forbid(unsafe_code)]
 
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use foldhash::fast::FixedState;
 
 use crate::series::Series;
 use crate::sync::{ConcurrentSet, Equivalent, OnceLock, SwapOption};
 
-/// A series as stored in the lookup map: hashed and compared by the label
-/// values in its text, so the map needs no separate key.
+/// A series as stored in the lookup map, with its slot in the family's
+/// list and the hash of its label values ([`LabelMap::hash_of`]): compared
+/// by the values in its text, so the map needs no separate key, and hashed
+/// by the stored hash, so a resize moves an entry without reading the
+/// series. (Hashing the text again took each insert or removal during an
+/// incremental resize to 40-100 µs at 1M series; see docs/BENCHMARKS.md.)
+/// Slot and hash are 32 bits each: the entry is 16 bytes.
 #[derive(Debug)]
-struct SeriesKey(Series);
+struct SeriesKey(Series, u32, u32);
 
 impl PartialEq for SeriesKey {
     fn eq(&self, other: &SeriesKey) -> bool {
@@ -21,15 +29,16 @@ impl PartialEq for SeriesKey {
 
 impl Eq for SeriesKey {}
 
-/// A label set as given by a caller; hashes exactly like [`SeriesKey`].
+/// A label set as given by a caller, with its hash
+/// ([`LabelMap::hash_of`]); hashes exactly like its [`SeriesKey`].
 #[derive(Debug)]
-struct LabelRef<'a>(&'a [&'a str]);
+struct LabelRef<'a>(&'a [&'a str], u32);
 
 /// Values are hashed in order, each followed by a 0xff separator byte
 /// (never part of UTF-8), so ("ab", "c") and ("a", "bc") hash differently;
 /// equality is always checked after the hash matches.
-/// Both sides of the map ([`SeriesKey`] and [`LabelRef`]) hash through
-/// here, so their hashes agree by construction.
+/// Both sides of the map ([`SeriesKey`] and [`LabelRef`]) take their hash
+/// from here, so their hashes agree by construction.
 fn hash_values<H: Hasher>(values: impl Iterator<Item = impl AsRef<[u8]>>, state: &mut H) {
     for v in values {
         state.write(v.as_ref());
@@ -94,6 +103,7 @@ fn escaped_eq(esc: &[u8], v: &[u8]) -> bool {
 }
 
 /// `esc` with its escapes undone.
+#[cfg(test)]
 fn unescape(esc: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     if !esc.contains(&b'\\') {
         return std::borrow::Cow::Borrowed(esc);
@@ -127,14 +137,13 @@ fn text_is(text: &[u8], values: &[&str]) -> bool {
 
 impl Hash for SeriesKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        // The values the text was built from, unescaped.
-        hash_values(TextValues::new(self.0.text()).map(unescape), state);
+        state.write_u32(self.2);
     }
 }
 
 impl Hash for LabelRef<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        hash_values(self.0.iter(), state);
+        state.write_u32(self.1);
     }
 }
 
@@ -155,6 +164,11 @@ pub(super) struct LabelMap {
     /// Boxed: the map's handle is large, and a family without labels has
     /// none.
     map: OnceLock<Box<ConcurrentSet<SeriesKey>>>,
+    /// The keyed hash of label values (random per map, so that no one
+    /// can choose values that collide).
+    seed: FixedState,
+    /// A family without labels: its one series, always in slot 0 (it
+    /// has no other series, and no overflow series, to share the list).
     single: SwapOption<Series>,
 }
 
@@ -162,8 +176,24 @@ impl LabelMap {
     pub(super) fn new() -> LabelMap {
         LabelMap {
             map: OnceLock::new(),
+            seed: FixedState::with_seed(foldhash::fast::RandomState::default().hash_one(0u8)),
             single: SwapOption::none(),
         }
+    }
+
+    /// The hash of a label set's values.
+    #[inline]
+    fn hash_of(&self, values: &[&str]) -> u32 {
+        let mut h = self.seed.build_hasher();
+        hash_values(values.iter(), &mut h);
+        // 32 bits: the map hashes it again for its buckets, and a
+        // collision only costs an equality check.
+        (h.finish() >> 32) as u32
+    }
+
+    #[inline]
+    fn label_ref<'a>(&self, values: &'a [&'a str]) -> LabelRef<'a> {
+        LabelRef(values, self.hash_of(values))
     }
 
     #[inline]
@@ -171,27 +201,44 @@ impl LabelMap {
         if values.is_empty() {
             return self.single.with(f);
         }
-        self.map.get()?.get_with(&LabelRef(values), |k| f(&k.0))
+        self.map
+            .get()?
+            .get_with(&self.label_ref(values), |k| f(&k.0))
+    }
+
+    /// The list slot of the series for `values` (see [`LabelMap::insert`]).
+    pub(super) fn slot_of(&self, values: &[&str]) -> Option<usize> {
+        if values.is_empty() {
+            return self.single.with(|_| 0);
+        }
+        self.map
+            .get()?
+            .get_with(&self.label_ref(values), |k| k.1 as usize)
     }
 
     pub(super) fn get_arc(&self, values: &[&str]) -> Option<Series> {
         self.get_with(values, Series::clone)
     }
 
-    pub(super) fn insert(&self, values: &[&str], series: Series) {
+    /// Maps `values` to `series`, listed in slot `slot` of the family's
+    /// list.
+    pub(super) fn insert(&self, values: &[&str], series: Series, slot: u32) {
         if values.is_empty() {
+            debug_assert_eq!(slot, 0);
             self.single.store(Some(series));
             return;
         }
         let map = self.map.get_or_init(|| Box::new(ConcurrentSet::new()));
-        map.insert(SeriesKey(series));
+        map.insert(SeriesKey(series, slot, self.hash_of(values)));
     }
 
     pub(super) fn remove(&self, values: &[&str]) -> bool {
         if values.is_empty() {
             return self.single.take().is_some();
         }
-        self.map.get().is_some_and(|m| m.remove(&LabelRef(values)))
+        self.map
+            .get()
+            .is_some_and(|m| m.remove(&self.label_ref(values)))
     }
 }
 
@@ -204,7 +251,9 @@ mod tests {
 
     fn key(values: &[&str]) -> SeriesKey {
         let names: Vec<String> = (0..values.len()).map(|i| format!("l{i}")).collect();
-        SeriesKey(Series::sharded(1, &render_labels(&names, values)))
+        let map = LabelMap::new();
+        let hash = map.hash_of(values);
+        SeriesKey(Series::sharded(1, &render_labels(&names, values)), 0, hash)
     }
 
     fn check(values: &[&str]) {
@@ -215,11 +264,21 @@ mod tests {
         let want: Vec<Vec<u8>> = values.iter().map(|v| v.as_bytes().to_vec()).collect();
         assert_eq!(found, want, "values of {:?}", k.0);
         assert!(text_is(k.0.text(), values), "{values:?}");
+    }
+
+    #[test]
+    fn a_label_sets_hash_separates_its_values_and_is_keyed_per_map() {
+        let map = LabelMap::new();
+        assert_eq!(map.hash_of(&["ab", "c"]), map.hash_of(&["ab", "c"]));
+        assert_ne!(map.hash_of(&["ab", "c"]), map.hash_of(&["a", "bc"]));
+        assert_ne!(map.hash_of(&["ab", ""]), map.hash_of(&["ab"]));
         let state = foldhash::fast::FixedState::with_seed(7);
-        assert_eq!(
-            state.hash_one(&k),
-            state.hash_one(LabelRef(values)),
-            "{values:?}"
+        let k = SeriesKey(Series::gauge(0, "{a=\"x\"}"), 3, map.hash_of(&["x"]));
+        assert_eq!(state.hash_one(&k), state.hash_one(map.label_ref(&["x"])));
+        // Another map draws another key.
+        assert_ne!(
+            LabelMap::new().hash_of(&["ab", "c"]),
+            map.hash_of(&["ab", "c"])
         );
     }
 

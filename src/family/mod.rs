@@ -1,5 +1,6 @@
 //! Labelled families: one metric name, fixed label names, many series.
 
+mod list;
 mod map;
 mod metric;
 mod opts;
@@ -7,6 +8,7 @@ mod opts;
 use std::fmt;
 use std::marker::PhantomData;
 
+use list::SeriesList;
 use map::LabelMap;
 use metric::with_borrowed;
 pub use metric::Metric;
@@ -16,45 +18,8 @@ pub use opts::{Opts, DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE};
 use crate::encode::layout::{render_labels, render_le_tails, LeTails, Variant};
 use crate::handle::Found;
 pub(crate) use crate::series::Series;
-use crate::sync::{lock, process, Arc, AtomicU64, Mutex, Ordering};
+use crate::sync::{process, Arc, AtomicU64, Ordering};
 use crate::{Buckets, Error};
-
-/// Series in scrape order, plus the overflow series. Guarded by the family
-/// mutex, which serialises inserts and removals (never lookups).
-#[derive(Debug, Default)]
-pub(crate) struct SeriesList {
-    pub(crate) series: Vec<Series>,
-    overflow: Option<Series>,
-}
-
-impl SeriesList {
-    /// Appends a series. The list grows by an eighth at a time, not by
-    /// doubling: it holds a pointer per series, and doubling would leave up
-    /// to 8 B per series unused (growth stays amortised O(1), under the
-    /// family mutex, off every hot path).
-    fn push(&mut self, series: Series) {
-        let len = self.series.len();
-        if len == self.series.capacity() {
-            // Room for one first: a family without labels never has more.
-            self.series
-                .reserve_exact(if len == 0 { 1 } else { len / 8 + 16 });
-        }
-        self.series.push(series);
-    }
-
-    /// Every series including the overflow one, in scrape order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Series> {
-        self.series.iter().chain(self.overflow.iter())
-    }
-
-    /// The series of [`iter`](Self::iter), `n` at a time: every chunk
-    /// but the last has `n`, and the overflow series comes last, alone.
-    pub(crate) fn chunks(&self, n: usize) -> impl Iterator<Item = &[Series]> {
-        self.series
-            .chunks(n)
-            .chain(self.overflow.as_slice().chunks(1))
-    }
-}
 
 /// The shared, type-erased part of a family.
 pub(crate) struct FamilyCore {
@@ -67,13 +32,20 @@ pub(crate) struct FamilyCore {
     pub(crate) le_tails: LeTails,
     max_series: usize,
     map: LabelMap,
-    pub(crate) list: Mutex<SeriesList>,
+    /// Series in scrape order, the overflow series included: read by a
+    /// scrape without a lock; its mutex serialises creation and removal
+    /// (never lookups).
+    pub(crate) list: SeriesList,
     pub(crate) overflowed: AtomicU64,
     /// Process-unique id, for the per-thread lookup cache.
     pub(crate) id: u64,
     /// Bumped by every removal: cached lookups from before it are stale.
     pub(crate) removals: AtomicU64,
 }
+
+/// The largest cardinality limit: slots `0..=MAX_SERIES` (the overflow
+/// series included) fit in 32 bits.
+const MAX_SERIES: usize = u32::MAX as usize - 1;
 
 static NEXT_FAMILY_ID: process::AtomicU64 = process::AtomicU64::new(1);
 
@@ -105,9 +77,10 @@ impl FamilyCore {
             layout,
             variants,
             le_tails,
-            max_series: opts.max_series.unwrap_or(default_max),
+            // A series' list slot is stored in 32 bits (`map.rs`).
+            max_series: opts.max_series.unwrap_or(default_max).min(MAX_SERIES),
             map: LabelMap::new(),
-            list: Mutex::new(SeriesList::default()),
+            list: SeriesList::default(),
             overflowed: AtomicU64::new(0),
             id: NEXT_FAMILY_ID.fetch_add(1, process::Ordering::Relaxed),
             removals: AtomicU64::new(0),
@@ -164,21 +137,24 @@ impl FamilyCore {
     /// which must not be cached: each redirect is counted).
     #[cold]
     fn get_or_insert(&self, values: &[&str]) -> (Series, bool) {
-        let mut list = lock(&self.list);
+        let mut list = self.list.write();
         if let Some(s) = self.map.get_arc(values) {
             return (s, false);
         }
-        if list.series.len() >= self.max_series {
+        if list.len() - usize::from(list.overflow().is_some()) >= self.max_series {
             self.overflowed.fetch_add(1, Ordering::Relaxed);
-            if list.overflow.is_none() {
+            if list.overflow().is_none() {
                 let values = vec![OVERFLOW_LABEL_VALUE; values.len()];
-                list.overflow = Some(self.new_series(&values));
+                let series = self.new_series(&values);
+                list.push(series.clone());
+                *list.overflow() = Some(series);
             }
-            return (list.overflow.clone().expect("set above"), true);
+            return (list.overflow().clone().expect("set above"), true);
         }
         let series = self.new_series(values);
-        self.map.insert(values, series.clone());
-        list.push(series.clone());
+        let slot = list.push(series.clone());
+        let slot = u32::try_from(slot).expect("MAX_SERIES keeps every slot below 2^32");
+        self.map.insert(values, series.clone(), slot);
         (series, false)
     }
 
@@ -223,8 +199,7 @@ impl FamilyCore {
     }
 
     pub(crate) fn series_count(&self) -> usize {
-        let list = lock(&self.list);
-        list.series.len() + usize::from(list.overflow.is_some())
+        self.list.len()
     }
 }
 
@@ -339,20 +314,15 @@ impl<M: Metric> Family<M> {
     /// the series existed.
     pub fn remove(&self, values: &[&str]) -> Result<bool, Error> {
         self.core.check_arity(values)?;
-        let mut list = lock(&self.core.list);
-        let Some(target) = self.core.map.get_with(values, Series::as_ptr) else {
+        let mut list = self.core.list.write();
+        // The overflow series is in no map: it cannot be removed.
+        let Some(slot) = self.core.map.slot_of(values) else {
             return Ok(false);
         };
-        if list
-            .overflow
-            .as_ref()
-            .is_some_and(|o| std::ptr::eq(o.as_ptr(), target))
-        {
-            // The overflow series is not a label set the caller created.
-            return Ok(false);
-        }
         self.core.map.remove(values);
-        list.series.retain(|s| !std::ptr::eq(s.as_ptr(), target));
+        // O(1): the series' own slot (it waits, unlisted, for scrapes
+        // reading the list to finish; see `list.rs`).
+        list.remove(slot);
         // Every cached lookup of this family from before now is stale. A
         // thread whose lookup happens after this removal sees the new count
         // (coherence), so it never records into the removed series.

@@ -79,7 +79,8 @@ impl Opts {
         self
     }
 
-    /// The cardinality limit (see [`DEFAULT_MAX_SERIES`]). At least 1.
+    /// The cardinality limit (see [`DEFAULT_MAX_SERIES`]). At least 1; a
+    /// limit above 2^32 - 2 series acts as 2^32 - 2.
     pub fn max_series(mut self, n: usize) -> Opts {
         self.max_series = Some(n.max(1));
         self
