@@ -17,17 +17,19 @@ use crate::handle::Found;
 #[cfg(not(telemeter_loom))]
 use crate::local::{
     key::key_of,
-    table::{set_of, WAYS},
+    table::{set_of, Miss, WAYS},
     with_cache,
 };
 use crate::series::Series;
 #[cfg(not(telemeter_loom))]
 use crate::sync::{AtomicU64, Ordering};
+use crate::Error;
 
 /// Runs `f` on the series for `values` in the family with id `family`
 /// (see the module docs): a cached entry made before the family's
 /// `removals` count last moved is stale; a miss asks `find` for the series
-/// and whether it may be cached (the overflow series may not). `f` runs
+/// and whether it may be cached (the overflow series may not), or the
+/// error that the label set cannot be a series. `f` runs
 /// while the cache is borrowed; a lookup from inside `f` finds it busy and
 /// asks `find`.
 #[cfg(not(telemeter_loom))]
@@ -36,9 +38,9 @@ pub(crate) fn lookup<R>(
     family: u64,
     removals: &AtomicU64,
     values: &[&str],
-    find: impl Fn(&[&str]) -> (Series, bool),
+    find: impl Fn(&[&str]) -> Result<(Series, bool), Error>,
     f: impl FnOnce(Found<'_>) -> R,
-) -> R {
+) -> Result<R, Error> {
     let mut f = Some(f);
     let cached = with_cache(|cache| {
         if cache.entries.is_empty() {
@@ -65,21 +67,26 @@ pub(crate) fn lookup<R>(
             }
             None => match cache.miss(set, &key, removals, family, values, &find) {
                 Ok(slot) => slot,
-                Err(series) => return Some((f.take().expect("once"))(Found::uncached(&series))),
+                Err(Miss::Uncached(series)) => {
+                    return Some(Ok((f.take().expect("once"))(Found::uncached(&series))))
+                }
+                Err(Miss::Failed(e)) => return Some(Err(e)),
             },
         };
         let e = cache.entries[slot].as_ref().expect("present");
-        Some((f.take().expect("once"))(Found {
+        Some(Ok((f.take().expect("once"))(Found {
             series: &e.series,
             spares: Some(&mut cache.spares),
-        }))
+        })))
     });
     match cached {
         Some(r) => r,
         // Thread-local teardown, or a lookup from inside `f`: the map.
         _ => {
-            let (series, _) = find(values);
-            (f.take().expect("not called yet"))(Found::uncached(&series))
+            let (series, _) = find(values)?;
+            Ok((f.take().expect("not called yet"))(Found::uncached(
+                &series,
+            )))
         }
     }
 }
@@ -91,11 +98,11 @@ pub(crate) fn lookup<R>(
     _family: u64,
     _removals: &crate::sync::AtomicU64,
     values: &[&str],
-    find: impl Fn(&[&str]) -> (Series, bool),
+    find: impl Fn(&[&str]) -> Result<(Series, bool), Error>,
     f: impl FnOnce(Found<'_>) -> R,
-) -> R {
-    let (series, _) = find(values);
-    f(Found::uncached(&series))
+) -> Result<R, Error> {
+    let (series, _) = find(values)?;
+    Ok(f(Found::uncached(&series)))
 }
 
 /// The cache's reading of a label value of at most 8 bytes (see `lane`),

@@ -53,6 +53,7 @@ impl CallbackFamily {
         let mut sink = CallbackSink {
             label_names: &self.label_names,
             samples,
+            counter: self.kind == Kind::Counter,
             rejected: 0,
         };
         let ok = crate::catch::catch(|| (self.f)(&mut sink)).is_some();
@@ -70,12 +71,15 @@ impl CallbackFamily {
 
 /// Receives a callback family's samples during a scrape.
 ///
-/// A sample with the wrong number of label values, or a label set already
-/// emitted in this scrape, is dropped (a duplicate would make the whole body
-/// invalid) and counted in `telemeter_scrape_callback_errors_total`.
+/// A sample with the wrong number of label values, a label set already
+/// emitted in this scrape (a duplicate would make the whole body invalid),
+/// or a counter value that is negative or NaN (a counter never goes below
+/// zero) is dropped and counted in `telemeter_scrape_callback_errors_total`.
 pub struct CallbackSink<'a> {
     label_names: &'a [String],
     samples: &'a mut Samples,
+    /// A counter family's sink: only values `>= 0` are samples.
+    counter: bool,
     rejected: u64,
 }
 
@@ -91,6 +95,7 @@ impl CallbackSink<'_> {
     /// Emits one sample: `values` in the order of the family's label names.
     pub fn sample(&mut self, values: &[&str], value: f64) {
         if values.len() != self.label_names.len()
+            || (self.counter && (value.is_nan() || value < 0.0))
             || !self.samples.push(self.label_names, values, value)
         {
             self.rejected += 1;

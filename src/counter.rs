@@ -22,6 +22,12 @@ pub(crate) fn rejected() -> u64 {
 /// no read-modify-write instruction); a scrape sums the shards. Cloning is
 /// cheap and every clone records into the same series.
 ///
+/// A counter never wraps and never goes back: it stops at 2^63
+/// (9,223,372,036,854,775,808). [`Counter::add`] stops each shard's share
+/// there, the scrape's sum of the shares stops there, and
+/// [`Counter::inc`] needs no check: from there it would take 2^63 more
+/// increments (292 years at one a nanosecond) to wrap a share.
+///
 /// # Examples
 ///
 /// ```
@@ -61,10 +67,11 @@ impl Counter {
     /// Adds one.
     #[inline]
     pub fn inc(&self) {
-        self.add(1);
+        let loc = self.loc.get();
+        with_shard(|s| s.inc(loc));
     }
 
-    /// Adds `v`.
+    /// Adds `v` (up to the ceiling in the type's docs).
     #[inline]
     pub fn add(&self, v: u64) {
         let loc = self.loc.get();

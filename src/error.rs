@@ -73,6 +73,13 @@ pub enum Error {
         /// The rejected value.
         value: f64,
     },
+    /// Label values that are all [`OVERFLOW_LABEL_VALUE`](crate::OVERFLOW_LABEL_VALUE):
+    /// the label set of the family's overflow series, which no caller may
+    /// create (it would be a second series with the same labels).
+    OverflowLabelSet {
+        /// The metric family.
+        family: String,
+    },
     /// A fixed-cardinality label type names a label the family lacks.
     UnknownLabel {
         /// The metric family.
@@ -94,6 +101,12 @@ impl fmt::Display for Error {
                 f,
                 "invalid label name {name:?}: a label name must match [a-zA-Z_][a-zA-Z0-9_]* \
                  (no ':' and no leading digit; replace other characters with '_')"
+            ),
+            Error::OverflowLabelSet { family } => write!(
+                f,
+                "family {family:?}: label values that are all \"__overflow__\" name the \
+                 family's overflow series (where label sets past its cardinality limit go), \
+                 so they cannot be a series of their own: use another value"
             ),
             Error::ReservedName { name } => write!(
                 f,

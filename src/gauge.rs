@@ -7,7 +7,10 @@ use crate::sync::Ordering;
 /// An integer gauge: a value that goes up and down.
 ///
 /// A gauge is not sharded: `set` is last-writer-wins, so it is one atomic
-/// per series and `inc`/`dec`/`add`/`sub` are `fetch_add`s on it.
+/// per series and `inc`/`dec`/`add`/`sub` are `fetch_add`s on it. Those
+/// wrap at the ends of the `i64` range, as `i64::wrapping_add` does
+/// (`i64::MAX` plus one reads `i64::MIN`): a gauge that can get there
+/// should be `set`, not stepped.
 ///
 /// # Examples
 ///

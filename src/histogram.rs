@@ -297,20 +297,21 @@ impl Histogram {
         let n = self.buckets.bounds.len() + 1;
         let loc = self.loc;
         with_shard(|s| {
-            s.add(loc.at(i), 1);
+            s.inc(loc.at(i));
             s.add_f64(loc.at(n), v);
         });
     }
 
     /// Records an integer value (milliseconds, bytes). Integer observations
-    /// keep an exact integer sum.
+    /// keep an exact integer sum, which stops at a ceiling rather than wrap
+    /// (see [`Counter`](crate::Counter)): `_sum` never goes back.
     #[inline]
     pub fn observe_u64(&self, v: u64) {
         let i = self.buckets.index(v as f64);
         let n = self.buckets.bounds.len() + 1;
         let loc = self.loc;
         with_shard(|s| {
-            s.add(loc.at(i), 1);
+            s.inc(loc.at(i));
             s.add(loc.at(n + 1), v);
         });
     }
@@ -347,7 +348,7 @@ impl Histogram {
         let mut buckets = vec![0; self.buckets.bounds.len() + 1];
         let sum = self.read_into(&mut buckets);
         HistogramSnapshot {
-            count: buckets.iter().sum(),
+            count: buckets.iter().fold(0u64, |n, b| n.saturating_add(*b)),
             buckets,
             sum,
         }

@@ -355,7 +355,10 @@ impl Registry {
     }
 
     /// Registers an unlabelled counter whose value `f` computes at each
-    /// scrape (for totals kept elsewhere). See [`Registry::gauge_fn`].
+    /// scrape (for totals kept elsewhere). See [`Registry::gauge_fn`]. A
+    /// value that is negative or NaN is no counter value: that scrape drops
+    /// the sample (HELP and TYPE stay) and counts it in
+    /// `telemeter_scrape_callback_errors_total`.
     pub fn counter_fn<F>(&self, name: &str, help: &str, f: F) -> Result<(), Error>
     where
         F: Fn() -> f64 + Send + Sync + 'static,

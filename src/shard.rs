@@ -27,8 +27,8 @@
 //!   the new owner; the new owner continues from the old owner's values and
 //!   nothing recorded by an exited thread is lost or needs folding.
 //! * **Shared shards.** When every exclusive shard is taken, further threads
-//!   are spread over a few shared shards, which always add with `fetch_add`.
-//!   A shard's mode never changes, so the two kinds of writer never mix on
+//!   are spread over a few shared shards, which always add with a read-modify-write
+//!   (a saturating compare-exchange). A shard's mode never changes, so the two kinds of writer never mix on
 //!   one cell.
 //! * **Growth.** Segments are allocated under the pool mutex, in every
 //!   published shard, before a slot inside them is handed out; a new shard
@@ -64,7 +64,7 @@ pub(crate) const SEGMENTS: usize = 23;
 /// Exclusive (single-writer) shards the pool may create (2 in a model).
 pub(crate) const EXCLUSIVE_SHARDS: usize = if LOOM { 2 } else { 64 };
 
-/// Shared (`fetch_add`) shards for threads beyond the exclusive ones (1 in
+/// Shared (compare-exchange) shards for threads beyond the exclusive ones (1 in
 /// a model).
 pub(crate) const SHARED_SHARDS: usize = if LOOM { 1 } else { 4 };
 
@@ -205,7 +205,8 @@ unsafe fn free_segment(p: *mut AtomicU64, seg: usize) {
 #[repr(align(128))]
 pub(crate) struct Shard {
     segments: [AtomicPtr<AtomicU64>; SEGMENTS],
-    /// Shared shards add with `fetch_add`; exclusive ones load and store.
+    /// Shared shards add with a compare-exchange; exclusive ones load and
+    /// store.
     shared: bool,
     /// Position in the pool (for hand-back).
     index: usize,
@@ -295,15 +296,32 @@ impl Shard {
         self.cell(loc).expect("segment allocated above")
     }
 
-    /// Adds `v` to the integer cell at `loc`.
+    /// Adds one to the integer cell at `loc`: no ceiling check, because a
+    /// cell at or below [`CELL_CEILING`] (where [`Shard::add`] leaves it)
+    /// needs 2^63 more increments to wrap, 292 years at one a nanosecond.
+    #[inline(always)]
+    pub(crate) fn inc(&self, loc: SlotLoc) {
+        let c = self.cell_or_grow(loc);
+        if self.shared {
+            c.fetch_add(1, Ordering::Relaxed);
+        } else {
+            // Single writer: no read-modify-write instruction needed.
+            c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+        }
+    }
+
+    /// Adds `v` to the integer cell at `loc`, up to [`CELL_CEILING`]: an
+    /// add of any size leaves the cell where [`Shard::inc`] cannot wrap
+    /// it, so a count never goes back. A cell already past the ceiling
+    /// (by increments) keeps its value.
     #[inline(always)]
     pub(crate) fn add(&self, loc: SlotLoc, v: u64) {
         let c = self.cell_or_grow(loc);
         if self.shared {
-            c.fetch_add(v, Ordering::Relaxed);
+            add_shared(c, v);
         } else {
-            // Single writer: no read-modify-write instruction needed.
-            c.store(c.load(Ordering::Relaxed).wrapping_add(v), Ordering::Relaxed);
+            let cur = c.load(Ordering::Relaxed);
+            c.store(ceiling_add(cur, v), Ordering::Relaxed);
         }
     }
 
@@ -323,6 +341,40 @@ impl Shard {
         } else {
             let cur = f64::from_bits(c.load(Ordering::Relaxed));
             c.store((cur + v).to_bits(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// The largest count telemeter reports, 2^63: [`Shard::add`] stops a cell
+/// there, and the scrape's sums over shards (`Pool::sum`,
+/// `Pool::sum_histogram`) stop there too, so a count never wraps and never
+/// goes back, however its adds spread over shards.
+pub(crate) const CELL_CEILING: u64 = 1 << 63;
+
+/// `cur + v`, stopped at [`CELL_CEILING`], and never below `cur`.
+#[inline(always)]
+fn ceiling_add(cur: u64, v: u64) -> u64 {
+    if cur >= CELL_CEILING {
+        cur
+    } else {
+        cur.saturating_add(v).min(CELL_CEILING)
+    }
+}
+
+/// [`ceiling_add`] on a cell that several threads write (a shared shard):
+/// a compare-exchange loop, since a `fetch_add` past the ceiling would show
+/// a wrapped value to a scrape before any fix-up.
+#[inline]
+fn add_shared(c: &AtomicU64, v: u64) {
+    let mut cur = c.load(Ordering::Relaxed);
+    loop {
+        let new = ceiling_add(cur, v);
+        if new == cur {
+            return;
+        }
+        match c.compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return,
+            Err(actual) => cur = actual,
         }
     }
 }
@@ -492,13 +544,17 @@ impl Pool {
         self.for_each_shard(|shard| {
             if let Some(run) = shard.run(loc, n + 2) {
                 for (acc, c) in out.iter_mut().zip(run) {
-                    *acc = acc.wrapping_add(c.load(Ordering::Relaxed));
+                    *acc = acc
+                        .saturating_add(c.load(Ordering::Relaxed))
+                        .min(CELL_CEILING);
                 }
                 if let Some(c) = run.get(n) {
                     float_sum += f64::from_bits(c.load(Ordering::Relaxed));
                 }
                 if let Some(c) = run.get(n + 1) {
-                    int_sum = int_sum.wrapping_add(c.load(Ordering::Relaxed));
+                    int_sum = int_sum
+                        .saturating_add(c.load(Ordering::Relaxed))
+                        .min(CELL_CEILING);
                 }
             }
         });
@@ -512,7 +568,9 @@ impl Pool {
         let mut total = 0u64;
         self.for_each_shard(|shard| {
             if let Some(c) = shard.cell(loc) {
-                total = total.wrapping_add(c.load(Ordering::Relaxed));
+                total = total
+                    .saturating_add(c.load(Ordering::Relaxed))
+                    .min(CELL_CEILING);
             }
         });
         total
@@ -713,6 +771,34 @@ mod tests {
         }
         drop(st);
         pool
+    }
+
+    #[test]
+    fn cells_stop_at_the_ceiling_in_exclusive_and_shared_shards_and_the_sum_saturates() {
+        let pool = Pool::new();
+        let mut st = lock(&pool.state);
+        let (excl, shared) = (pool.publish(&mut st, false), pool.publish(&mut st, true));
+        drop(st);
+        let loc = SlotLoc::of(pool.alloc(1));
+        let read = |idx: usize| pool.shard(idx).cell(loc).unwrap().load(Ordering::Relaxed);
+        for idx in [excl, shared] {
+            let shard = pool.shard(idx);
+            assert_eq!(shard.shared, idx == shared);
+            shard.add(loc, CELL_CEILING - 3);
+            shard.add(loc, 5);
+            assert_eq!(read(idx), CELL_CEILING);
+            shard.add(loc, u64::MAX);
+            assert_eq!(read(idx), CELL_CEILING);
+            // Increments go on past it (2^63 of them would be needed to
+            // wrap); a later add keeps what they made.
+            shard.inc(loc);
+            assert_eq!(read(idx), CELL_CEILING + 1);
+            shard.add(loc, 7);
+            assert_eq!(read(idx), CELL_CEILING + 1);
+        }
+        assert_eq!(pool.sum(loc), CELL_CEILING, "the sum stops there too");
+        assert_eq!(super::ceiling_add(0, u64::MAX), CELL_CEILING);
+        assert_eq!(super::ceiling_add(2, 3), 5);
     }
 
     #[test]

@@ -501,10 +501,17 @@ fn borrowed_lookups_record_into_the_same_series_as_handles() {
     capped.with(&["a"], |c| c.inc()).unwrap();
     capped.with(&["b"], |c| c.add(2)).unwrap();
     assert_eq!(capped.overflowed(), 1);
-    assert_eq!(
-        capped.with(&[OVERFLOW_LABEL_VALUE], |c| c.get()).unwrap(),
-        2
-    );
+    // The overflow series is read from the scrape: its label set is no
+    // caller's to look up (`Error::OverflowLabelSet`).
+    let body = reg.encode_to_string();
+    let overflow = parse(&body)
+        .unwrap()
+        .family("borrowed_total")
+        .unwrap()
+        .find("borrowed_total", &[("k", OVERFLOW_LABEL_VALUE)])
+        .unwrap()
+        .value;
+    assert_eq!(overflow, 2.0);
 }
 
 #[test]
@@ -531,4 +538,127 @@ fn borrowed_lookups_nest_and_survive_a_panicking_closure() {
     assert!(caught.is_err());
     fam.with(&["outer"], |c| c.inc()).unwrap();
     assert_eq!(fam.with_label_values(&["outer"]).unwrap().get(), 2);
+}
+
+/// A counter never wraps or goes back: it stops at 2^63, in one shard,
+/// across shards, and in a histogram's integer sum.
+#[test]
+fn counts_stop_at_the_ceiling_and_never_go_back() {
+    let reg = Registry::builder().self_metrics(false).build();
+    let c = reg.counter("ceiling_total", "C.").unwrap();
+    c.add(u64::MAX);
+    c.add(2);
+    assert_eq!(c.get(), 1 << 63);
+    c.inc();
+    assert_eq!(c.get(), 1 << 63);
+    // Two threads (two shards, or one handed from the first to the second)
+    // each adding 2^63: the total stops at the ceiling too.
+    let two = reg.counter("two_total", "T.").unwrap();
+    let ts: Vec<_> = (0..2)
+        .map(|_| {
+            let two = two.clone();
+            std::thread::spawn(move || two.add(1 << 63))
+        })
+        .collect();
+    for t in ts {
+        t.join().unwrap();
+    }
+    assert_eq!(two.get(), 1 << 63);
+    let h = reg
+        .histogram(
+            "ceiling_bytes",
+            "H.",
+            telemeter::Buckets::linear(1.0, 1.0, 2).unwrap(),
+        )
+        .unwrap();
+    h.observe_u64(u64::MAX);
+    h.observe_u64(2);
+    let body = reg.encode_to_string();
+    let exp = telemeter::parse::parse(&body).unwrap();
+    assert!(
+        body.contains("ceiling_total 9223372036854775808\n"),
+        "{body}"
+    );
+    assert!(body.contains("two_total 9223372036854775808\n"), "{body}");
+    let hist = exp.family("ceiling_bytes").unwrap();
+    assert_eq!(
+        hist.find("ceiling_bytes_sum", &[]).unwrap().value,
+        (1u64 << 63) as f64
+    );
+    assert_eq!(hist.find("ceiling_bytes_count", &[]).unwrap().value, 2.0);
+}
+
+/// A gauge stepped past `i64::MAX` wraps as documented.
+#[test]
+fn a_gauge_wraps_at_the_ends_of_the_i64_range_as_documented() {
+    let reg = Registry::builder().self_metrics(false).build();
+    let g = reg.gauge("edge", "E.").unwrap();
+    g.set(i64::MAX);
+    g.inc();
+    assert_eq!(g.get(), i64::MIN);
+    g.dec();
+    assert_eq!(g.get(), i64::MAX);
+    assert!(reg
+        .encode_to_string()
+        .contains("edge 9223372036854775807\n"));
+}
+
+/// The overflow series' label set cannot be created by a caller: a typed
+/// error, before and after the family overflows, and the body keeps one
+/// series with those labels.
+#[test]
+fn the_overflow_label_set_is_a_typed_error_not_a_second_series() {
+    let reg = Registry::builder().self_metrics(false).build();
+    let fam = reg
+        .counter_family(Opts::new("ov_total", "O.").labels(&["k"]).max_series(1))
+        .unwrap();
+    let err = fam.with_label_values(&[OVERFLOW_LABEL_VALUE]).unwrap_err();
+    assert_eq!(
+        err,
+        Error::OverflowLabelSet {
+            family: "ov_total".into()
+        }
+    );
+    assert!(err.to_string().contains("overflow series"), "{err}");
+    fam.with_label_values(&["a"]).unwrap().inc();
+    fam.with_label_values(&["b"]).unwrap().add(10); // redirected
+    assert!(fam.with(&[OVERFLOW_LABEL_VALUE], |c| c.inc()).is_err());
+    // A label set that only partly uses the value is an ordinary one.
+    let two = reg
+        .counter_family(Opts::new("two_total", "T.").labels(&["a", "b"]))
+        .unwrap();
+    two.with_label_values(&[OVERFLOW_LABEL_VALUE, "x"])
+        .unwrap()
+        .inc();
+    let body = reg.encode_to_string();
+    let exp = parse(&body).expect("one series per label set");
+    let ov = &exp.family("ov_total").unwrap().samples;
+    assert_eq!(ov.len(), 2, "{body}");
+    let overflow = exp
+        .family("ov_total")
+        .unwrap()
+        .find("ov_total", &[("k", OVERFLOW_LABEL_VALUE)])
+        .unwrap();
+    assert_eq!(overflow.value, 10.0);
+}
+
+/// A counter callback's negative or NaN value is dropped and counted, so
+/// the body stays valid for the strict parser.
+#[test]
+fn a_counter_callbacks_negative_or_nan_value_is_dropped_and_counted() {
+    let reg = Registry::new();
+    reg.counter_fn("neg_total", "N.", || -1.0).unwrap();
+    reg.counter_fn("nan_total", "N.", || f64::NAN).unwrap();
+    reg.counter_fn("ok_total", "N.", || 2.5).unwrap();
+    let body = reg.encode_to_string();
+    let exp = parse(&body).unwrap_or_else(|e| panic!("{e}\n{body}"));
+    assert!(exp.family("neg_total").unwrap().samples.is_empty());
+    assert!(exp.family("nan_total").unwrap().samples.is_empty());
+    assert_eq!(exp.family("ok_total").unwrap().samples[0].value, 2.5);
+    let errors = exp
+        .family("telemeter_scrape_callback_errors_total")
+        .unwrap()
+        .samples[0]
+        .value;
+    assert_eq!(errors, 2.0);
 }

@@ -133,7 +133,7 @@ impl Pen {
             joined.0[..names.bucket.len()].copy_from_slice(names.bucket);
             joined.0[names.bucket.len()..prefix].copy_from_slice(open);
             for (b, tail) in buckets.iter().zip(names.pads) {
-                cumulative = cumulative.wrapping_add(*b);
+                cumulative = cumulative.saturating_add(*b);
                 line.put_padded(&joined, prefix);
                 line.put_tail(tail);
                 line.u64(cumulative);
@@ -141,7 +141,7 @@ impl Pen {
             }
         } else {
             for (b, tail) in buckets.iter().zip(names.tails) {
-                cumulative = cumulative.wrapping_add(*b);
+                cumulative = cumulative.saturating_add(*b);
                 line.put(names.bucket);
                 line.put(open);
                 line.put(tail.as_bytes());
@@ -324,7 +324,7 @@ mod tests {
         let open = &labels[..labels.len().saturating_sub(1)];
         let mut cumulative = 0u64;
         for (b, tail) in buckets.iter().zip(names.tails) {
-            cumulative += b;
+            cumulative = cumulative.saturating_add(*b);
             put(out, names.bucket);
             put(out, open);
             put(out, tail.as_bytes());

@@ -136,10 +136,15 @@ impl FamilyCore {
     /// Returns the series and whether it is the overflow series (a redirect,
     /// which must not be cached: each redirect is counted).
     #[cold]
-    fn get_or_insert(&self, values: &[&str]) -> (Series, bool) {
+    fn get_or_insert(&self, values: &[&str]) -> Result<(Series, bool), Error> {
+        if !values.is_empty() && values.iter().all(|v| *v == OVERFLOW_LABEL_VALUE) {
+            return Err(Error::OverflowLabelSet {
+                family: self.name().to_string(),
+            });
+        }
         let mut list = self.list.write();
         if let Some(s) = self.map.get_arc(values) {
-            return (s, false);
+            return Ok((s, false));
         }
         if list.len() - usize::from(list.overflow().is_some()) >= self.max_series {
             self.overflowed.fetch_add(1, Ordering::Relaxed);
@@ -149,13 +154,13 @@ impl FamilyCore {
                 list.push(series.clone());
                 *list.overflow() = Some(series);
             }
-            return (list.overflow().clone().expect("set above"), true);
+            return Ok((list.overflow().clone().expect("set above"), true));
         }
         let series = self.new_series(values);
         let slot = list.push(series.clone());
         let slot = u32::try_from(slot).expect("MAX_SERIES keeps every slot below 2^32");
         self.map.insert(values, series.clone(), slot);
-        (series, false)
+        Ok((series, false))
     }
 
     /// Finds or creates the series for `values` and runs `f` on it: from the
@@ -170,23 +175,23 @@ impl FamilyCore {
     #[inline(always)]
     fn lookup<R>(&self, values: &[&str], f: impl FnOnce(Found<'_>) -> R) -> Result<R, Error> {
         self.check_arity(values)?;
-        Ok(crate::cache::lookup(
+        crate::cache::lookup(
             self.id,
             &self.removals,
             values,
             |values| self.find_or_create(values),
             f,
-        ))
+        )
     }
 
     /// The shared-map path behind the cache: the series, and whether it may
     /// be cached.
-    fn find_or_create(&self, values: &[&str]) -> (Series, bool) {
+    fn find_or_create(&self, values: &[&str]) -> Result<(Series, bool), Error> {
         match self.map.get_arc(values) {
-            Some(s) => (s, true),
+            Some(s) => Ok((s, true)),
             None => {
-                let (s, overflow) = self.get_or_insert(values);
-                (s, !overflow)
+                let (s, overflow) = self.get_or_insert(values)?;
+                Ok((s, !overflow))
             }
         }
     }

@@ -8,6 +8,15 @@ use std::hash::{BuildHasher, Hasher};
 use super::key::{encode_key, key_is, Key, LONG};
 use super::spares::Spares;
 use crate::series::Series;
+use crate::Error;
+
+/// Why [`Cache::miss`] has no entry to give.
+pub(crate) enum Miss {
+    /// The series must not be cached (the overflow series).
+    Uncached(Series),
+    /// The label set cannot be a series.
+    Failed(Error),
+}
 
 pub(crate) const SETS: usize = 128;
 pub(crate) const WAYS: usize = 4;
@@ -77,8 +86,7 @@ impl Cache {
 
     /// The entry index for a key not found in its set `set`: found in
     /// the next set, where a full set spills, or looked up in the
-    /// family and cached; `Err` with the series if it must not be
-    /// cached (the overflow series).
+    /// family and cached; else why not ([`Miss`]).
     ///
     /// A set that is full spills into the next one while that has
     /// room. Without it, a few more keys than ways in one set (the hash
@@ -94,8 +102,8 @@ impl Cache {
         removals: u64,
         family: u64,
         values: &[&str],
-        find: &impl Fn(&[&str]) -> (Series, bool),
-    ) -> Result<usize, Series> {
+        find: &impl Fn(&[&str]) -> Result<(Series, bool), Error>,
+    ) -> Result<usize, Miss> {
         let base = set * WAYS;
         let next = (set + 1) % SETS * WAYS;
         if self.spilled[set] {
@@ -110,9 +118,9 @@ impl Cache {
         }
         #[cfg(test)]
         MISSES.with(|m| m.set(m.get() + 1));
-        let (series, cacheable) = find(values);
+        let (series, cacheable) = find(values).map_err(Miss::Failed)?;
         if !cacheable {
-            return Err(series);
+            return Err(Miss::Uncached(series));
         }
         let empty = |base: usize| (0..WAYS).find(|w| self.entries[base + w].is_none());
         let slot = if let Some(w) = empty(base) {
