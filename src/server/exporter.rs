@@ -72,6 +72,7 @@ pub struct ExporterBuilder {
     health_addr: String,
     admin_addr: String,
     allow_non_loopback_admin: bool,
+    admin_hosts: Vec<String>,
     runtime: Option<Handle>,
     drain: Duration,
     shutdown_timeout: Duration,
@@ -94,6 +95,7 @@ impl fmt::Debug for ExporterBuilder {
             .field("health_addr", &self.health_addr)
             .field("admin_addr", &self.admin_addr)
             .field("allow_non_loopback_admin", &self.allow_non_loopback_admin)
+            .field("admin_hosts", &self.admin_hosts)
             .field("host_runtime", &self.runtime.is_some())
             .field("drain", &self.drain)
             .field("shutdown_timeout", &self.shutdown_timeout)
@@ -124,6 +126,7 @@ impl ExporterBuilder {
             health_addr: DEFAULT_HEALTH_ADDR.to_string(),
             admin_addr: DEFAULT_ADMIN_ADDR.to_string(),
             allow_non_loopback_admin: false,
+            admin_hosts: Vec::new(),
             runtime: None,
             drain: DEFAULT_DRAIN,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
@@ -203,6 +206,17 @@ impl ExporterBuilder {
     /// authenticating proxy.
     pub fn allow_non_loopback_admin(mut self, allow: bool) -> Self {
         self.allow_non_loopback_admin = allow;
+        self
+    }
+
+    /// Lets the admin console answer requests whose `Host` is `name` (any
+    /// port), besides the loopback names it always answers to
+    /// (`localhost`, `127.0.0.0/8`, `[::1]`). Any other `Host` gets 421
+    /// with a JSON error: a web page that reaches the console's port
+    /// through DNS rebinding sends its own name. Use it for the name an
+    /// authenticating proxy or tunnel forwards with.
+    pub fn admin_host(mut self, name: impl Into<String>) -> Self {
+        self.admin_hosts.push(name.into().to_ascii_lowercase());
         self
     }
 
@@ -452,6 +466,7 @@ impl ExporterBuilder {
             readiness: self.readiness.clone(),
             admin_pages: std::mem::take(&mut self.admin_pages),
             stats: Arc::clone(&stats),
+            admin_hosts: std::mem::take(&mut self.admin_hosts),
             blocking: handle.clone(),
         });
 

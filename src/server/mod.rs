@@ -22,6 +22,11 @@
 //! [`ExporterBuilder::header_read_timeout`], one that stops reading its
 //! response after [`ExporterBuilder::write_timeout`]; connections beyond
 //! [`ExporterBuilder::max_connections`] are closed on accept and counted.
+//! An HTTP/1.1 request without a `Host` header, or any with two, gets `400`
+//! (RFC 9112); the admin console answers only a `Host` that is a loopback
+//! name (`localhost`, `127.0.0.0/8`, `[::1]`, any port) or one given to
+//! [`ExporterBuilder::admin_host`], anything else `421` with a JSON error,
+//! so that a web page cannot read it through DNS rebinding.
 //! Connections accept half-closes: a client that shuts down its write side
 //! after its request still gets its response, and a client that goes away
 //! while its scrape is being encoded is noticed when the response is
@@ -79,6 +84,7 @@ mod body;
 mod error;
 mod exporter;
 mod gzip;
+mod host;
 mod io;
 mod readiness;
 mod router;

@@ -11,6 +11,7 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use super::body::Chunk;
 use super::gzip::accepts_gzip;
+use super::host::{is_console_host, the_host, HostError};
 use super::readiness::Readiness;
 use super::scrape::{ScrapeFailed, Scraper};
 use super::source::CONTENT_TYPE_TEXT;
@@ -32,6 +33,9 @@ pub(crate) struct Shared {
     pub(crate) readiness: Readiness,
     pub(crate) admin_pages: BTreeMap<String, PageFn>,
     pub(crate) stats: Arc<StatsInner>,
+    /// Names besides loopback ones that the admin console answers to
+    /// (lower case, no port; `ExporterBuilder::admin_host`).
+    pub(crate) admin_hosts: Vec<String>,
     /// Where host closures and encodes run: never an async worker.
     pub(crate) blocking: tokio::runtime::Handle,
 }
@@ -106,7 +110,28 @@ impl Router {
                 "413 request body not accepted: GET and HEAD requests here take no body\n",
             ));
         }
+        let host = match the_host(&headers, req.version()) {
+            Ok(host) => host,
+            Err(e) => {
+                let why = match e {
+                    HostError::Missing => "400 bad request: an HTTP/1.1 request needs a Host header (RFC 9112, section 3.2)\n",
+                    HostError::Repeated => "400 bad request: more than one Host header (RFC 9112, section 3.2)\n",
+                };
+                return closing(respond(headers, StatusCode::BAD_REQUEST, TEXT, why));
+            }
+        };
         let path = req.uri().path();
+        let console = self.admin && (path == "/admin" || path.starts_with("/admin/"));
+        if console && !host.is_some_and(|h| is_console_host(h.as_bytes(), &self.shared.admin_hosts))
+        {
+            // DNS rebinding: a page of another origin reaches a loopback
+            // port with its own name in `Host`.
+            return closing(json(
+                headers,
+                StatusCode::MISDIRECTED_REQUEST,
+                r#"{"error":"this admin console answers only to loopback hosts (localhost, 127.0.0.0/8, [::1]) and to names configured with ExporterBuilder::admin_host"}"#,
+            ));
+        }
         match path {
             "/metrics" if self.metrics => self.metrics(headers).await,
             "/health" if self.health => json(headers, StatusCode::OK, r#"{"status":"ok"}"#),
