@@ -44,6 +44,9 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Default limit on concurrent connections, per listener.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default time a new connection may stay silent (send no byte) before it
+/// is closed.
+pub const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Namespace for [`Exporter::builder`]: the HTTP surfaces a host program runs
 /// once, for the life of the process.
@@ -80,6 +83,8 @@ pub struct ExporterBuilder {
     write_timeout: Duration,
     max_header_bytes: usize,
     max_connections: usize,
+    max_connections_per_peer: Option<usize>,
+    first_byte_timeout: Duration,
     readiness: Readiness,
     started: bool,
     admin_pages: BTreeMap<String, PageFn>,
@@ -103,6 +108,8 @@ impl fmt::Debug for ExporterBuilder {
             .field("write_timeout", &self.write_timeout)
             .field("max_header_bytes", &self.max_header_bytes)
             .field("max_connections", &self.max_connections)
+            .field("max_connections_per_peer", &self.max_connections_per_peer)
+            .field("first_byte_timeout", &self.first_byte_timeout)
             .field("readiness", &self.readiness)
             .field("started", &self.started)
             .field("admin_pages", &self.admin_pages.keys().collect::<Vec<_>>())
@@ -134,6 +141,8 @@ impl ExporterBuilder {
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_peer: None,
+            first_byte_timeout: DEFAULT_FIRST_BYTE_TIMEOUT,
             readiness: Readiness::new(),
             started: false,
             admin_pages: BTreeMap::new(),
@@ -272,11 +281,36 @@ impl ExporterBuilder {
         self
     }
 
-    /// Most connections each listener serves at once; connections beyond it
-    /// are closed as soon as they are accepted and counted in
-    /// [`Stats::connections_rejected`]. Default [`DEFAULT_MAX_CONNECTIONS`].
+    /// Most connections each listener serves at once. At the limit a new
+    /// connection evicts an idle one rather than be refused: first the one
+    /// that has waited longest without sending a complete request, then
+    /// the one idle longest between keep-alive requests (counted in
+    /// [`Stats::connections_evicted`]); a connection with a request or
+    /// response in progress is never evicted. Only when every connection is
+    /// busy is the new one closed at accept (counted in
+    /// [`Stats::connections_rejected`]). So a flood of idle connections
+    /// cannot lock a scraper or a probe out. Default
+    /// [`DEFAULT_MAX_CONNECTIONS`].
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = max;
+        self
+    }
+
+    /// Most connections one peer address may hold on each listener; more
+    /// are closed at accept (counted in
+    /// [`Stats::connections_rejected_per_peer`]). Off by default: a
+    /// scraper, a load balancer or a NAT gateway may rightly hold many.
+    pub fn max_connections_per_peer(mut self, max: usize) -> Self {
+        self.max_connections_per_peer = Some(max);
+        self
+    }
+
+    /// How long a new connection may send nothing at all before it is
+    /// closed, separate from (and shorter than) the header-read timeout,
+    /// which bounds a request that has begun. Default
+    /// [`DEFAULT_FIRST_BYTE_TIMEOUT`].
+    pub fn first_byte_timeout(mut self, timeout: Duration) -> Self {
+        self.first_byte_timeout = timeout;
         self
     }
 
@@ -377,6 +411,18 @@ impl ExporterBuilder {
             return Err(ServerError::InvalidLimit {
                 setting: "max_connections",
                 reason: "0 would refuse every connection; give at least 1".to_string(),
+            });
+        }
+        if self.max_connections_per_peer == Some(0) {
+            return Err(ServerError::InvalidLimit {
+                setting: "max_connections_per_peer",
+                reason: "0 would refuse every connection; give at least 1".to_string(),
+            });
+        }
+        if self.first_byte_timeout.is_zero() {
+            return Err(ServerError::InvalidLimit {
+                setting: "first_byte_timeout",
+                reason: "0 would drop every connection; give a positive duration".to_string(),
             });
         }
         if self.max_header_bytes < 1024 {
@@ -510,6 +556,8 @@ impl ExporterBuilder {
         let conn_cfg = Arc::new(ConnConfig {
             http: http_builder(self.header_read_timeout, self.max_header_bytes),
             max_connections: self.max_connections,
+            max_connections_per_peer: self.max_connections_per_peer,
+            first_byte_timeout: self.first_byte_timeout,
             write_timeout: self.write_timeout,
             shutdown_timeout: self.shutdown_timeout,
             stats: Arc::clone(&stats),

@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -13,8 +14,13 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
+use super::conns::Conn;
+
+/// The stream, which also tells its connection's state when the client
+/// sends (for the first-byte timeout, `conns.rs`).
 pub(crate) struct StallGuardedStream {
     inner: TcpStream,
+    conn: Arc<Conn>,
     timeout: Duration,
     /// Armed when a write first returns `Pending`; disarmed by any progress.
     deadline: Pin<Box<Sleep>>,
@@ -23,9 +29,10 @@ pub(crate) struct StallGuardedStream {
 
 impl StallGuardedStream {
     /// Must be called inside the runtime (it creates a timer).
-    pub(crate) fn new(inner: TcpStream, timeout: Duration) -> Self {
+    pub(crate) fn new(inner: TcpStream, timeout: Duration, conn: Arc<Conn>) -> Self {
         StallGuardedStream {
             inner,
+            conn,
             timeout,
             deadline: Box::pin(tokio::time::sleep(timeout)),
             armed: false,
@@ -68,7 +75,13 @@ impl AsyncRead for StallGuardedStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.conn.read_some();
+        }
+        r
     }
 }
 

@@ -20,8 +20,13 @@
 //! `413`, request heads over [`ExporterBuilder::max_header_bytes`] `431`; a
 //! client that is slow to send its headers is disconnected after
 //! [`ExporterBuilder::header_read_timeout`], one that stops reading its
-//! response after [`ExporterBuilder::write_timeout`]; connections beyond
-//! [`ExporterBuilder::max_connections`] are closed on accept and counted.
+//! response after [`ExporterBuilder::write_timeout`], one that sends no byte
+//! at all after [`ExporterBuilder::first_byte_timeout`]. At
+//! [`ExporterBuilder::max_connections`] a new connection evicts an idle one
+//! (the oldest silent one, else the longest idle between keep-alive
+//! requests; never one with a request or response in progress), and is
+//! closed on accept only when every connection is busy; both are counted.
+//! So a flood of idle connections cannot lock a scraper or a probe out.
 //! An HTTP/1.1 request without a `Host` header, or any with two, gets `400`
 //! (RFC 9112); the admin console answers only a `Host` that is a loopback
 //! name (`localhost`, `127.0.0.0/8`, `[::1]`, any port) or one given to
@@ -81,6 +86,7 @@
 
 mod addr;
 mod body;
+mod conns;
 mod error;
 mod exporter;
 mod gzip;
@@ -99,9 +105,9 @@ mod timer;
 pub use error::ServerError;
 pub use exporter::{
     Exporter, ExporterBuilder, ExporterHandle, DEFAULT_ADMIN_ADDR, DEFAULT_DRAIN,
-    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HEALTH_ADDR, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_HEADER_BYTES, DEFAULT_METRICS_ADDR, DEFAULT_SHUTDOWN_TIMEOUT,
-    DEFAULT_WRITE_TIMEOUT,
+    DEFAULT_FIRST_BYTE_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HEALTH_ADDR,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_METRICS_ADDR,
+    DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_WRITE_TIMEOUT,
 };
 pub use readiness::Readiness;
 pub use signal::ShutdownSignal;

@@ -399,11 +399,16 @@ impl Scraper {
 
     fn encode_self_metrics(&self, buf: &mut Vec<u8>) {
         let s = &self.stats;
-        let counters: [(&str, &str, &AtomicU64); 3] = [
+        let counters: [(&str, &str, &AtomicU64); 4] = [
             (
                 "telemeter_http_connections_rejected_total",
-                "Connections the exporter closed at accept because its connection limit was reached.",
+                "Connections the exporter closed at accept: every connection busy at its limit, or the peer at its cap.",
                 &s.connections_rejected,
+            ),
+            (
+                "telemeter_http_connections_evicted_total",
+                "Idle connections the exporter closed to admit a new one at its connection limit.",
+                &s.connections_evicted,
             ),
             (
                 "telemeter_http_scrapes_total",

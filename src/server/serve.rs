@@ -13,9 +13,10 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpSocket};
-use tokio::sync::{oneshot, watch, Semaphore};
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
+use super::conns::{Conns, Refused, Tracked};
 use super::io::StallGuardedStream;
 use super::readiness::Readiness;
 use super::router::Router;
@@ -60,6 +61,10 @@ pub(crate) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 pub(crate) struct ConnConfig {
     pub(crate) http: http1::Builder,
     pub(crate) max_connections: usize,
+    /// Connections of one peer address a listener admits (`None`: any).
+    pub(crate) max_connections_per_peer: Option<usize>,
+    /// How long a connection may stay silent (no byte) after accept.
+    pub(crate) first_byte_timeout: Duration,
     pub(crate) write_timeout: Duration,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) stats: Arc<StatsInner>,
@@ -111,7 +116,7 @@ async fn serve_listener(
     mut close_rx: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
-    let permits = Arc::new(Semaphore::new(cfg.max_connections));
+    let table = Conns::new(cfg.max_connections, cfg.max_connections_per_peer);
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
@@ -119,8 +124,8 @@ async fn serve_listener(
             _ = async { drop(close_rx.wait_for(|close| *close).await) } => break,
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _peer)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(_) => {
                         // Out of descriptors or a connection reset before we
                         // took it: back off briefly rather than spin.
@@ -128,28 +133,57 @@ async fn serve_listener(
                         continue;
                     }
                 };
-                let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-                    cfg.stats.connections_rejected.fetch_add(1, Ordering::Relaxed);
-                    drop(stream);
-                    continue;
+                // At the limit, an idle connection makes room (`conns.rs`).
+                let admitted = match table.admit(peer.ip().to_canonical()) {
+                    Ok(admitted) => admitted,
+                    Err(refused) => {
+                        cfg.stats.connections_rejected.fetch_add(1, Ordering::Relaxed);
+                        if refused == Refused::PeerCap {
+                            cfg.stats.connections_rejected_per_peer.fetch_add(1, Ordering::Relaxed);
+                        }
+                        drop(stream);
+                        continue;
+                    }
                 };
+                if admitted.evicted_one {
+                    cfg.stats.connections_evicted.fetch_add(1, Ordering::Relaxed);
+                }
                 cfg.stats.connections_accepted.fetch_add(1, Ordering::Relaxed);
                 cfg.stats.connections_active.fetch_add(1, Ordering::Relaxed);
                 let guard = ActiveGuard(Arc::clone(&cfg.stats));
                 let _ = stream.set_nodelay(true);
                 let r = Arc::clone(&router);
+                let state = Arc::clone(&admitted.conn);
                 let service = hyper::service::service_fn(move |req| {
                     let r = Arc::clone(&r);
-                    async move { Ok::<_, Infallible>(r.handle(req).await) }
+                    let state = Arc::clone(&state);
+                    async move {
+                        // Busy from here until the response is written.
+                        state.begin();
+                        let resp = r.handle(req).await;
+                        Ok::<_, Infallible>(resp.map(|body| Tracked::new(body, state)))
+                    }
                 });
-                let io = TokioIo::new(StallGuardedStream::new(stream, cfg.write_timeout));
+                let state = Arc::clone(&admitted.conn);
+                let io = TokioIo::new(StallGuardedStream::new(
+                    stream,
+                    cfg.write_timeout,
+                    Arc::clone(&state),
+                ));
                 let conn = graceful.watch(cfg.http.serve_connection(io, service));
+                let first_byte = cfg.first_byte_timeout;
                 // The header-read deadline lives in the task (see `timer`).
                 conns.spawn(timer::scoped(async move {
-                    // Errors here are the client's (timeouts, bad requests,
-                    // resets); hyper has already answered what it could.
-                    let _ = conn.await;
-                    drop(permit);
+                    tokio::select! {
+                        // Errors here are the client's (timeouts, bad
+                        // requests, resets); hyper has already answered
+                        // what it could.
+                        _ = conn => {}
+                        // Dropping the connection closes it.
+                        () = state.evicted() => {}
+                        () = state.silent_for(first_byte) => {}
+                    }
+                    drop(admitted);
                     drop(guard);
                 }));
             }

@@ -11,6 +11,8 @@ use std::time::Duration;
 pub(crate) struct StatsInner {
     pub(crate) connections_accepted: AtomicU64,
     pub(crate) connections_rejected: AtomicU64,
+    pub(crate) connections_rejected_per_peer: AtomicU64,
+    pub(crate) connections_evicted: AtomicU64,
     pub(crate) connections_active: AtomicU64,
     pub(crate) requests: AtomicU64,
     pub(crate) scrapes: AtomicU64,
@@ -26,6 +28,8 @@ impl StatsInner {
         Stats {
             connections_accepted: load(&self.connections_accepted),
             connections_rejected: load(&self.connections_rejected),
+            connections_rejected_per_peer: load(&self.connections_rejected_per_peer),
+            connections_evicted: load(&self.connections_evicted),
             connections_active: load(&self.connections_active),
             requests: load(&self.requests),
             scrapes: load(&self.scrapes),
@@ -48,9 +52,17 @@ impl StatsInner {
 pub struct Stats {
     /// Connections accepted and served.
     pub connections_accepted: u64,
-    /// Connections closed at accept because the listener's connection limit
-    /// was reached.
+    /// Connections closed at accept: the listener's connection limit was
+    /// reached with every connection busy, or the peer's cap was.
     pub connections_rejected: u64,
+    /// Of those, connections closed at accept because their peer address
+    /// held [`ExporterBuilder::max_connections_per_peer`] connections.
+    ///
+    /// [`ExporterBuilder::max_connections_per_peer`]: super::ExporterBuilder::max_connections_per_peer
+    pub connections_rejected_per_peer: u64,
+    /// Idle connections closed to admit a new one at the connection limit
+    /// (silent ones first, then the longest idle).
+    pub connections_evicted: u64,
     /// Connections being served now.
     pub connections_active: u64,
     /// HTTP requests received, on every path.
