@@ -23,7 +23,11 @@ use bytes::Buf;
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::sync::Notify;
 
-use crate::sync::lock;
+/// The table's mutex: std's in every build (the server takes part in no
+/// loom model), with the crate's poisoning policy (recover the data).
+fn lock(m: &Mutex<Table>) -> std::sync::MutexGuard<'_, Table> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// One connection's state, shared by its task, its responses and the table.
 #[derive(Debug)]
