@@ -12,6 +12,11 @@
 //!    row: the mean cost of one removal at N = 10k, 100k and 1M (the bar:
 //!    1M within 2x of 10k).
 //!
+//! 3. `callbacks`: `Registry::encode` of 1,000 counters with 0, 1 and 10
+//!    `gauge_fn` callbacks (each runs on its own thread, so that a blocked
+//!    one costs only its samples), best of 5 means of 2,000 encodes, beside
+//!    the floor of that design: one condvar round trip to a parked thread.
+//!
 //! Run: `cargo bench --bench churn` (about a minute on 2 CPUs);
 //! `CHURN_SIZES=100000` picks the sizes of `create`, `CHURN_SAMPLES` the
 //! operations timed per case (default 5000), and `-- create` or
@@ -186,6 +191,83 @@ fn remove_cost(n: usize) {
     );
 }
 
+fn callbacks() {
+    // The floor: a round trip to a parked thread and back (what a scrape
+    // pays per callback, at least once per scrape).
+    let pair = Arc::new((
+        std::sync::Mutex::new((0u64, 0u64)),
+        std::sync::Condvar::new(),
+    ));
+    let p2 = Arc::clone(&pair);
+    let worker = thread::spawn(move || {
+        let (m, cv) = &*p2;
+        let mut g = m.lock().unwrap();
+        loop {
+            while g.0 == g.1 {
+                g = cv.wait(g).unwrap();
+            }
+            if g.0 == u64::MAX {
+                return;
+            }
+            g.1 = g.0;
+            cv.notify_all();
+        }
+    });
+    let round_trip = |n: u32| {
+        let (m, cv) = &*pair;
+        let t = Instant::now();
+        for _ in 0..n {
+            let mut g = m.lock().unwrap();
+            g.0 += 1;
+            cv.notify_all();
+            while g.1 != g.0 {
+                g = cv.wait(g).unwrap();
+            }
+        }
+        t.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+    };
+    let floor = (0..5).map(|_| round_trip(2000)).fold(f64::MAX, f64::min);
+    {
+        let (m, cv) = &*pair;
+        m.lock().unwrap().0 = u64::MAX;
+        cv.notify_all();
+    }
+    worker.join().expect("worker");
+    println!("{:<34} {floor:>8.1} µs", "floor: condvar round trip");
+    for n in [0usize, 1, 10] {
+        let reg = Registry::builder().self_metrics(false).build();
+        let fam = reg
+            .counter_family(Opts::new("c_total", "C.").labels(&["k"]))
+            .expect("valid family");
+        for i in 0..1000 {
+            fam.with(&[&i.to_string()], |c| c.inc()).expect("series");
+        }
+        for i in 0..n {
+            reg.gauge_fn(&format!("g{i}"), "G.", move || i as f64)
+                .expect("valid gauge");
+        }
+        let mut buf = Vec::new();
+        for _ in 0..200 {
+            buf.clear();
+            reg.encode(&mut buf);
+        }
+        let best = (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                for _ in 0..2000 {
+                    buf.clear();
+                    reg.encode(&mut buf);
+                }
+                t.elapsed().as_secs_f64() * 1e6 / 2000.0
+            })
+            .fold(f64::MAX, f64::min);
+        println!(
+            "{:<34} {best:>8.1} µs",
+            format!("encode, 1k counters, {n} callbacks")
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -206,5 +288,8 @@ fn main() {
         for n in [10_000, 100_000, 1_000_000] {
             remove_cost(n);
         }
+    }
+    if run("callbacks") {
+        callbacks();
     }
 }

@@ -1,10 +1,24 @@
 //! Scrape-time callback families: a closure emits samples into a
 //! [`CallbackSink`] while the collector walks the registry.
+//!
+//! Each callback runs on a thread of its own (started at its first scrape,
+//! parked between scrapes). A scrape starts every callback's call first, so
+//! they run at once and beside the encode, then takes each one's samples
+//! in registration order, waiting only until the scrape's deadline: a
+//! callback that blocks (a lock held elsewhere, a slow system call) costs
+//! that scrape its samples, counted, never the rest of the body or another
+//! callback's samples, and a scrape while it is still running skips it at
+//! once, so a stuck callback holds one thread, never more. Each callback
+//! keeps its samples buffer, so a steady-state scrape still allocates
+//! nothing. Loom builds call callbacks inline.
 #![forbid(unsafe_code)]
 
 use std::collections::HashSet;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
+#[cfg(not(telemeter_loom))]
+use std::sync::Arc;
+use std::time::Instant;
 
 use crate::encode::layout::{render_prefix, Variant};
 use crate::encode::Kind;
@@ -14,10 +28,68 @@ pub(crate) type CallbackFn = dyn Fn(&mut CallbackSink<'_>) + Send + Sync;
 /// A family whose samples a closure produces at scrape time.
 pub(crate) struct CallbackFamily {
     pub(crate) name: String,
-    label_names: Box<[String]>,
     pub(crate) variants: Box<[Variant]>,
     pub(crate) kind: Kind,
+    #[cfg(not(telemeter_loom))]
+    call: Arc<Call>,
+    #[cfg(telemeter_loom)]
+    call: Call,
+}
+
+/// The callback and what its thread shares with scrapes.
+struct Call {
     f: Box<CallbackFn>,
+    label_names: Box<[String]>,
+    counter: bool,
+    #[cfg(not(telemeter_loom))]
+    state: crate::sync::StdMutex<CallState>,
+    #[cfg(not(telemeter_loom))]
+    cv: crate::sync::StdCondvar,
+}
+
+/// Calls asked and done, the buffer, and the thread (see the module docs).
+#[cfg(not(telemeter_loom))]
+#[derive(Default)]
+struct CallState {
+    asked: u64,
+    done: u64,
+    samples: Samples,
+    /// The call whose samples `samples` holds (0: none, the thread has it).
+    filled: u64,
+    rejected: u64,
+    thread: CallThread,
+    closed: bool,
+}
+
+#[cfg(not(telemeter_loom))]
+#[derive(Default, PartialEq)]
+enum CallThread {
+    #[default]
+    NotStarted,
+    Running,
+    /// It could not be started: calls run inline.
+    Failed,
+}
+
+/// A scrape's claim on a callback's call ([`CallbackFamily::ask`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ticket {
+    /// Call number `n` was started on the callback's thread.
+    Call(u64),
+    /// Call it in [`CallbackFamily::finish`] (no thread).
+    Inline,
+    /// The last call is still running: no samples this scrape.
+    Skip,
+}
+
+/// How a callback did in one scrape.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Ran {
+    /// Samples rejected, plus one for a panic.
+    pub(crate) rejected: u64,
+    /// It had not returned by the deadline (or was still running from an
+    /// earlier scrape): no samples this time.
+    pub(crate) timed_out: bool,
 }
 
 impl fmt::Debug for CallbackFamily {
@@ -36,24 +108,191 @@ impl CallbackFamily {
         kind: Kind,
         f: Box<CallbackFn>,
     ) -> Self {
+        let call = Call {
+            f,
+            label_names: label_names.into(),
+            counter: kind == Kind::Counter,
+            #[cfg(not(telemeter_loom))]
+            state: crate::sync::StdMutex::new(CallState::default()),
+            #[cfg(not(telemeter_loom))]
+            cv: crate::sync::StdCondvar::new(),
+        };
         CallbackFamily {
             name: name.to_string(),
-            label_names: label_names.into(),
             variants,
             kind,
-            f,
+            #[cfg(not(telemeter_loom))]
+            call: Arc::new(call),
+            #[cfg(telemeter_loom)]
+            call,
         }
     }
 
-    /// Runs the callback into `samples` (cleared first): the label text
-    /// and value of each sample it accepted, none if it panicked. Returns
-    /// the samples rejected plus one for a panic.
-    pub(crate) fn run(&self, samples: &mut Samples) -> u64 {
+    /// Starts this scrape's call on the callback's thread, unless the last
+    /// one is still running (see the module docs). Every callback of a
+    /// scrape is asked first, so they run at once, beside the encode.
+    /// The ticket to hand to [`CallbackFamily::finish`]: `None` when the
+    /// scrape skips the callback.
+    #[cfg(not(telemeter_loom))]
+    pub(crate) fn ask(&self) -> Ticket {
+        let call = &self.call;
+        let mut st = call.lock();
+        if st.asked != st.done {
+            // Still running from an earlier scrape: at most one call.
+            return Ticket::Skip;
+        }
+        if st.thread == CallThread::NotStarted {
+            let worker = Arc::clone(call);
+            st.thread = match std::thread::Builder::new()
+                .name("telemeter-callback".into())
+                .spawn(move || worker.serve())
+            {
+                Ok(_) => CallThread::Running,
+                Err(_) => CallThread::Failed,
+            };
+        }
+        if st.thread == CallThread::Failed {
+            // No thread: the call runs inline in `finish`.
+            return Ticket::Inline;
+        }
+        st.asked += 1;
+        call.cv.notify_all();
+        Ticket::Call(st.asked)
+    }
+
+    /// Loom builds call inline, in `finish`.
+    #[cfg(telemeter_loom)]
+    pub(crate) fn ask(&self) -> Ticket {
+        Ticket::Inline
+    }
+
+    /// Waits for the call [`CallbackFamily::ask`] started until `deadline`,
+    /// then hands its samples to `emit` (none if it did not return in
+    /// time: `emit` still runs, so the family's HELP and TYPE are written).
+    /// `scratch` is the buffer of a call made inline.
+    #[cfg(not(telemeter_loom))]
+    pub(crate) fn finish(
+        &self,
+        ticket: Ticket,
+        scratch: &mut Samples,
+        deadline: Instant,
+        emit: impl FnOnce(&Samples),
+    ) -> Ran {
+        let call = &self.call;
+        let wanted = match ticket {
+            Ticket::Inline => {
+                let rejected = call.inline(scratch);
+                emit(scratch);
+                return Ran {
+                    rejected,
+                    timed_out: false,
+                };
+            }
+            Ticket::Skip => None,
+            Ticket::Call(n) => Some(n),
+        };
+        let mut st = call.lock();
+        loop {
+            // `done == n`: this call's samples, not yet replaced (the next
+            // call waits for this scrape's ask, after `finish`).
+            if wanted.is_some_and(|n| st.done == n && st.filled == n) {
+                emit(&st.samples);
+                return Ran {
+                    rejected: st.rejected,
+                    timed_out: false,
+                };
+            }
+            let now = Instant::now();
+            if wanted.is_none_or(|n| st.done > n || (st.done == n && st.filled != n))
+                || now >= deadline
+            {
+                scratch.clear();
+                emit(scratch);
+                return Ran {
+                    rejected: 0,
+                    timed_out: true,
+                };
+            }
+            st = match call.cv.wait_timeout(st, deadline - now) {
+                Ok((g, _)) => g,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
+
+    /// Loom builds: calls the callback here, into `scratch`.
+    #[cfg(telemeter_loom)]
+    pub(crate) fn finish(
+        &self,
+        _ticket: Ticket,
+        scratch: &mut Samples,
+        _deadline: Instant,
+        emit: impl FnOnce(&Samples),
+    ) -> Ran {
+        let rejected = self.call.inline(scratch);
+        emit(scratch);
+        Ran {
+            rejected,
+            timed_out: false,
+        }
+    }
+}
+
+#[cfg(not(telemeter_loom))]
+impl Drop for CallbackFamily {
+    fn drop(&mut self) {
+        // The thread ends when it is next idle (or never, if the callback
+        // never returns: it holds only that thread).
+        self.call.lock().closed = true;
+        self.call.cv.notify_all();
+    }
+}
+
+impl Call {
+    #[cfg(not(telemeter_loom))]
+    fn lock(&self) -> std::sync::MutexGuard<'_, CallState> {
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The callback's thread: one call per scrape that asks.
+    #[cfg(not(telemeter_loom))]
+    fn serve(&self) {
+        let mut st = self.lock();
+        loop {
+            while st.asked == st.done && !st.closed {
+                st = match self.cv.wait(st) {
+                    Ok(g) => g,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+            }
+            if st.closed {
+                return;
+            }
+            let mut samples = std::mem::take(&mut st.samples);
+            st.filled = 0;
+            drop(st);
+            let rejected = self.inline(&mut samples);
+            st = self.lock();
+            st.samples = samples;
+            st.rejected = rejected;
+            st.done = st.asked;
+            st.filled = st.asked;
+            self.cv.notify_all();
+        }
+    }
+
+    /// Runs the callback here into `samples` (cleared first): the label
+    /// text and value of each sample it accepted, none if it panicked.
+    /// Returns the samples rejected plus one for a panic.
+    fn inline(&self, samples: &mut Samples) -> u64 {
         samples.clear();
         let mut sink = CallbackSink {
             label_names: &self.label_names,
             samples,
-            counter: self.kind == Kind::Counter,
+            counter: self.counter,
             rejected: 0,
         };
         let ok = crate::catch::catch(|| (self.f)(&mut sink)).is_some();

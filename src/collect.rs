@@ -7,7 +7,7 @@
 use std::fmt;
 use std::time::Instant;
 
-use crate::callback::{CallbackFamily, Samples};
+use crate::callback::{CallbackFamily, Samples, Ticket};
 use crate::encode::layout::Variant;
 use crate::encode::{Encoder, FamilyView, Kind};
 use crate::family::{FamilyCore, Layout};
@@ -28,6 +28,7 @@ pub(crate) struct ScrapeState {
     pub(crate) last_duration_ns: AtomicU64,
     last_series: AtomicU64,
     pub(crate) callback_errors: AtomicU64,
+    pub(crate) callback_timeouts: AtomicU64,
     scratch: Mutex<Scratch>,
     own: OwnFamilies,
 }
@@ -39,6 +40,7 @@ impl Default for ScrapeState {
             last_duration_ns: AtomicU64::new(0),
             last_series: AtomicU64::new(0),
             callback_errors: AtomicU64::new(0),
+            callback_timeouts: AtomicU64::new(0),
             scratch: Mutex::new(Scratch::default()),
             own: OwnFamilies::new(),
         }
@@ -56,6 +58,8 @@ impl fmt::Debug for ScrapeState {
 struct Scratch {
     buckets: Vec<u64>,
     samples: Samples,
+    /// Each callback's claim on its call, in registration order.
+    tickets: Vec<Ticket>,
     /// `telemeter_series_overflow_total`'s label texts, one after another,
     /// and where each ends.
     overflow_text: String,
@@ -68,6 +72,7 @@ struct OwnFamilies {
     series: Variant,
     overflow: Variant,
     callback_errors: Variant,
+    callback_timeouts: Variant,
     rejected: Variant,
 }
 
@@ -95,6 +100,11 @@ impl OwnFamilies {
                 "Scrape-time callbacks that panicked, and callback samples rejected.",
                 "counter",
             ),
+            callback_timeouts: v(
+                "telemeter_scrape_callback_timeouts_total",
+                "Scrape-time callbacks skipped because they had not returned by the scrape's deadline (or were still running from an earlier scrape).",
+                "counter",
+            ),
             rejected: v(
                 "telemeter_rejected_samples_total",
                 "Float-counter increments refused in this process (negative or NaN).",
@@ -112,6 +122,7 @@ impl ScrapeState {
         entries: &[Entry],
         self_metrics: bool,
         start: Instant,
+        deadline: Instant,
         enc: &mut E,
     ) {
         // A concurrent scrape may hold the shared scratch: use a fresh one
@@ -122,24 +133,44 @@ impl ScrapeState {
             Some(s) => s,
             None => local.get_or_insert_with(Scratch::default),
         };
+        // Every callback starts now and runs beside the families' encode.
+        scratch.tickets.clear();
+        for entry in entries {
+            if let Entry::Callback(cb) = entry {
+                scratch.tickets.push(cb.ask());
+            }
+        }
+        let mut tickets = std::mem::take(&mut scratch.tickets);
+        let mut ticket = tickets.iter().copied();
         let mut series = 0usize;
         for entry in entries {
             series += match entry {
                 Entry::Family(core) => collect_family(core, enc, &mut scratch.buckets),
                 Entry::Callback(cb) => {
-                    let errors = cb.run(&mut scratch.samples);
-                    if errors > 0 {
-                        self.callback_errors.fetch_add(errors, Ordering::Relaxed);
+                    let mut n = 0;
+                    let t = ticket.next().expect("a ticket per callback");
+                    let ran = cb.finish(t, &mut scratch.samples, deadline, |samples| {
+                        for variant in cb.variants.iter() {
+                            let view = FamilyView::plain(variant, cb.kind);
+                            enc.family(&view);
+                            enc.floats(&view, samples.iter());
+                        }
+                        n = samples.len();
+                    });
+                    if ran.rejected > 0 {
+                        self.callback_errors
+                            .fetch_add(ran.rejected, Ordering::Relaxed);
                     }
-                    for variant in cb.variants.iter() {
-                        let view = FamilyView::plain(variant, cb.kind);
-                        enc.family(&view);
-                        enc.floats(&view, scratch.samples.iter());
+                    if ran.timed_out {
+                        self.callback_timeouts.fetch_add(1, Ordering::Relaxed);
                     }
-                    scratch.samples.len()
+                    n
                 }
             };
         }
+        drop(ticket);
+        tickets.clear();
+        scratch.tickets = tickets;
         if self_metrics {
             self.collect_own(entries, series, start, scratch, enc);
         }
@@ -202,6 +233,12 @@ impl ScrapeState {
         enc.counters(
             &view,
             [(&b""[..], self.callback_errors.load(Ordering::Relaxed))],
+        );
+        let view = FamilyView::plain(&own.callback_timeouts, Kind::Counter);
+        enc.family(&view);
+        enc.counters(
+            &view,
+            [(&b""[..], self.callback_timeouts.load(Ordering::Relaxed))],
         );
         let view = FamilyView::plain(&own.rejected, Kind::Counter);
         enc.family(&view);

@@ -112,7 +112,7 @@ pub use gauge::{FloatGauge, Gauge};
 pub use histogram::{Buckets, Histogram, HistogramSnapshot, HistogramTimer, MAX_BUCKETS};
 #[cfg(not(telemeter_loom))]
 pub use registry::default_registry;
-pub use registry::{Registry, RegistryBuilder};
+pub use registry::{Registry, RegistryBuilder, DEFAULT_SCRAPE_DEADLINE};
 #[cfg(feature = "exporter")]
 pub use server::{
     Exporter, ExporterBuilder, ExporterHandle, MetricsSource, Readiness, ServerError, Stats,

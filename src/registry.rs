@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::callback::{CallbackFamily, CallbackFn, CallbackSink};
 use crate::collect::{Entry, ScrapeState};
@@ -11,6 +11,11 @@ use crate::encode::layout::Variant;
 use crate::encode::text::TextEncoder;
 use crate::encode::Kind;
 use crate::family::{FamilyCore, Layout, DEFAULT_MAX_SERIES};
+
+/// How long a scrape waits for scrape-time callbacks by default (see
+/// [`RegistryBuilder::scrape_deadline`]): below Prometheus' default 10 s
+/// scrape timeout, with room to write the body.
+pub const DEFAULT_SCRAPE_DEADLINE: Duration = Duration::from_secs(8);
 use crate::names::{check_label_name, check_metric_name};
 use crate::summary::{FamilySummary, RegistrySummary};
 use crate::sync::{lock, Arc, AtomicBool, Mutex, Ordering, Published};
@@ -32,6 +37,7 @@ pub(crate) struct Inner {
     names: Mutex<Registered>,
     pub(crate) self_metrics: bool,
     default_max_series: usize,
+    scrape_deadline: Duration,
     pub(crate) scrape: ScrapeState,
 }
 
@@ -107,6 +113,7 @@ impl fmt::Debug for Registry {
 pub struct RegistryBuilder {
     self_metrics: bool,
     default_max_series: usize,
+    scrape_deadline: Duration,
 }
 
 impl RegistryBuilder {
@@ -123,6 +130,18 @@ impl RegistryBuilder {
         self
     }
 
+    /// How long [`Registry::encode`] waits for scrape-time callbacks,
+    /// from the start of the encode: a callback that has not returned by
+    /// then is skipped for that scrape and counted in
+    /// `telemeter_scrape_callback_timeouts_total`, and the rest of the body
+    /// is served. Default [`DEFAULT_SCRAPE_DEADLINE`], below Prometheus'
+    /// default 10 s scrape timeout; the exporter also honours a shorter
+    /// `X-Prometheus-Scrape-Timeout-Seconds`.
+    pub fn scrape_deadline(mut self, deadline: Duration) -> Self {
+        self.scrape_deadline = deadline;
+        self
+    }
+
     /// Builds the registry.
     pub fn build(self) -> Registry {
         Registry {
@@ -132,6 +151,7 @@ impl RegistryBuilder {
                 names: Mutex::new(Registered::default()),
                 self_metrics: self.self_metrics,
                 default_max_series: self.default_max_series,
+                scrape_deadline: self.scrape_deadline,
                 scrape: ScrapeState::default(),
             }),
         }
@@ -170,6 +190,7 @@ impl Registry {
         RegistryBuilder {
             self_metrics: true,
             default_max_series: DEFAULT_MAX_SERIES,
+            scrape_deadline: DEFAULT_SCRAPE_DEADLINE,
         }
     }
 
@@ -412,13 +433,42 @@ impl Registry {
     /// Reuse `out` (clear it between scrapes): once it has grown to the
     /// body's size, a scrape allocates nothing.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        self.encode_until(out, Instant::now() + self.inner.scrape_deadline);
+    }
+
+    /// [`Registry::encode`], waiting for scrape-time callbacks only until
+    /// `deadline` (or the registry's own scrape deadline, if sooner): a
+    /// callback that has not returned by then is left out of this body and
+    /// counted in `telemeter_scrape_callback_timeouts_total`, and a scrape
+    /// while it is still running leaves it out at once.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let reg = telemeter::Registry::new();
+    /// reg.gauge_fn("slow", "Blocks.", || {
+    ///     std::thread::sleep(Duration::from_secs(30));
+    ///     1.0
+    /// })?;
+    /// reg.gauge_fn("fast", "Returns.", || 2.0)?;
+    /// let start = Instant::now();
+    /// let mut body = Vec::new();
+    /// reg.encode_until(&mut body, start + Duration::from_millis(100));
+    /// assert!(start.elapsed() < Duration::from_secs(10));
+    /// let body = String::from_utf8(body).unwrap();
+    /// assert!(body.contains("fast 2\n") && !body.contains("slow 1"));
+    /// assert!(body.contains("telemeter_scrape_callback_timeouts_total 1\n"));
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    pub fn encode_until(&self, out: &mut Vec<u8>, deadline: Instant) {
         let start = Instant::now();
+        let deadline = deadline.min(start + self.inner.scrape_deadline);
         let entries = self.inner.entries();
         let state = &self.inner.scrape;
         state.collect(
             &entries,
             self.inner.self_metrics,
             start,
+            deadline,
             &mut TextEncoder::new(out),
         );
         state.finish(start);

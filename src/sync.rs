@@ -44,6 +44,11 @@ pub(crate) use std::sync::Arc as StdArc;
 /// its first labelled series): std's in every build.
 pub(crate) use std::sync::OnceLock;
 
+/// The mutex and condvar of a callback's own thread (`callback.rs`), which
+/// loom builds do not start (they call callbacks inline): std's.
+#[cfg(not(telemeter_loom))]
+pub(crate) use std::sync::{Condvar as StdCondvar, Mutex as StdMutex};
+
 /// Atomics for process-wide statistics kept in statics (rejected
 /// increments, family ids): std's in every build. Loom's atomics cannot be
 /// statics, and these counters order nothing.

@@ -80,6 +80,25 @@ fn json(headers: HeaderMap, status: StatusCode, body: impl Into<Chunk>) -> Resp 
     resp
 }
 
+/// When a scraper that sent `X-Prometheus-Scrape-Timeout-Seconds` gives
+/// up, less a margin to write the body (a quarter of it, at most 0.5 s);
+/// `None` without a valid header.
+fn scrape_deadline(headers: &HeaderMap) -> Option<std::time::Instant> {
+    let secs: f64 = headers
+        .get("x-prometheus-scrape-timeout-seconds")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    if !(secs.is_finite() && secs > 0.0) {
+        return None;
+    }
+    let secs = secs.min(3600.0);
+    let margin = (secs / 4.0).min(0.5);
+    Some(std::time::Instant::now() + std::time::Duration::from_secs_f64(secs - margin))
+}
+
 fn closing(mut resp: Resp) -> Resp {
     resp.headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -161,7 +180,8 @@ impl Router {
                 .iter()
                 .map(HeaderValue::as_bytes),
         );
-        match scraper.scrape(gzip).await {
+        let deadline = scrape_deadline(&headers);
+        match scraper.scrape(gzip, deadline).await {
             Ok(encoded) => {
                 let (body, gzipped) = match (gzip, encoded.gzip) {
                     (true, Some(gz)) => (gz, true),

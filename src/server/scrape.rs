@@ -49,6 +49,9 @@ struct Flight {
     running: bool,
     /// Whether any scrape that started or joined flight `gen` wants gzip.
     want_gzip: bool,
+    /// The deadline the scrape that started flight `gen` asked for (its
+    /// scraper's timeout), if any.
+    deadline: Option<Instant>,
     /// The newest finished flight's number and outcome, while scrapes that
     /// wait for it are left to take it; cleared by the last of them, so
     /// that the body's buffer can be reused once the responses are sent.
@@ -275,7 +278,11 @@ impl Scraper {
     }
 
     /// Joins the encode in flight, or starts one, and waits for its body.
-    pub(crate) async fn scrape(self: &Arc<Self>, want_gzip: bool) -> Outcome {
+    pub(crate) async fn scrape(
+        self: &Arc<Self>,
+        want_gzip: bool,
+        deadline: Option<Instant>,
+    ) -> Outcome {
         self.stats.scrapes.fetch_add(1, Ordering::Relaxed);
         let (target, start, spawn) = {
             let mut f = self.flight();
@@ -284,6 +291,7 @@ impl Scraper {
                 f.gen += 1;
                 f.running = true;
                 f.want_gzip = want_gzip;
+                f.deadline = deadline;
             } else {
                 f.want_gzip |= want_gzip;
             }
@@ -350,9 +358,13 @@ impl Scraper {
         let spare = &mut *spare;
         // Steady state: the previous body's buffer, already body-sized.
         let mut identity = spare.identity.take_buffer(hint + hint / 8);
+        let deadline = self.flight().deadline;
         let encoded = catch(|| {
             let buf = Arc::get_mut(&mut identity).expect("a taken body is unique");
-            self.source.encode(buf);
+            match deadline {
+                Some(d) => self.source.encode_until(buf, d),
+                None => self.source.encode(buf),
+            }
             if self.self_metrics {
                 self.encode_self_metrics(buf);
             }
@@ -488,7 +500,7 @@ mod tests {
             }
         }
         let (rt, scraper) = scraper_on(Arc::new(Fixed));
-        let scrape = || rt.block_on(scraper.scrape(true)).unwrap();
+        let scrape = || rt.block_on(scraper.scrape(true, None)).unwrap();
         let first = scrape();
         let (id_ptr, gz_ptr) = (
             first.identity.as_ptr(),
@@ -543,12 +555,16 @@ mod tests {
             }
         }
         let (rt, scraper) = scraper_on(Arc::new(Once(AtomicU64::new(0))));
-        let first = rt.block_on(scraper.scrape(false));
+        let first = rt.block_on(scraper.scrape(false, None));
         assert_eq!(first.unwrap_err(), ScrapeFailed::Panicked);
         // The thread survived: the next scrape is encoded (it would wait
         // forever for a dead thread).
         let second = rt.block_on(async {
-            tokio::time::timeout(std::time::Duration::from_secs(10), scraper.scrape(false)).await
+            tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                scraper.scrape(false, None),
+            )
+            .await
         });
         let body = second.expect("answered").expect("encoded");
         assert_eq!(&body.identity[..], b"x 1\n");
@@ -559,7 +575,7 @@ mod tests {
     fn a_refused_encode_thread_fails_that_scrape_and_the_next_one_retries() {
         let (rt, scraper) = scraper_on(Arc::new(Nothing));
         scraper.refuse_thread.store(true, Ordering::Relaxed);
-        let refused = rt.block_on(scraper.scrape(false));
+        let refused = rt.block_on(scraper.scrape(false, None));
         assert_eq!(refused.unwrap_err(), ScrapeFailed::NoThread);
         {
             let f = scraper.flight();
@@ -569,7 +585,11 @@ mod tests {
             );
         }
         let next = rt.block_on(async {
-            tokio::time::timeout(std::time::Duration::from_secs(10), scraper.scrape(false)).await
+            tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                scraper.scrape(false, None),
+            )
+            .await
         });
         assert!(next.expect("answered").is_ok(), "a new thread encodes");
         assert_eq!(scraper.stats.encodes.load(Ordering::Relaxed), 1);
@@ -578,7 +598,7 @@ mod tests {
     #[test]
     fn dropping_the_scraper_ends_its_encode_thread() {
         let (rt, scraper) = scraper_on(Arc::new(Nothing));
-        rt.block_on(scraper.scrape(false)).unwrap();
+        rt.block_on(scraper.scrape(false, None)).unwrap();
         let jobs = Arc::clone(&scraper.jobs);
         assert_eq!(Arc::strong_count(&jobs), 3, "scraper, thread, test");
         drop(scraper);
@@ -626,9 +646,11 @@ mod tests {
                     if i % 3 == 0 {
                         // A client that hangs up almost at once.
                         let wait = std::time::Duration::from_micros(i % 7 * 50);
-                        tokio::time::timeout(wait, s.scrape(i % 2 == 0)).await.ok()
+                        tokio::time::timeout(wait, s.scrape(i % 2 == 0, None))
+                            .await
+                            .ok()
                     } else {
-                        Some(s.scrape(i % 2 == 0).await)
+                        Some(s.scrape(i % 2 == 0, None).await)
                     }
                 }));
                 if i % 16 == 0 {

@@ -16,6 +16,15 @@ pub const CONTENT_TYPE_TEXT: &str = crate::CONTENT_TYPE;
 pub trait MetricsSource: Send + Sync + 'static {
     /// Append a complete Prometheus text 0.0.4 body to `buf`.
     fn encode(&self, buf: &mut Vec<u8>);
+    /// Like [`MetricsSource::encode`], for a scraper that gives up at
+    /// `deadline` (Prometheus' `X-Prometheus-Scrape-Timeout-Seconds`, less
+    /// a margin): a source with work it can leave out (a registry's
+    /// scrape-time callbacks) stops waiting for it then. The default
+    /// ignores the deadline.
+    fn encode_until(&self, buf: &mut Vec<u8>, deadline: std::time::Instant) {
+        let _ = deadline;
+        self.encode(buf);
+    }
     /// JSON for /admin/metrics-summary.
     fn summary_json(&self) -> serde_json::Value;
 }
@@ -26,6 +35,10 @@ pub(crate) struct RegistrySource(pub(crate) crate::Registry);
 impl MetricsSource for RegistrySource {
     fn encode(&self, buf: &mut Vec<u8>) {
         self.0.encode(buf);
+    }
+
+    fn encode_until(&self, buf: &mut Vec<u8>, deadline: std::time::Instant) {
+        self.0.encode_until(buf, deadline);
     }
 
     fn summary_json(&self) -> serde_json::Value {
