@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use server_support::{parse_response, request, send_raw};
-use telemeter::server::Exporter;
+use telemeter::server::{Exporter, ExporterHandle};
 use telemeter::{Opts, Registry};
 
 /// Threads of this process whose name starts with `prefix` (Linux).
@@ -37,6 +37,17 @@ fn registry(deadline: Duration, calls: &Arc<AtomicU64>) -> Registry {
     })
     .unwrap();
     reg
+}
+
+/// `reg` served on an OS-chosen loopback port (metrics only).
+fn serve(reg: Registry) -> ExporterHandle {
+    Exporter::builder()
+        .registry(reg)
+        .metrics_addr("127.0.0.1:0")
+        .no_health()
+        .no_admin()
+        .start()
+        .expect("exporter")
 }
 
 fn timeouts(body: &str) -> u64 {
@@ -95,13 +106,7 @@ fn the_exporter_honours_the_scrapers_timeout_header() {
     let calls = Arc::new(AtomicU64::new(0));
     // The registry's own deadline (60 s) is longer than the scraper's.
     let reg = registry(Duration::from_secs(60), &calls);
-    let h = Exporter::builder()
-        .registry(reg)
-        .metrics_addr("127.0.0.1:0")
-        .no_health()
-        .no_admin()
-        .start()
-        .unwrap();
+    let h = serve(reg);
     let addr = h.metrics_addr().unwrap();
     let t = Instant::now();
     let r = request(
@@ -150,13 +155,7 @@ fn a_slow_reader_holds_up_no_other_scraper() {
     for i in 0..40_000 {
         fam.with(&[&format!("series-{i:06}")], |c| c.inc()).unwrap();
     }
-    let h = Exporter::builder()
-        .registry(reg)
-        .metrics_addr("127.0.0.1:0")
-        .no_health()
-        .no_admin()
-        .start()
-        .unwrap();
+    let h = serve(reg);
     let addr = h.metrics_addr().unwrap();
     // A scraper that reads one byte a second of a ~1.3 MB body.
     let mut slow = TcpStream::connect(addr).unwrap();
