@@ -45,7 +45,7 @@ pub struct DemoArgs {
     /// Where to serve the admin console; loopback only ("" disables it).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9091")]
     admin_addr: String,
-    /// Worker threads generating synthetic work.
+    /// Worker threads generating synthetic work (1 to 1024).
     #[arg(long, value_name = "N", default_value_t = 4)]
     threads: usize,
     /// Operations per second per worker thread.
@@ -572,9 +572,19 @@ fn announce(handle: &ExporterHandle) {
     let _ = handle.announce(&mut std::io::stdout().lock());
 }
 
+/// The most `--threads` the demo starts.
+const MAX_THREADS: usize = 1024;
+
 pub fn run(args: DemoArgs) -> ExitCode {
     if args.threads == 0 || args.rate == 0 {
         eprintln!("error: --threads and --rate must be at least 1");
+        return ExitCode::from(2);
+    }
+    if args.threads > MAX_THREADS {
+        eprintln!(
+            "error: --threads {}: the demo starts at most {MAX_THREADS} worker threads",
+            args.threads
+        );
         return ExitCode::from(2);
     }
     let world = Arc::new(World {
@@ -619,36 +629,53 @@ pub fn run(args: DemoArgs) -> ExitCode {
     announce(&handle);
 
     let (sig_tx, sig_rx) = std::sync::mpsc::channel();
-    thread::Builder::new()
+    if let Err(e) = thread::Builder::new()
         .name("demo-signals".into())
         .spawn(move || {
             let _ = sig_tx.send(signal.wait());
         })
-        .expect("spawn the signal thread");
+    {
+        eprintln!("error: cannot start the signal thread: {e}");
+        handle.shutdown();
+        return ExitCode::FAILURE;
+    }
 
     let mut workers = Vec::new();
     let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate));
     for n in 0..args.threads {
         let (m, w) = (Arc::clone(&metrics), Arc::clone(&world));
-        workers.push(
-            thread::Builder::new()
-                .name(format!("demo-worker-{n}"))
-                .spawn(move || {
-                    let mut rng = Rng::seeded(n as u64 + 1);
-                    let mut next = Instant::now();
-                    while !w.stop.load(Ordering::Relaxed) {
-                        work(&m, &w, &mut rng);
-                        next += interval;
-                        let now = Instant::now();
-                        if next > now {
-                            thread::sleep(next - now);
-                        } else {
-                            next = now;
-                        }
+        let spawned = thread::Builder::new()
+            .name(format!("demo-worker-{n}"))
+            .spawn(move || {
+                let mut rng = Rng::seeded(n as u64 + 1);
+                let mut next = Instant::now();
+                while !w.stop.load(Ordering::Relaxed) {
+                    work(&m, &w, &mut rng);
+                    next += interval;
+                    let now = Instant::now();
+                    if next > now {
+                        thread::sleep(next - now);
+                    } else {
+                        next = now;
                     }
-                })
-                .expect("spawn a worker"),
-        );
+                }
+            });
+        match spawned {
+            Ok(w) => workers.push(w),
+            Err(e) => {
+                eprintln!(
+                    "error: cannot start worker thread {} of {}: {e} (give fewer --threads)",
+                    n + 1,
+                    args.threads
+                );
+                handle.shutdown();
+                world.stop.store(true, Ordering::Relaxed);
+                for w in workers {
+                    let _ = w.join();
+                }
+                return ExitCode::FAILURE;
+            }
+        }
     }
 
     // Boot: the broker connects, the agents attach, then the host is started.

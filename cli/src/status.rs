@@ -33,7 +33,8 @@ pub struct StatusArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
-    /// Seconds to wait for the connection and for each read.
+    /// Seconds to wait for the connection and for each read (at most
+    /// 3600).
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     timeout: f64,
 }
@@ -65,9 +66,9 @@ enum Failure {
 fn status(args: &StatusArgs) -> Result<String, Failure> {
     let endpoint = Endpoint::parse(&args.endpoint)
         .map_err(|e| Failure::Usage(format!("invalid --endpoint {:?}: {e}", args.endpoint)))?;
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+    if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 3600.0) {
         return Err(Failure::Usage(format!(
-            "invalid --timeout {}: give a positive number of seconds",
+            "invalid --timeout {}: give a positive number of seconds, at most 3600",
             args.timeout
         )));
     }
@@ -141,6 +142,21 @@ fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
 }
 
+/// `s` with its control characters (ESC, BEL, CR, NUL, ...) escaped
+/// (`\u{1b}`, `\r`, ...), so that an endpoint's text cannot drive the
+/// terminal or break the table.
+fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A table with `id`, `status`, `sessions` first, then every other key any
 /// agent has, in name order.
 fn table(agents: &[Value]) -> String {
@@ -156,15 +172,18 @@ fn table(agents: &[Value]) -> String {
         }
     }
     let columns: Vec<&str> = FIRST.iter().copied().chain(extra).collect();
-    let mut rows: Vec<Vec<String>> = vec![columns.iter().map(|c| c.to_uppercase()).collect()];
+    let mut rows: Vec<Vec<String>> = vec![columns
+        .iter()
+        .map(|c| printable(&c.to_uppercase()))
+        .collect()];
     for a in agents {
         rows.push(
             columns
                 .iter()
                 .map(|c| match a.get(c) {
                     None | Some(Value::Null) => "-".to_string(),
-                    Some(Value::String(s)) => s.clone(),
-                    Some(v) => v.to_string(),
+                    Some(Value::String(s)) => printable(s),
+                    Some(v) => printable(&v.to_string()),
                 })
                 .collect(),
         );
@@ -196,6 +215,21 @@ fn table(agents: &[Value]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_in_the_table() {
+        let agents = vec![serde_json::json!({
+            "id": "kate\u{1b}[2J\u{7}",
+            "status": "run\rning\u{0}",
+            "sessions": 1,
+            "note\u{1b}": "ok ✓",
+        })];
+        let t = table(&agents);
+        assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");
+        assert!(t.contains("kate\\u{1b}[2J\\u{7}"), "{t}");
+        assert!(t.contains("run\\rning\\u{0}"), "{t}");
+        assert!(t.contains("NOTE\\u{1b}") && t.contains("ok ✓"), "{t}");
+    }
 
     #[test]
     fn table_layout() {

@@ -363,6 +363,41 @@ fn status_against_garbage_fails_clearly() {
 }
 
 #[test]
+fn status_rejects_a_timeout_it_cannot_keep_as_a_usage_error() {
+    for bad in ["1e20", "3601", "0", "-1", "NaN", "inf"] {
+        let out = status(&[
+            "--endpoint",
+            "http://127.0.0.1:9",
+            &format!("--timeout={bad}"),
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "--timeout {bad}: {}",
+            text(&out.stderr)
+        );
+        assert!(text(&out.stderr).contains("invalid --timeout"), "{bad}");
+    }
+}
+
+#[test]
+fn demo_refuses_more_threads_than_it_documents() {
+    let out = Command::new(BIN)
+        .args([
+            "demo",
+            "--threads",
+            "20000",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("at most 1024 worker threads"), "{err}");
+}
+
+#[test]
 fn status_rejects_a_bad_endpoint_as_a_usage_error() {
     let out = status(&["--endpoint", "https://127.0.0.1:9091"]);
     assert_eq!(out.status.code(), Some(2));
