@@ -5,7 +5,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Largest response accepted, head and body together.
 const MAX_RESPONSE: usize = 16 * 1024 * 1024;
@@ -99,6 +99,14 @@ pub enum HttpError {
     Connect(io::Error),
     /// The peer answered, but not with HTTP/1.x.
     Garbage(String),
+    /// The exchange did not finish within its timeout; `step` says where
+    /// it was.
+    Timeout {
+        /// What was under way: connecting, sending, reading.
+        step: &'static str,
+        /// The timeout, for the whole exchange.
+        after: Duration,
+    },
 }
 
 impl fmt::Display for HttpError {
@@ -107,6 +115,9 @@ impl fmt::Display for HttpError {
             HttpError::Resolve(e) => write!(f, "cannot resolve the host: {e}"),
             HttpError::Connect(e) => write!(f, "{e}"),
             HttpError::Garbage(why) => write!(f, "the answer is not HTTP: {why}"),
+            HttpError::Timeout { step, after } => {
+                write!(f, "timed out after {after:?} while {step}")
+            }
         }
     }
 }
@@ -134,30 +145,48 @@ impl Response {
     }
 }
 
-/// `GET path` on `endpoint`, `timeout` bounding the connect and every read
-/// and write.
+/// `GET path` on `endpoint`, `timeout` bounding the whole exchange
+/// (connect, send, and the whole response, not each read: a server that
+/// sends a byte a second cannot hold it longer).
 pub fn get(endpoint: &Endpoint, path: &str, timeout: Duration) -> Result<Response, HttpError> {
+    let deadline = Instant::now() + timeout;
+    let left = |step: &'static str| {
+        deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or(HttpError::Timeout {
+                step,
+                after: timeout,
+            })
+    };
+    let timed_out = |step: &'static str, e: io::Error| match e.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => HttpError::Timeout {
+            step,
+            after: timeout,
+        },
+        _ => HttpError::Connect(e),
+    };
     let addrs: Vec<SocketAddr> = (endpoint.host.as_str(), endpoint.port)
         .to_socket_addrs()
         .map_err(HttpError::Resolve)?
         .collect();
-    let mut last_err = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
+    let mut last_err = HttpError::Connect(io::Error::new(
+        io::ErrorKind::NotFound,
+        "the host has no address",
+    ));
     let mut stream = None;
     for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
+        match TcpStream::connect_timeout(&addr, left("connecting")?) {
             Ok(s) => {
                 stream = Some(s);
                 break;
             }
-            Err(e) => last_err = e,
+            Err(e) => last_err = timed_out("connecting", e),
         }
     }
-    let mut stream = stream.ok_or(HttpError::Connect(last_err))?;
+    let mut stream = stream.ok_or(last_err)?;
     stream
-        .set_read_timeout(Some(timeout))
-        .map_err(HttpError::Connect)?;
-    stream
-        .set_write_timeout(Some(timeout))
+        .set_write_timeout(Some(left("sending the request")?))
         .map_err(HttpError::Connect)?;
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nUser-Agent: telemeter/{}\r\nConnection: close\r\n\r\n",
@@ -167,16 +196,26 @@ pub fn get(endpoint: &Endpoint, path: &str, timeout: Duration) -> Result<Respons
     );
     stream
         .write_all(request.as_bytes())
-        .map_err(HttpError::Connect)?;
+        .map_err(|e| timed_out("sending the request", e))?;
     let mut raw = Vec::new();
-    (&mut stream)
-        .take(MAX_RESPONSE as u64 + 1)
-        .read_to_end(&mut raw)
-        .map_err(HttpError::Connect)?;
-    if raw.len() > MAX_RESPONSE {
-        return Err(HttpError::Garbage(format!(
-            "response larger than {MAX_RESPONSE} bytes"
-        )));
+    let mut buf = [0u8; 8192];
+    loop {
+        stream
+            .set_read_timeout(Some(left("reading the response")?))
+            .map_err(HttpError::Connect)?;
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if raw.len() + n > MAX_RESPONSE {
+                    return Err(HttpError::Garbage(format!(
+                        "response larger than {MAX_RESPONSE} bytes"
+                    )));
+                }
+                raw.extend_from_slice(&buf[..n]);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(timed_out("reading the response", e)),
+        }
     }
     parse_response(&raw)
 }
@@ -262,8 +301,11 @@ fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, HttpError> {
         if size == 0 {
             return Ok(body);
         }
-        if rest.len() < size + 2 {
-            return Err(garbage("chunked body cut short"));
+        if size.checked_add(2).is_none_or(|n| rest.len() < n) {
+            return Err(garbage(format!(
+                "chunk size {size_line:?} runs past the response ({} bytes left)",
+                rest.len()
+            )));
         }
         body.extend_from_slice(&rest[..size]);
         rest = &rest[size + 2..];
@@ -283,6 +325,26 @@ pub fn snippet(raw: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chunk_size_past_the_response_is_garbage_not_a_panic() {
+        for size in ["ffffffffffffffff", "fffffffffffffffe", "10"] {
+            let raw = format!(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{size}\r\nabc\r\n0\r\n\r\n"
+            );
+            match parse_response(raw.as_bytes()) {
+                Err(HttpError::Garbage(why)) => assert!(why.contains("runs past"), "{why}"),
+                other => panic!("{size}: {other:?}"),
+            }
+        }
+        // A chunk size too large for a number at all.
+        let raw =
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1ffffffffffffffff\r\nabc\r\n";
+        assert!(matches!(
+            parse_response(raw.as_bytes()),
+            Err(HttpError::Garbage(_))
+        ));
+    }
 
     #[test]
     fn endpoints() {

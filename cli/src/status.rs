@@ -84,6 +84,10 @@ fn status(args: &StatusArgs) -> Result<String, Failure> {
                 "{url} did not answer like an admin console: {e}; does --endpoint point at a \
                  telemeter admin console?"
             ),
+            HttpError::Timeout { .. } => format!(
+                "{url} did not answer in time: {e}; the agent may be overloaded, or raise \
+                 --timeout"
+            ),
         })
     })?;
     if resp.status != 200 {

@@ -381,6 +381,38 @@ fn status_rejects_a_timeout_it_cannot_keep_as_a_usage_error() {
 }
 
 #[test]
+fn status_gives_up_at_its_timeout_against_a_server_that_drips_a_byte_every_2_s() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut req = [0u8; 1024];
+        let _ = std::io::Read::read(&mut s, &mut req);
+        for b in b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+            .iter()
+            .take(5)
+        {
+            if std::io::Write::write_all(&mut s, &[*b]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    });
+    let t = std::time::Instant::now();
+    let out = status(&["--endpoint", &format!("http://{addr}"), "--timeout", "3"]);
+    let took = t.elapsed();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(took < Duration::from_secs(6), "{took:?}");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("did not answer in time") && err.contains("reading the response"),
+        "{err}"
+    );
+    assert!(!err.contains("cannot reach"), "{err}");
+    server.join().unwrap();
+}
+
+#[test]
 fn demo_refuses_more_threads_than_it_documents() {
     let out = Command::new(BIN)
         .args([
