@@ -16,7 +16,71 @@ use tokio::net::TcpStream;
 use super::spec::Target;
 
 /// Largest body accepted (identity or gzip as received, and decoded).
-pub const MAX_BODY: usize = 1 << 30;
+pub const MAX_BODY: usize = 256 << 20;
+
+/// Most decoded bytes the buffers of every connection may hold at once: a
+/// gzip bomb served to many connections stops here, not at connections
+/// times [`MAX_BODY`] (a 1.1 MB bomb took four connections to 4.1 GB).
+pub const MAX_DECODED_TOTAL: usize = 512 << 20;
+
+/// Decoded-buffer capacity held now, over all connections.
+static DECODED_HELD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Gunzips `body` into `out` (cleared first), within [`MAX_BODY`] and, with
+/// every other connection's buffer, [`MAX_DECODED_TOTAL`]; `out`'s capacity
+/// is counted there while it is held (a failure gives it back).
+fn gunzip_within_budget(body: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    gunzip_within(body, out, MAX_BODY, &DECODED_HELD, MAX_DECODED_TOTAL)
+}
+
+/// [`gunzip_within_budget`] with its limits and counter given.
+fn gunzip_within(
+    body: &[u8],
+    out: &mut Vec<u8>,
+    max_body: usize,
+    held: &std::sync::atomic::AtomicUsize,
+    max_total: usize,
+) -> Result<(), String> {
+    use std::sync::atomic::Ordering::Relaxed;
+    out.clear();
+    let mut dec = flate2::read::GzDecoder::new(body);
+    let mut chunk = [0u8; 64 * 1024];
+    let fail = |out: &mut Vec<u8>, why: String| {
+        held.fetch_sub(out.capacity(), Relaxed);
+        *out = Vec::new();
+        Err(why)
+    };
+    loop {
+        let n = match dec.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) => return fail(out, format!("bad gzip body: {e}")),
+        };
+        if out.len() + n > max_body {
+            return fail(
+                out,
+                format!("decoded body larger than {} MiB", max_body >> 20),
+            );
+        }
+        if out.len() + n > out.capacity() {
+            let before = out.capacity();
+            let want = (out.len() + n).max(before * 2).min(max_body);
+            let grow = want - before;
+            if held.fetch_add(grow, Relaxed) + grow > max_total {
+                held.fetch_sub(grow, Relaxed);
+                let why = format!(
+                    "decoded bodies of all connections would pass {} MiB (a gzip bomb?)",
+                    max_total >> 20
+                );
+                return fail(out, why);
+            }
+            out.reserve_exact(want - out.len());
+            // `reserve_exact` may round up: count what is held.
+            held.fetch_add(out.capacity() - want, Relaxed);
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+}
 
 /// The kinds of failure the report counts separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,8 +165,18 @@ pub struct Response {
 pub struct Buffers {
     /// The body as received, when kept.
     pub body: Vec<u8>,
-    /// The gzip-decoded body.
+    /// The gzip-decoded body (its capacity counted in the budget of
+    /// [`MAX_DECODED_TOTAL`] while held).
     pub decoded: Vec<u8>,
+}
+
+impl Drop for Buffers {
+    fn drop(&mut self) {
+        DECODED_HELD.fetch_sub(
+            self.decoded.capacity(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
 }
 
 /// An open keep-alive connection.
@@ -255,16 +329,8 @@ pub fn inspect(resp: &Response, validate: bool, bufs: &mut Buffers) -> Result<Bo
         });
     }
     let text: &[u8] = if resp.gzipped {
-        bufs.decoded.clear();
-        let mut dec = flate2::read::GzDecoder::new(&bufs.body[..]).take(MAX_BODY as u64 + 1);
-        dec.read_to_end(&mut bufs.decoded)
-            .map_err(|e| Failure::new(ErrorKind::Parse, format!("bad gzip body: {e}")))?;
-        if bufs.decoded.len() > MAX_BODY {
-            return Err(Failure::new(
-                ErrorKind::Parse,
-                format!("decoded body larger than {} MiB", MAX_BODY >> 20),
-            ));
-        }
+        gunzip_within_budget(&bufs.body, &mut bufs.decoded)
+            .map_err(|why| Failure::new(ErrorKind::Parse, why))?;
         &bufs.decoded
     } else {
         &bufs.body
@@ -358,6 +424,56 @@ pub async fn sleep_until(at: Instant, deadline: Option<Instant>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_bombs_stop_at_the_per_body_and_the_shared_budget() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        const BODY: usize = 2 << 20;
+        const TOTAL: usize = 5 << 20;
+        let held = AtomicUsize::new(0);
+        // One body past the per-body cap when decoded: refused, its buffer
+        // given back.
+        let bomb = gzip(&vec![b'a'; BODY + 1]);
+        let mut one = Vec::new();
+        let err = gunzip_within(&bomb, &mut one, BODY, &held, TOTAL).unwrap_err();
+        assert!(err.contains("larger than"), "{err}");
+        assert_eq!((one.capacity(), held.load(Ordering::Relaxed)), (0, 0));
+        // Bodies that fit alone, held by more buffers than the shared
+        // budget allows: the one past it is refused, the rest decode.
+        let big = gzip(&vec![b'b'; BODY - 1]);
+        let mut bufs: Vec<Vec<u8>> = Vec::new();
+        let mut refused = 0;
+        for _ in 0..3 {
+            let mut b = Vec::new();
+            match gunzip_within(&big, &mut b, BODY, &held, TOTAL) {
+                Ok(()) => assert_eq!(b.len(), BODY - 1),
+                Err(e) => {
+                    assert!(e.contains("all connections"), "{e}");
+                    refused += 1;
+                }
+            }
+            bufs.push(b);
+        }
+        assert_eq!(refused, 1, "the third 2 MiB buffer passes 5 MiB");
+        let counted: usize = bufs.iter().map(Vec::capacity).sum();
+        assert_eq!(
+            held.load(Ordering::Relaxed),
+            counted,
+            "held is what the buffers hold"
+        );
+        // A buffer reused for a smaller body keeps its count.
+        let small = gzip(b"x 1\n");
+        gunzip_within(&small, &mut bufs[0], BODY, &held, TOTAL).unwrap();
+        assert_eq!(bufs[0], b"x 1\n");
+        assert_eq!(held.load(Ordering::Relaxed), counted);
+    }
 
     #[test]
     fn sample_lines() {
