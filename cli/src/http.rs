@@ -1,14 +1,23 @@
-//! A small blocking HTTP/1.1 GET client over `std::net::TcpStream`, enough to
-//! read an admin console page: `Content-Length`, chunked and read-to-close
-//! bodies, a timeout on every step, a cap on the body size.
+//! `telemeter status`'s HTTP GET: hyper's HTTP/1.1 client (the one `load`
+//! uses too) on a current-thread tokio runtime, with one timeout for the
+//! whole exchange, a cap on the body size, and errors that say which step
+//! failed.
 
+use std::cell::Cell;
 use std::fmt;
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::{Duration, Instant};
+use std::io;
 
-/// Largest response accepted, head and body together.
-const MAX_RESPONSE: usize = 16 * 1024 * 1024;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Empty};
+use hyper::client::conn::http1;
+use hyper::{header, Request};
+use hyper_util::rt::TokioIo;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+/// Largest response body accepted.
+pub const MAX_RESPONSE: usize = 16 * 1024 * 1024;
 
 /// Where an HTTP endpoint lives: from `http://host:port[/base]`.
 #[derive(Debug, Clone)]
@@ -93,16 +102,20 @@ fn parse_port(p: &str) -> Result<u16, String> {
 /// Why a GET produced no response.
 #[derive(Debug)]
 pub enum HttpError {
+    /// The runtime that drives the exchange could not be started.
+    Runtime(io::Error),
     /// The host name did not resolve.
     Resolve(io::Error),
     /// No connection could be made, or it broke before a response.
     Connect(io::Error),
-    /// The peer answered, but not with HTTP/1.x.
+    /// The peer answered, but not with HTTP/1.x, or with more than
+    /// [`MAX_RESPONSE`] bytes of body.
     Garbage(String),
     /// The exchange did not finish within its timeout; `step` says where
     /// it was.
     Timeout {
-        /// What was under way: connecting, sending, reading.
+        /// What was under way: resolving, connecting, reading the head or
+        /// the body.
         step: &'static str,
         /// The timeout, for the whole exchange.
         after: Duration,
@@ -112,6 +125,7 @@ pub enum HttpError {
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            HttpError::Runtime(e) => write!(f, "cannot start the I/O runtime: {e}"),
             HttpError::Resolve(e) => write!(f, "cannot resolve the host: {e}"),
             HttpError::Connect(e) => write!(f, "{e}"),
             HttpError::Garbage(why) => write!(f, "the answer is not HTTP: {why}"),
@@ -122,199 +136,187 @@ impl fmt::Display for HttpError {
     }
 }
 
-/// A response: status, reason, headers, decoded body.
+/// A response: status, reason, decoded body.
 #[derive(Debug)]
 pub struct Response {
     /// The status code.
     pub status: u16,
-    /// The reason phrase.
+    /// The reason phrase (as sent, else the code's canonical one).
     pub reason: String,
-    /// Headers in order, names as sent.
-    pub headers: Vec<(String, String)>,
     /// The body, de-chunked.
     pub body: Vec<u8>,
 }
 
-impl Response {
-    /// The first header named `name`, case-insensitively.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
+const STEP_RESOLVE: &str = "resolving the host";
+const STEP_CONNECT: &str = "connecting";
+const STEP_HEAD: &str = "reading the response head";
+const STEP_BODY: &str = "reading the response body";
 
 /// `GET path` on `endpoint`, `timeout` bounding the whole exchange
-/// (connect, send, and the whole response, not each read: a server that
-/// sends a byte a second cannot hold it longer).
+/// (resolve, connect, send, and the whole response, not each read: a server
+/// that sends a byte a second cannot hold it longer).
 pub fn get(endpoint: &Endpoint, path: &str, timeout: Duration) -> Result<Response, HttpError> {
-    let deadline = Instant::now() + timeout;
-    let left = |step: &'static str| {
-        deadline
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-            .ok_or(HttpError::Timeout {
-                step,
-                after: timeout,
-            })
-    };
-    let timed_out = |step: &'static str, e: io::Error| match e.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => HttpError::Timeout {
-            step,
-            after: timeout,
-        },
-        _ => HttpError::Connect(e),
-    };
-    let addrs: Vec<SocketAddr> = (endpoint.host.as_str(), endpoint.port)
-        .to_socket_addrs()
-        .map_err(HttpError::Resolve)?
-        .collect();
-    let mut last_err = HttpError::Connect(io::Error::new(
-        io::ErrorKind::NotFound,
-        "the host has no address",
-    ));
-    let mut stream = None;
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, left("connecting")?) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last_err = timed_out("connecting", e),
-        }
-    }
-    let mut stream = stream.ok_or(last_err)?;
-    stream
-        .set_write_timeout(Some(left("sending the request")?))
-        .map_err(HttpError::Connect)?;
-    let request = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nUser-Agent: telemeter/{}\r\nConnection: close\r\n\r\n",
-        endpoint.path(path),
-        endpoint.authority(),
-        env!("CARGO_PKG_VERSION"),
-    );
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|e| timed_out("sending the request", e))?;
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        stream
-            .set_read_timeout(Some(left("reading the response")?))
-            .map_err(HttpError::Connect)?;
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                if raw.len() + n > MAX_RESPONSE {
-                    return Err(HttpError::Garbage(format!(
-                        "response larger than {MAX_RESPONSE} bytes"
-                    )));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(HttpError::Runtime)?;
+    rt.block_on(async {
+        let step = Cell::new(STEP_RESOLVE);
+        let work = async {
+            let addrs = tokio::net::lookup_host((endpoint.host.as_str(), endpoint.port))
+                .await
+                .map_err(HttpError::Resolve)?;
+            step.set(STEP_CONNECT);
+            let mut last_err = HttpError::Connect(io::Error::new(
+                io::ErrorKind::NotFound,
+                "the host has no address",
+            ));
+            for addr in addrs {
+                match TcpStream::connect(addr).await {
+                    Ok(stream) => {
+                        let req = request(endpoint, path)?;
+                        return exchange(stream, req, &step).await;
+                    }
+                    Err(e) => last_err = HttpError::Connect(e),
                 }
-                raw.extend_from_slice(&buf[..n]);
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(timed_out("reading the response", e)),
+            Err(last_err)
+        };
+        match tokio::time::timeout(timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(HttpError::Timeout {
+                step: step.get(),
+                after: timeout,
+            }),
         }
+    })
+}
+
+/// The GET request for `path` on `endpoint`.
+pub fn request(endpoint: &Endpoint, path: &str) -> Result<Request<Empty<Bytes>>, HttpError> {
+    Request::get(endpoint.path(path))
+        .header(header::HOST, endpoint.authority())
+        .header(header::ACCEPT, "application/json")
+        .header(
+            header::USER_AGENT,
+            concat!("telemeter/", env!("CARGO_PKG_VERSION")),
+        )
+        .header(header::CONNECTION, "close")
+        .body(Empty::new())
+        .map_err(|e| garbage(format!("cannot build the request: {e}")))
+}
+
+/// Sends `req` over `io` with hyper's HTTP/1.1 client and reads the whole
+/// response, at most [`MAX_RESPONSE`] bytes of body; `step` follows where
+/// the exchange is, for the caller's timeout message. The caller bounds
+/// the time it takes.
+pub async fn exchange<IO>(
+    io: IO,
+    req: Request<Empty<Bytes>>,
+    step: &Cell<&'static str>,
+) -> Result<Response, HttpError>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    step.set(STEP_HEAD);
+    let (mut sender, conn) = http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| from_hyper(&e))?;
+    // The connection is driven beside the request; its own error reaches
+    // the request, so its result is not needed here.
+    let driver = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let result = async {
+        let resp = sender.send_request(req).await.map_err(|e| from_hyper(&e))?;
+        step.set(STEP_BODY);
+        let status = resp.status();
+        let reason = resp
+            .extensions()
+            .get::<hyper::ext::ReasonPhrase>()
+            .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
+            .or_else(|| status.canonical_reason().map(str::to_string))
+            .unwrap_or_default();
+        let mut body = resp.into_body();
+        let mut bytes = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| from_hyper(&e))?;
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers
+            };
+            if bytes.len() + data.len() > MAX_RESPONSE {
+                return Err(garbage(format!(
+                    "response body larger than {} MiB",
+                    MAX_RESPONSE >> 20
+                )));
+            }
+            bytes.extend_from_slice(&data);
+        }
+        Ok(Response {
+            status: status.as_u16(),
+            reason,
+            body: bytes,
+        })
     }
-    parse_response(&raw)
+    .await;
+    driver.abort();
+    result
 }
 
 fn garbage(why: impl Into<String>) -> HttpError {
     HttpError::Garbage(why.into())
 }
 
-/// Parses a complete HTTP/1.x response read until the peer closed.
-pub fn parse_response(raw: &[u8]) -> Result<Response, HttpError> {
-    if raw.is_empty() {
-        return Err(garbage("the connection closed without a response"));
-    }
-    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return Err(garbage(format!(
-            "no complete response head in {} bytes starting {:?}",
-            raw.len(),
-            snippet(raw)
-        )));
-    };
-    let head = std::str::from_utf8(&raw[..end])
-        .map_err(|_| garbage(format!("non-UTF-8 response head {:?}", snippet(raw))))?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or("");
-    let mut parts = status_line.splitn(3, ' ');
-    let version = parts.next().unwrap_or("");
-    if !version.starts_with("HTTP/1.") {
-        return Err(garbage(format!("status line {:?}", snippet(raw))));
-    }
-    let status: u16 = parts
-        .next()
-        .and_then(|s| s.parse().ok())
-        .filter(|s| (100..1000).contains(s))
-        .ok_or_else(|| garbage(format!("bad status line {status_line:?}")))?;
-    let reason = parts.next().unwrap_or("").to_string();
-    let mut headers = Vec::new();
-    for line in lines {
-        let Some((k, v)) = line.split_once(':') else {
-            return Err(garbage(format!("bad header line {line:?}")));
-        };
-        headers.push((k.trim().to_string(), v.trim().to_string()));
-    }
-    let mut resp = Response {
-        status,
-        reason,
-        headers,
-        body: Vec::new(),
-    };
-    let rest = &raw[end + 4..];
-    let chunked = resp
-        .header("transfer-encoding")
-        .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
-    resp.body = if chunked {
-        dechunk(rest)?
-    } else if let Some(len) = resp.header("content-length") {
-        let len: usize = len
-            .parse()
-            .map_err(|_| garbage(format!("bad Content-Length {len:?}")))?;
-        if rest.len() < len {
-            return Err(garbage(format!(
-                "body cut short: {} of {len} bytes",
-                rest.len()
-            )));
+/// Names what hyper saw go wrong: a peer that closed early or spoke
+/// something other than HTTP/1.x is garbage, an I/O failure a broken
+/// connection.
+fn from_hyper(e: &hyper::Error) -> HttpError {
+    use std::error::Error as _;
+    let mut io_err = None;
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        if io_err.is_none() {
+            if let Some(ioe) = s.downcast_ref::<io::Error>() {
+                io_err = Some(io::Error::new(ioe.kind(), ioe.to_string()));
+            }
         }
-        rest[..len].to_vec()
-    } else {
-        rest.to_vec()
-    };
-    Ok(resp)
-}
-
-fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, HttpError> {
-    let mut body = Vec::new();
-    loop {
-        let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
-            return Err(garbage("chunked body cut short"));
-        };
-        let size_line = std::str::from_utf8(&rest[..eol]).unwrap_or("");
-        let size_hex = size_line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_hex, 16)
-            .map_err(|_| garbage(format!("bad chunk size {size_line:?}")))?;
-        rest = &rest[eol + 2..];
-        if size == 0 {
-            return Ok(body);
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    if e.is_canceled() {
+        return garbage(format!(
+            "the peer sent bytes before any request ({msg}): not an HTTP server?"
+        ));
+    }
+    if e.is_incomplete_message() {
+        return garbage("the connection closed without a response, or in the middle of one");
+    }
+    // A broken connection is the network's doing; any other I/O error
+    // hyper reports (a short body, a bad chunk line) is the peer's.
+    use io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, NotConnected};
+    match io_err {
+        Some(ioe)
+            if !e.is_parse()
+                && matches!(
+                    ioe.kind(),
+                    BrokenPipe | ConnectionAborted | ConnectionReset | NotConnected
+                ) =>
+        {
+            HttpError::Connect(ioe)
         }
-        if size.checked_add(2).is_none_or(|n| rest.len() < n) {
-            return Err(garbage(format!(
-                "chunk size {size_line:?} runs past the response ({} bytes left)",
-                rest.len()
-            )));
+        Some(ioe) if ioe.kind() == io::ErrorKind::UnexpectedEof => {
+            garbage(format!("the response was cut short ({msg})"))
         }
-        body.extend_from_slice(&rest[..size]);
-        rest = &rest[size + 2..];
+        _ => garbage(msg),
     }
 }
 
-/// The first bytes of `raw`, for error messages.
+/// The first bytes of `raw`, for error messages, control characters
+/// escaped.
 pub fn snippet(raw: &[u8]) -> String {
-    let s = String::from_utf8_lossy(&raw[..raw.len().min(80)]).into_owned();
+    let s = printable(&String::from_utf8_lossy(&raw[..raw.len().min(80)]));
     if raw.len() > 80 {
         format!("{s}...")
     } else {
@@ -322,28 +324,91 @@ pub fn snippet(raw: &[u8]) -> String {
     }
 }
 
+/// `s` with its control characters (ESC, BEL, CR, NUL, ...) escaped
+/// (`\u{1b}`, `\r`, ...), so that an endpoint's text cannot drive the
+/// terminal or break a table.
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncWriteExt as _;
+
+    /// Runs [`exchange`] against a peer that answers `raw` and closes.
+    fn answer(raw: &'static [u8]) -> Result<Response, HttpError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (client, mut server) = tokio::io::duplex(64 * 1024);
+            tokio::spawn(async move {
+                // Read the request head, then answer and close.
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match tokio::io::AsyncReadExt::read(&mut server, &mut byte).await {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let _ = server.write_all(raw).await;
+                let _ = server.shutdown().await;
+                let _ = tokio::io::AsyncReadExt::read_to_end(&mut server, &mut head).await;
+            });
+            let e = Endpoint::parse("http://127.0.0.1:9091").unwrap();
+            exchange(
+                client,
+                request(&e, "/admin/agents").unwrap(),
+                &Cell::new(""),
+            )
+            .await
+        })
+    }
 
     #[test]
     fn a_chunk_size_past_the_response_is_garbage_not_a_panic() {
-        for size in ["ffffffffffffffff", "fffffffffffffffe", "10"] {
-            let raw = format!(
-                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{size}\r\nabc\r\n0\r\n\r\n"
-            );
-            match parse_response(raw.as_bytes()) {
-                Err(HttpError::Garbage(why)) => assert!(why.contains("runs past"), "{why}"),
-                other => panic!("{size}: {other:?}"),
+        for raw in [
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nabc\r\n0\r\n\r\n"
+                .as_slice(),
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffe\r\nabc\r\n0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc\r\n0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1ffffffffffffffff\r\nabc\r\n",
+        ] {
+            match answer(raw) {
+                Err(HttpError::Garbage(_)) => {}
+                other => panic!("{:?}: {other:?}", snippet(raw)),
             }
         }
-        // A chunk size too large for a number at all.
-        let raw =
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1ffffffffffffffff\r\nabc\r\n";
-        assert!(matches!(
-            parse_response(raw.as_bytes()),
-            Err(HttpError::Garbage(_))
-        ));
+    }
+
+    #[test]
+    fn a_body_past_the_cap_is_refused() {
+        let raw: &'static [u8] = Box::leak(
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                MAX_RESPONSE + 1
+            )
+            .into_bytes()
+            .into_iter()
+            .chain(std::iter::repeat_n(b'x', MAX_RESPONSE + 1))
+            .collect::<Vec<u8>>()
+            .into_boxed_slice(),
+        );
+        match answer(raw) {
+            Err(HttpError::Garbage(why)) => assert!(why.contains("larger than 16 MiB"), "{why}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -368,18 +433,20 @@ mod tests {
 
     #[test]
     fn responses() {
-        let r = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}").unwrap();
+        let r = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}").unwrap();
         assert_eq!((r.status, r.body.as_slice()), (200, b"{}".as_slice()));
-        let r = parse_response(
+        let r = answer(
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n1;x=y\r\nd\r\n0\r\n\r\n",
         )
         .unwrap();
         assert_eq!(r.body, b"abcd");
-        let r = parse_response(b"HTTP/1.0 404 Not Found\r\n\r\nnope").unwrap();
+        let r = answer(b"HTTP/1.0 404 Not Found\r\n\r\nnope").unwrap();
         assert_eq!(
             (r.status, r.reason.as_str(), r.body.as_slice()),
             (404, "Not Found", b"nope".as_slice())
         );
+        let r = answer(b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n").unwrap();
+        assert_eq!((r.status, r.reason.as_str()), (500, "Oops"));
         for bad in [
             b"".as_slice(),
             b"SSH-2.0-OpenSSH_9.6\r\n",
@@ -389,7 +456,12 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         ] {
-            assert!(parse_response(bad).is_err(), "{bad:?}");
+            let got = answer(bad);
+            assert!(
+                matches!(got, Err(HttpError::Garbage(_))),
+                "{:?}: {got:?}",
+                snippet(bad)
+            );
         }
     }
 }

@@ -17,9 +17,9 @@
 //! when it was sent, so a server that stalls is charged for the requests
 //! that queued behind the stall (no coordinated omission).
 
-mod client;
+pub(crate) mod client;
 mod report;
-mod spec;
+pub(crate) mod spec;
 
 use std::cell::RefCell;
 use std::io::{IsTerminal as _, Write as _};
@@ -64,7 +64,8 @@ pub struct LoadArgs {
     /// `/metrics`.
     #[arg(long, value_name = "URL")]
     url: String,
-    /// Keep-alive connections scraping at once.
+    /// Keep-alive connections scraping at once (at most 10,000, and what
+    /// the open-files limit, `ulimit -n`, allows with 64 to spare).
     #[arg(
         long,
         short = 'c',
@@ -149,6 +150,17 @@ struct Shared {
 fn load(args: LoadArgs) -> Result<ExitCode, Fail> {
     let target = Target::parse(&args.url)
         .map_err(|e| Fail::Usage(format!("invalid --url {:?}: {e}", args.url)))?;
+    if let Some(limit) = open_files_limit() {
+        let needed = u64::from(args.connections) + FD_RESERVE;
+        if needed > limit {
+            return Err(Fail::Usage(format!(
+                "--connections {} needs about {needed} open files, but this process may open \
+                 {limit} (ulimit -n); raise the limit (ulimit -n {needed}) or open fewer \
+                 connections",
+                args.connections
+            )));
+        }
+    }
     let addr = reach(&target, args.timeout)?;
     let bound = match args.requests {
         Some(n) => Bound::Requests(n),
@@ -282,6 +294,26 @@ fn load(args: LoadArgs) -> Result<ExitCode, Fail> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Descriptors kept free beside the connections: stdio, each worker's
+/// runtime (an epoll and an eventfd), the Ctrl-C handler, the first probe.
+const FD_RESERVE: u64 = 64;
+
+/// The soft limit on open descriptors (`ulimit -n`) where the system says
+/// (Linux: `/proc/self/limits`); `None` when unlimited or unknown.
+fn open_files_limit() -> Option<u64> {
+    parse_open_files_limit(&std::fs::read_to_string("/proc/self/limits").ok()?)
+}
+
+/// The soft "Max open files" of a `/proc/<pid>/limits` text.
+fn parse_open_files_limit(limits: &str) -> Option<u64> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Resolves the target and opens (and closes) one connection, so that a
@@ -566,5 +598,22 @@ async fn connection(
             }
             Err(f) => fail(&shared, &tally, f),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_open_files_limit;
+
+    #[test]
+    fn the_open_files_limit_is_read_from_proc_limits() {
+        let text = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                    Max cpu time              unlimited            unlimited            seconds   \n\
+                    Max open files            1024                 524288               files     \n";
+        assert_eq!(parse_open_files_limit(text), Some(1024));
+        let unlimited =
+            "Max open files            unlimited            unlimited            files\n";
+        assert_eq!(parse_open_files_limit(unlimited), None);
+        assert_eq!(parse_open_files_limit("Max processes 10 10\n"), None);
     }
 }

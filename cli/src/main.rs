@@ -1,47 +1,6 @@
-//! `telemeter`: the command-line companion of the telemeter metrics engine.
-//!
-//! - `telemeter demo` runs a synthetic agent that embeds telemeter and serves
-//!   every HTTP surface (`/metrics`, `/health`, `/ready`, the admin console).
-//! - `telemeter status` reads an admin console's agent directory and prints
-//!   it as a table or JSON.
-//!
-//! Run `telemeter <command> --help` for each command's options.
+//! `telemeter`: the command-line companion of the telemeter metrics engine;
+//! its body is the `telemeter_cli` library.
 
-mod demo;
-mod http;
-mod load;
-mod status;
-
-use std::process::ExitCode;
-
-use clap::{Parser, Subcommand};
-
-/// Command-line interface of telemeter: a demo agent and operator tools.
-#[derive(Debug, Parser)]
-#[command(name = "telemeter", version, about, long_about = None)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run a synthetic agent that records metrics and serves every surface.
-    #[command(after_help = demo::AFTER_HELP)]
-    Demo(demo::DemoArgs),
-    /// Show the agents of a running telemeter host, read from its admin console.
-    #[command(after_help = status::AFTER_HELP)]
-    Status(status::StatusArgs),
-    /// Load-test a Prometheus endpoint: N keep-alive connections scraping.
-    #[command(after_help = load::AFTER_HELP)]
-    Load(load::LoadArgs),
-}
-
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Demo(args) => demo::run(args),
-        Command::Status(args) => status::run(args),
-        Command::Load(args) => load::run(args),
-    }
+fn main() -> std::process::ExitCode {
+    telemeter_cli::main()
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::Value;
 
-use crate::http::{self, Endpoint, HttpError};
+use crate::http::{self, printable, Endpoint, HttpError};
 
 pub const AFTER_HELP: &str = "\
 Examples:
@@ -33,8 +33,8 @@ pub struct StatusArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
-    /// Seconds to wait for the connection and for each read (at most
-    /// 3600).
+    /// Seconds the whole exchange may take: resolving, connecting and
+    /// reading the whole response (at most 3600).
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     timeout: f64,
 }
@@ -58,8 +58,13 @@ pub fn run(args: StatusArgs) -> ExitCode {
     }
 }
 
-enum Failure {
+/// Why `status` printed no directory: a usage error (exit 2) or a failed
+/// exchange (exit 1), with the message for stderr.
+#[derive(Debug)]
+pub enum Failure {
+    /// The command line is wrong.
     Usage(String),
+    /// The endpoint could not be read, or answered no agent directory.
     Failed(String),
 }
 
@@ -76,6 +81,7 @@ fn status(args: &StatusArgs) -> Result<String, Failure> {
     let url = endpoint.url(AGENTS_PATH);
     let resp = http::get(&endpoint, AGENTS_PATH, timeout).map_err(|e| {
         Failure::Failed(match e {
+            HttpError::Runtime(_) => format!("cannot read {url}: {e}"),
             HttpError::Resolve(_) | HttpError::Connect(_) => format!(
                 "cannot reach the admin console at {url}: {e}; is the agent running, and does \
                  --endpoint point at its admin console (127.0.0.1:9091 by default)?"
@@ -90,11 +96,22 @@ fn status(args: &StatusArgs) -> Result<String, Failure> {
             ),
         })
     })?;
+    report(&url, &resp, args.agent_id.as_deref(), args.json)
+}
+
+/// What `status` prints for `resp`, the answer of `url`: the directory (or
+/// the agent `agent_id`) as a table or as JSON, or why there is none.
+pub fn report(
+    url: &str,
+    resp: &http::Response,
+    agent_id: Option<&str>,
+    json: bool,
+) -> Result<String, Failure> {
     if resp.status != 200 {
         return Err(Failure::Failed(format!(
             "{url} answered {} {}: {}",
             resp.status,
-            resp.reason,
+            printable(&resp.reason),
             http::snippet(&resp.body).trim_end()
         )));
     }
@@ -111,7 +128,7 @@ fn status(args: &StatusArgs) -> Result<String, Failure> {
         )));
     };
 
-    if let Some(id) = &args.agent_id {
+    if let Some(id) = agent_id {
         let Some(agent) = agents
             .iter()
             .find(|a| a.get("id").and_then(Value::as_str) == Some(id))
@@ -125,35 +142,31 @@ fn status(args: &StatusArgs) -> Result<String, Failure> {
                 if known.is_empty() {
                     "none".to_string()
                 } else {
-                    known.join(", ")
+                    printable(&known.join(", "))
                 }
             )));
         };
-        return Ok(if args.json {
+        return Ok(if json {
             pretty(agent)
         } else {
             table(std::slice::from_ref(agent))
         });
     }
-    Ok(if args.json {
-        pretty(&page)
-    } else {
-        table(agents)
-    })
+    Ok(if json { pretty(&page) } else { table(agents) })
 }
 
+/// `v` as pretty JSON, with the control characters that JSON lets through
+/// raw (DEL, and C1 controls such as U+009B, which some terminals read as
+/// an escape sequence) escaped as `\u....`: still the same JSON, and
+/// nothing in it can drive the terminal.
 fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
-}
-
-/// `s` with its control characters (ESC, BEL, CR, NUL, ...) escaped
-/// (`\u{1b}`, `\r`, ...), so that an endpoint's text cannot drive the
-/// terminal or break the table.
-fn printable(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
+    let text = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        // Outside strings pretty JSON has only '\n' and spaces, so any
+        // other control character is inside a string, where `\u` is valid.
+        if c.is_control() && c != '\n' {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
         } else {
             out.push(c);
         }
@@ -233,6 +246,14 @@ mod tests {
         assert!(t.contains("kate\\u{1b}[2J\\u{7}"), "{t}");
         assert!(t.contains("run\\rning\\u{0}"), "{t}");
         assert!(t.contains("NOTE\\u{1b}") && t.contains("ok ✓"), "{t}");
+    }
+
+    #[test]
+    fn json_output_escapes_the_control_characters_json_lets_through() {
+        let v = serde_json::json!({"id\u{7f}": "a\u{9b}2J", "n": "\u{1b}"});
+        let out = pretty(&v);
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+        assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), v);
     }
 
     #[test]

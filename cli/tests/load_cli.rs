@@ -454,3 +454,32 @@ fn against_a_real_exporter() {
     assert_eq!(r["errors"]["status"], 3);
     handle.shutdown();
 }
+
+#[test]
+fn connections_past_the_open_files_limit_are_a_usage_error() {
+    // Under `ulimit -n 256`, 1,000 connections cannot be opened: say so
+    // before connecting anywhere (nothing listens at the URL).
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -n 256 && exec \"$0\" load --url http://127.0.0.1:9/metrics --connections 1000 --requests 1",
+            BIN,
+        ])
+        .output()
+        .unwrap();
+    assert_clear_failure(
+        &out,
+        2,
+        "needs about 1064 open files, but this process may open 256",
+    );
+    // Within the limit the same run gets as far as the (absent) target.
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -n 256 && exec \"$0\" load --url http://127.0.0.1:9/metrics --connections 100 --requests 1",
+            BIN,
+        ])
+        .output()
+        .unwrap();
+    assert_clear_failure(&out, 1, "cannot connect");
+}

@@ -26,6 +26,12 @@ pub const MAX_DECODED_TOTAL: usize = 512 << 20;
 /// Decoded-buffer capacity held now, over all connections.
 static DECODED_HELD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
+/// Decoded-buffer bytes held now, over all connections (for the fuzz
+/// target's check that a body gives its budget back).
+pub fn decoded_held() -> usize {
+    DECODED_HELD.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Gunzips `body` into `out` (cleared first), within [`MAX_BODY`] and, with
 /// every other connection's buffer, [`MAX_DECODED_TOTAL`]; `out`'s capacity
 /// is counted there while it is held (a failure gives it back).
@@ -204,8 +210,17 @@ impl Conn {
             Ok(Ok(s)) => s,
         };
         let _ = stream.set_nodelay(true);
+        Conn::over(stream).await
+    }
+
+    /// Performs the (local) HTTP/1.1 handshake over `io`; the connection is
+    /// driven by a task on the current `LocalSet`.
+    pub async fn over<IO>(io: IO) -> Result<Conn, Failure>
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+    {
         let (sender, conn) = http1::Builder::new()
-            .handshake(TokioIo::new(stream))
+            .handshake(TokioIo::new(io))
             .await
             .map_err(|e| Failure::new(ErrorKind::Connect, format!("HTTP handshake: {e}")))?;
         tokio::task::spawn_local(async move {

@@ -233,7 +233,7 @@ mod tests {
         assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
         for bad in [
-            "", "0", "0s", "0ms", "s", "-1s", "1x", "1.2.3s", "abc", "1e9h",
+            "", "0", "0s", "0ms", "s", "-1s", "1x", "1.2.3s", "abc", "1e9h", "900000h", "0.1ns",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
