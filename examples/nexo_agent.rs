@@ -40,7 +40,6 @@ mod common;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -103,7 +102,7 @@ struct Args {
         value_parser = parse_buckets
     )]
     tool_buckets: Buckets,
-    /// Worker threads delivering simulated inbound messages.
+    /// Worker threads delivering simulated inbound messages (1 to 1024).
     #[arg(long, value_name = "N", default_value_t = 2)]
     threads: usize,
     /// Simulated operations per second per worker thread.
@@ -1026,8 +1025,8 @@ fn command(
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if args.threads == 0 || args.rate == 0 {
-        eprintln!("error: --threads and --rate must be at least 1");
+    if let Err(e) = common::check_counts(args.threads, args.rate) {
+        eprintln!("error: {e}");
         return ExitCode::from(2);
     }
     let world = Arc::new(World {
@@ -1112,7 +1111,7 @@ fn main() -> ExitCode {
     boot_steps.reverse(); // pop from the end
 
     let gate = Arc::new(Gate::new(args.threads));
-    let mut workers = Vec::new();
+    let mut wanted: Vec<(String, Box<dyn FnOnce() + Send>)> = Vec::new();
     for t in 0..args.threads {
         let (m, w, s, g) = (
             Arc::clone(&metrics),
@@ -1121,16 +1120,22 @@ fn main() -> ExitCode {
             Arc::clone(&gate),
         );
         let rate = args.rate;
-        workers.push(
-            thread::Builder::new()
-                .name(format!("nexo-worker-{t}"))
-                .spawn(move || {
-                    let mut rng = Rng::seeded(t as u64 + 1);
-                    common::paced(&g, rate, || work(&m, &w, &s, &mut rng));
-                })
-                .expect("spawn a worker"),
-        );
+        wanted.push((
+            format!("nexo-worker-{t}"),
+            Box::new(move || {
+                let mut rng = Rng::seeded(t as u64 + 1);
+                common::paced(&g, rate, || work(&m, &w, &s, &mut rng));
+            }),
+        ));
     }
+    let workers = match common::spawn_all(&gate, wanted) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            handle.shutdown();
+            return ExitCode::FAILURE;
+        }
+    };
 
     let mut rng = Rng::seeded(0);
     let mut broker_held_down = false;

@@ -64,7 +64,7 @@ struct Args {
     /// Where to serve /metrics ("" disables the HTTP server).
     #[arg(long, value_name = "ADDR", default_value = ":9090")]
     metrics_addr: String,
-    /// RPC worker threads.
+    /// RPC worker threads (1 to 1024).
     #[arg(long, value_name = "N", default_value_t = 2)]
     threads: usize,
     /// RPC calls per second per worker thread.
@@ -385,8 +385,8 @@ fn start_exporter(args: &Args, reg: &Registry) -> Result<Option<ExporterHandle>,
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if args.threads == 0 || args.rate == 0 {
-        eprintln!("error: --threads and --rate must be at least 1");
+    if let Err(e) = common::check_counts(args.threads, args.rate) {
+        eprintln!("error: {e}");
         return ExitCode::from(2);
     }
     let daemon = Arc::new(Daemon {
@@ -423,17 +423,11 @@ fn main() -> ExitCode {
 
     // RPC workers, one consumer per plugin, one ticker.
     let gate = Arc::new(Gate::new(args.threads + PLUGINS.len() + 1));
-    let mut threads = Vec::new();
-    let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
-        thread::Builder::new()
-            .name(name)
-            .spawn(f)
-            .expect("spawn a workload thread")
-    };
+    let mut wanted: Vec<(String, Box<dyn FnOnce() + Send>)> = Vec::new();
     for n in 0..args.threads {
         let (m, d, g) = (Arc::clone(&metrics), Arc::clone(&daemon), Arc::clone(&gate));
         let rate = args.rate;
-        threads.push(spawn(
+        wanted.push((
             format!("rpc-worker-{n}"),
             Box::new(move || {
                 let pairs = rpc_pairs();
@@ -444,18 +438,25 @@ fn main() -> ExitCode {
     }
     for (p, name) in PLUGINS.iter().enumerate() {
         let (m, d, g) = (Arc::clone(&metrics), Arc::clone(&daemon), Arc::clone(&gate));
-        threads.push(spawn(
+        wanted.push((
             format!("plugin-{name}"),
             Box::new(move || plugin_loop(&m, &d, &g, p)),
         ));
     }
     {
         let (d, g) = (Arc::clone(&daemon), Arc::clone(&gate));
-        threads.push(spawn(
-            "ticker".into(),
-            Box::new(move || ticker_loop(&d, &g)),
-        ));
+        wanted.push(("ticker".into(), Box::new(move || ticker_loop(&d, &g))));
     }
+    let threads = match common::spawn_all(&gate, wanted) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if let Some(h) = handle {
+                h.shutdown();
+            }
+            return ExitCode::FAILURE;
+        }
+    };
 
     let signal = loop {
         match events.next_before(Instant::now() + Duration::from_secs(3600)) {

@@ -771,3 +771,20 @@ fn kubernetes_probes_are_the_seeds_and_work_against_the_agent() {
     wait_ready(&agent);
     assert!(started.elapsed() < Duration::from_secs(30));
 }
+
+#[test]
+fn thread_counts_past_the_limit_or_the_system_are_clear_errors() {
+    seed_support::assert_thread_limits(
+        &example_bin("nexo_agent"),
+        &[
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--health-addr",
+            "127.0.0.1:0",
+            "--admin-addr",
+            "127.0.0.1:0",
+            "--boot-ms",
+            "0",
+        ],
+    );
+}

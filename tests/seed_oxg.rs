@@ -403,3 +403,11 @@ fn dashboard_promql_parses_and_names_only_exported_series() {
     let (_agent, _, exp) = running_agent();
     assert_selectors_exported(&exp, &exprs);
 }
+
+#[test]
+fn thread_counts_past_the_limit_or_the_system_are_clear_errors() {
+    seed_support::assert_thread_limits(
+        &example_bin("oxg_agent"),
+        &["--metrics-addr", "127.0.0.1:0"],
+    );
+}

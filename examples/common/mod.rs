@@ -19,6 +19,51 @@ use std::time::{Duration, Instant};
 
 use telemeter::server::ExporterHandle;
 
+/// The most worker threads (`--threads`) an example starts, as
+/// `telemeter demo`.
+pub const MAX_THREADS: usize = 1024;
+
+/// Checks `--threads` and `--rate` against their documented range: the
+/// usage error to print, if any.
+pub fn check_counts(threads: usize, rate: u32) -> Result<(), String> {
+    if threads == 0 || rate == 0 {
+        return Err("--threads and --rate must be at least 1".into());
+    }
+    if threads > MAX_THREADS {
+        return Err(format!(
+            "--threads {threads}: at most {MAX_THREADS} worker threads"
+        ));
+    }
+    Ok(())
+}
+
+/// Starts the named threads `spawn` describes, one per item; if one cannot
+/// be started, stops the gate, joins those that were, and returns the error
+/// to print (the process then exits 1, not with a panic).
+pub fn spawn_all(
+    gate: &Gate,
+    threads: Vec<(String, Box<dyn FnOnce() + Send>)>,
+) -> Result<Vec<thread::JoinHandle<()>>, String> {
+    let total = threads.len();
+    let mut started = Vec::with_capacity(total);
+    for (n, (name, f)) in threads.into_iter().enumerate() {
+        match thread::Builder::new().name(name.clone()).spawn(f) {
+            Ok(h) => started.push(h),
+            Err(e) => {
+                gate.stop();
+                for h in started {
+                    let _ = h.join();
+                }
+                return Err(format!(
+                    "cannot start thread {name} ({} of {total}): {e} (give fewer --threads)",
+                    n + 1
+                ));
+            }
+        }
+    }
+    Ok(started)
+}
+
 /// Prints one `<surface> listening on http://<addr><path>` line per enabled
 /// surface, in the order `telemeter demo` does, and flushes stdout.
 pub fn announce(handle: &ExporterHandle) {

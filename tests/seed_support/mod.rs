@@ -824,3 +824,37 @@ fn promql_scanner() {
         ["circuit_breaker_state".to_string()].into()
     );
 }
+
+/// Checks an example's thread counts: past `common::MAX_THREADS` (1,024,
+/// in `examples/common/mod.rs`) is a usage
+/// error (exit 2), and a thread the system cannot start (1,000 of them
+/// under a 400 MB address-space limit, where 2 MiB stacks run out) is a
+/// clear error with exit 1, never a panic.
+pub fn assert_thread_limits(bin: &Path, addrs: &[&str]) {
+    let out = Command::new(bin)
+        .args(addrs)
+        .args(["--threads", "2000"])
+        .output()
+        .expect("run the example");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("at most 1024 worker threads"), "{err}");
+
+    let script = format!(
+        "ulimit -v 400000 && exec \"$0\" {} --threads 1000",
+        addrs.join(" ")
+    );
+    let out = Command::new("sh")
+        .args(["-c", &script])
+        .arg(bin)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the example under ulimit -v");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot start thread") && err.contains("give fewer --threads"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
