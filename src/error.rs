@@ -80,6 +80,31 @@ pub enum Error {
         /// The metric family.
         family: String,
     },
+    /// A label value longer than the registry's limit
+    /// ([`DEFAULT_MAX_LABEL_VALUE_BYTES`](crate::DEFAULT_MAX_LABEL_VALUE_BYTES)
+    /// unless set with
+    /// [`RegistryBuilder::max_label_value_bytes`](crate::RegistryBuilder::max_label_value_bytes)):
+    /// no series was created.
+    LabelValueTooLong {
+        /// The metric family.
+        family: String,
+        /// The label whose value is too long.
+        label: String,
+        /// The value's length in bytes.
+        len: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// The registry already holds as many families (and callbacks) as its
+    /// limit allows ([`DEFAULT_MAX_FAMILIES`](crate::DEFAULT_MAX_FAMILIES)
+    /// unless set with
+    /// [`RegistryBuilder::max_families`](crate::RegistryBuilder::max_families)).
+    FamilyLimit {
+        /// The name that was not registered.
+        name: String,
+        /// The limit.
+        max: usize,
+    },
     /// A fixed-cardinality label type names a label the family lacks.
     UnknownLabel {
         /// The metric family.
@@ -101,6 +126,25 @@ impl fmt::Display for Error {
                 f,
                 "invalid label name {name:?}: a label name must match [a-zA-Z_][a-zA-Z0-9_]* \
                  (no ':' and no leading digit; replace other characters with '_')"
+            ),
+            Error::LabelValueTooLong {
+                family,
+                label,
+                len,
+                max,
+            } => write!(
+                f,
+                "family {family:?}: the value of label {label:?} is {len} bytes, over the \
+                 registry's limit of {max}: label values name a series, so keep them short \
+                 (an id, a route template, not a URL or a body), or raise the limit with \
+                 RegistryBuilder::max_label_value_bytes"
+            ),
+            Error::FamilyLimit { name, max } => write!(
+                f,
+                "cannot register {name:?}: the registry already holds its limit of {max} \
+                 families and callbacks (a registration in a loop?); raise it with \
+                 RegistryBuilder::max_families, or use labels on one family instead of a \
+                 family per value"
             ),
             Error::OverflowLabelSet { family } => write!(
                 f,

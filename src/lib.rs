@@ -106,13 +106,14 @@ pub use counter::{Counter, FloatCounter};
 pub use encode::text::CONTENT_TYPE;
 pub use error::Error;
 pub use family::{
-    ByLabel, Family, FixedCardinalityLabel, Metric, Opts, DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE,
+    ByLabel, Family, FixedCardinalityLabel, Metric, Opts, DEFAULT_MAX_LABEL_VALUE_BYTES,
+    DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE,
 };
 pub use gauge::{FloatGauge, Gauge};
 pub use histogram::{Buckets, Histogram, HistogramSnapshot, HistogramTimer, MAX_BUCKETS};
 #[cfg(not(telemeter_loom))]
 pub use registry::default_registry;
-pub use registry::{Registry, RegistryBuilder, DEFAULT_SCRAPE_DEADLINE};
+pub use registry::{Registry, RegistryBuilder, DEFAULT_MAX_FAMILIES, DEFAULT_SCRAPE_DEADLINE};
 #[cfg(feature = "exporter")]
 pub use server::{
     Exporter, ExporterBuilder, ExporterHandle, MetricsSource, Readiness, ServerError, Stats,

@@ -10,7 +10,13 @@ use crate::collect::{Entry, ScrapeState};
 use crate::encode::layout::Variant;
 use crate::encode::text::TextEncoder;
 use crate::encode::Kind;
-use crate::family::{FamilyCore, Layout, DEFAULT_MAX_SERIES};
+use crate::family::{FamilyCore, Layout, DEFAULT_MAX_LABEL_VALUE_BYTES, DEFAULT_MAX_SERIES};
+
+/// The default limit on families and callbacks per registry (see
+/// [`RegistryBuilder::max_families`]): far above what a program declares,
+/// low enough that a registration in a loop is an error before it is an
+/// out-of-memory.
+pub const DEFAULT_MAX_FAMILIES: usize = 10_000;
 
 /// How long a scrape waits for scrape-time callbacks by default (see
 /// [`RegistryBuilder::scrape_deadline`]): below Prometheus' default 10 s
@@ -37,6 +43,8 @@ pub(crate) struct Inner {
     names: Mutex<Registered>,
     pub(crate) self_metrics: bool,
     default_max_series: usize,
+    max_label_value_bytes: usize,
+    max_families: usize,
     scrape_deadline: Duration,
     pub(crate) scrape: ScrapeState,
 }
@@ -113,6 +121,8 @@ impl fmt::Debug for Registry {
 pub struct RegistryBuilder {
     self_metrics: bool,
     default_max_series: usize,
+    max_label_value_bytes: usize,
+    max_families: usize,
     scrape_deadline: Duration,
 }
 
@@ -127,6 +137,22 @@ impl RegistryBuilder {
     /// (default [`DEFAULT_MAX_SERIES`]). At least 1.
     pub fn default_max_series(mut self, n: usize) -> Self {
         self.default_max_series = n.max(1);
+        self
+    }
+
+    /// The longest label value a new series may carry, in bytes (default
+    /// [`DEFAULT_MAX_LABEL_VALUE_BYTES`]); past it a lookup returns
+    /// [`Error::LabelValueTooLong`] and creates nothing. At least 1.
+    pub fn max_label_value_bytes(mut self, bytes: usize) -> Self {
+        self.max_label_value_bytes = bytes.max(1);
+        self
+    }
+
+    /// The most families and callbacks the registry holds (default
+    /// [`DEFAULT_MAX_FAMILIES`]); a registration past it returns
+    /// [`Error::FamilyLimit`]. At least 1.
+    pub fn max_families(mut self, n: usize) -> Self {
+        self.max_families = n.max(1);
         self
     }
 
@@ -151,6 +177,8 @@ impl RegistryBuilder {
                 names: Mutex::new(Registered::default()),
                 self_metrics: self.self_metrics,
                 default_max_series: self.default_max_series,
+                max_label_value_bytes: self.max_label_value_bytes,
+                max_families: self.max_families,
                 scrape_deadline: self.scrape_deadline,
                 scrape: ScrapeState::default(),
             }),
@@ -190,6 +218,8 @@ impl Registry {
         RegistryBuilder {
             self_metrics: true,
             default_max_series: DEFAULT_MAX_SERIES,
+            max_label_value_bytes: DEFAULT_MAX_LABEL_VALUE_BYTES,
+            max_families: DEFAULT_MAX_FAMILIES,
             scrape_deadline: DEFAULT_SCRAPE_DEADLINE,
         }
     }
@@ -234,6 +264,12 @@ impl Registry {
             }
         }
         let mut reg = lock(&self.inner.names);
+        if reg.list.len() >= self.inner.max_families {
+            return Err(Error::FamilyLimit {
+                name: opts.name.clone(),
+                max: self.inner.max_families,
+            });
+        }
         if let Some(taken) = wanted.iter().find(|n| reg.names.contains(*n)) {
             return Err(Error::DuplicateMetric {
                 name: taken.clone(),
@@ -254,12 +290,14 @@ impl Registry {
     fn family<M: Metric>(&self, opts: Opts, layout: Layout) -> Result<Family<M>, Error> {
         let histogram = matches!(layout, Layout::Histogram(_));
         let default_max = self.inner.default_max_series;
+        let max_value_bytes = self.inner.max_label_value_bytes;
         let entry = self.register(&opts, layout.type_name(), histogram, |variants| {
             Entry::Family(Arc::new(FamilyCore::new(
                 &opts,
                 layout,
                 variants,
                 default_max,
+                max_value_bytes,
             )))
         })?;
         match entry {

@@ -662,3 +662,89 @@ fn a_counter_callbacks_negative_or_nan_value_is_dropped_and_counted() {
         .value;
     assert_eq!(errors, 2.0);
 }
+
+#[test]
+fn a_label_value_past_the_limit_is_a_typed_error_and_creates_nothing() {
+    use telemeter::DEFAULT_MAX_LABEL_VALUE_BYTES;
+    assert_eq!(DEFAULT_MAX_LABEL_VALUE_BYTES, 2048);
+    let reg = quiet();
+    let fam = reg
+        .counter_family(Opts::new("lv_total", "L.").labels(&["route", "id"]))
+        .unwrap();
+    let at = "x".repeat(DEFAULT_MAX_LABEL_VALUE_BYTES);
+    let past = "x".repeat(DEFAULT_MAX_LABEL_VALUE_BYTES + 1);
+    fam.with_label_values(&["/a", &at]).unwrap().inc();
+    let e = fam.with_label_values(&["/a", &past]).unwrap_err();
+    assert_eq!(
+        e,
+        Error::LabelValueTooLong {
+            family: "lv_total".into(),
+            label: "id".into(),
+            len: DEFAULT_MAX_LABEL_VALUE_BYTES + 1,
+            max: DEFAULT_MAX_LABEL_VALUE_BYTES,
+        }
+    );
+    assert!(err_msg(e).contains("max_label_value_bytes"));
+    // The borrowed form refuses it the same way.
+    assert!(matches!(
+        fam.with(&[&past, "1"], |c| c.inc()),
+        Err(Error::LabelValueTooLong { ref label, .. }) if label == "route"
+    ));
+    // Bytes, not characters: 683 three-byte characters are 2049 bytes.
+    let wide = "€".repeat(683);
+    assert!(fam.with_label_values(&["/a", &wide]).is_err());
+    let mut body = Vec::new();
+    reg.encode(&mut body);
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(parse(&text).unwrap().sample_count(), 1, "{text}");
+
+    // A registry may set its own limit.
+    let reg = Registry::builder()
+        .self_metrics(false)
+        .max_label_value_bytes(4)
+        .build();
+    let fam = reg
+        .counter_family(Opts::new("short_total", "S.").labels(&["k"]))
+        .unwrap();
+    assert!(fam.with_label_values(&["abcd"]).is_ok());
+    assert!(matches!(
+        fam.with_label_values(&["abcde"]),
+        Err(Error::LabelValueTooLong { max: 4, len: 5, .. })
+    ));
+}
+
+#[test]
+fn registration_past_the_family_limit_is_a_typed_error() {
+    use telemeter::DEFAULT_MAX_FAMILIES;
+    assert_eq!(DEFAULT_MAX_FAMILIES, 10_000);
+    let reg = Registry::builder()
+        .self_metrics(false)
+        .max_families(3)
+        .build();
+    let _a = reg.counter("a_total", "A.").unwrap();
+    let _b = reg.gauge("b", "B.").unwrap();
+    reg.gauge_fn("c", "C.", || 1.0).unwrap();
+    let e = reg.counter("d_total", "D.").unwrap_err();
+    assert_eq!(
+        e,
+        Error::FamilyLimit {
+            name: "d_total".into(),
+            max: 3
+        }
+    );
+    assert!(err_msg(e).contains("max_families"));
+    assert!(reg.gauge_fn("e", "E.", || 1.0).is_err());
+    let mut body = Vec::new();
+    reg.encode(&mut body);
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(parse(&text).unwrap().families.len(), 3, "{text}");
+    // The default admits exactly DEFAULT_MAX_FAMILIES.
+    let reg = quiet();
+    for i in 0..DEFAULT_MAX_FAMILIES {
+        let _ = reg.counter(&format!("f{i}_total"), "F.").unwrap();
+    }
+    assert!(matches!(
+        reg.counter("one_more_total", "F."),
+        Err(Error::FamilyLimit { max: 10_000, .. })
+    ));
+}

@@ -13,7 +13,7 @@ use map::LabelMap;
 use metric::with_borrowed;
 pub use metric::Metric;
 pub(crate) use opts::Layout;
-pub use opts::{Opts, DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE};
+pub use opts::{Opts, DEFAULT_MAX_LABEL_VALUE_BYTES, DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE};
 
 use crate::encode::layout::{render_labels, render_le_tails, LeTails, Variant};
 use crate::handle::Found;
@@ -31,6 +31,8 @@ pub(crate) struct FamilyCore {
     /// (see [`render_le_tails`]); empty otherwise.
     pub(crate) le_tails: LeTails,
     max_series: usize,
+    /// Longest label value a new series may carry, in bytes.
+    max_value_bytes: usize,
     map: LabelMap,
     /// Series in scrape order, the overflow series included: read by a
     /// scrape without a lock; its mutex serialises creation and removal
@@ -65,6 +67,7 @@ impl FamilyCore {
         layout: Layout,
         variants: Box<[Variant]>,
         default_max: usize,
+        max_value_bytes: usize,
     ) -> FamilyCore {
         let le_tails = match &layout {
             Layout::Histogram(b) => {
@@ -79,6 +82,7 @@ impl FamilyCore {
             le_tails,
             // A series' list slot is stored in 32 bits (`map.rs`).
             max_series: opts.max_series.unwrap_or(default_max).min(MAX_SERIES),
+            max_value_bytes,
             map: LabelMap::new(),
             list: SeriesList::default(),
             overflowed: AtomicU64::new(0),
@@ -140,6 +144,14 @@ impl FamilyCore {
         if !values.is_empty() && values.iter().all(|v| *v == OVERFLOW_LABEL_VALUE) {
             return Err(Error::OverflowLabelSet {
                 family: self.name().to_string(),
+            });
+        }
+        if let Some(i) = values.iter().position(|v| v.len() > self.max_value_bytes) {
+            return Err(Error::LabelValueTooLong {
+                family: self.name().to_string(),
+                label: self.label_names[i].clone(),
+                len: values[i].len(),
+                max: self.max_value_bytes,
             });
         }
         let mut list = self.list.write();

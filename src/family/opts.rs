@@ -16,6 +16,16 @@ pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
 /// [`RegistryBuilder::default_max_series`](crate::RegistryBuilder::default_max_series).
 pub const DEFAULT_MAX_SERIES: usize = 10_000;
 
+/// The default limit on one label value of a series, in bytes (UTF-8).
+///
+/// A lookup that would create a series with a longer value returns
+/// [`Error::LabelValueTooLong`](crate::Error::LabelValueTooLong) and creates
+/// nothing: with a cardinality limit of 10,000 series, a megabyte value
+/// per series (a request body or a URL taken for a label by mistake) would
+/// otherwise hold gigabytes and put them in every scrape. Change it with
+/// [`RegistryBuilder::max_label_value_bytes`](crate::RegistryBuilder::max_label_value_bytes).
+pub const DEFAULT_MAX_LABEL_VALUE_BYTES: usize = 2048;
+
 /// What a family is called and how it is labelled.
 ///
 /// # Examples
