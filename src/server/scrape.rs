@@ -657,8 +657,13 @@ mod tests {
                     tokio::task::yield_now().await;
                 }
                 if i % 100 == 99 {
-                    // A new wave: the flight before has most likely closed.
+                    // A new wave once the flight before has closed (waited
+                    // for, not slept for: a loaded machine runs it late).
                     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                    let until = Instant::now() + std::time::Duration::from_secs(10);
+                    while scraper.flight().running && Instant::now() < until {
+                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    }
                 }
             }
             let mut answered = 0;
