@@ -829,7 +829,8 @@ fn promql_scanner() {
 /// in `examples/common/mod.rs`) is a usage
 /// error (exit 2), and a thread the system cannot start (1,000 of them
 /// under a 400 MB address-space limit, where 2 MiB stacks run out) is a
-/// clear error with exit 1, never a panic.
+/// clear error with exit 1, never a panic (with one malloc arena, so that
+/// the thread stack is what runs out).
 pub fn assert_thread_limits(bin: &Path, addrs: &[&str]) {
     let out = Command::new(bin)
         .args(addrs)
@@ -844,9 +845,13 @@ pub fn assert_thread_limits(bin: &Path, addrs: &[&str]) {
         "ulimit -v 400000 && exec \"$0\" {} --threads 1000",
         addrs.join(" ")
     );
+    // One malloc arena: glibc gives each new thread an arena of its own,
+    // reserving 64 MiB of address space apiece, so under the limit a
+    // malloc could fail (an abort) before a thread stack does.
     let out = Command::new("sh")
         .args(["-c", &script])
         .arg(bin)
+        .env("MALLOC_ARENA_MAX", "1")
         .stdin(Stdio::null())
         .output()
         .expect("run the example under ulimit -v");
