@@ -1051,6 +1051,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Err(e) = telemeter::process::register(&reg) {
+        eprintln!("error: registering the process metrics: {e}");
+        return ExitCode::FAILURE;
+    }
     let store = Arc::new(PairingStore {
         pending: Mutex::new(Vec::new()),
         gauges: pending_gauges,

@@ -402,6 +402,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Err(e) = telemeter::process::register(&reg) {
+        eprintln!("error: registering the process metrics: {e}");
+        return ExitCode::FAILURE;
+    }
     let events = match Events::install() {
         Ok(e) => e,
         Err(e) => {

@@ -340,6 +340,28 @@ impl CallbackSink<'_> {
             self.rejected += 1;
         }
     }
+
+    /// Says that a sample could not be taken this scrape (a read that
+    /// failed): nothing is emitted for it, and it is counted in
+    /// `telemeter_scrape_callback_errors_total` like a rejected sample.
+    ///
+    /// ```
+    /// let reg = telemeter::Registry::new();
+    /// reg.gauge_callback(telemeter::Opts::new("queue_depth", "Depth."), |s| {
+    ///     match std::fs::read_to_string("/nonexistent/depth") {
+    ///         Ok(text) => s.sample(&[], text.trim().parse().unwrap_or(f64::NAN)),
+    ///         Err(_) => s.unavailable(),
+    ///     }
+    /// })?;
+    /// let body = reg.encode_to_string();
+    /// assert!(body.contains("# TYPE queue_depth gauge\n"));
+    /// assert!(!body.contains("\nqueue_depth "));
+    /// assert!(body.contains("telemeter_scrape_callback_errors_total 1\n"));
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    pub fn unavailable(&mut self) {
+        self.rejected += 1;
+    }
 }
 
 /// A callback family's samples in one scrape: each one's rendered label

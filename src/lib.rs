@@ -98,6 +98,7 @@ pub struct ReadmeDoctests;
 pub mod encode;
 pub mod fingerprint;
 pub mod parse;
+pub mod process;
 #[cfg(feature = "exporter")]
 pub mod server;
 

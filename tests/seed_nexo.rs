@@ -293,14 +293,20 @@ fn every_seed_series_with_its_type_labels_and_value_sets() {
     let (agent, body, exp) = paused_agent();
     assert_specs(&exp, SEED);
 
-    // Nothing but the seed's families and telemeter's self-metrics.
+    // Nothing but the seed's families, the process metrics and telemeter's
+    // self-metrics.
     let seed: BTreeSet<&str> = SEED.iter().map(|s| s.name).collect();
     let extra: Vec<&str> = exp
         .families
         .iter()
         .map(|f| f.name.as_str())
-        .filter(|n| !seed.contains(n) && !n.starts_with("telemeter_"))
+        .filter(|n| {
+            !seed.contains(n)
+                && !n.starts_with("telemeter_")
+                && !telemeter::process::NAMES.contains(n)
+        })
         .collect();
+    seed_support::assert_process_metrics(&exp);
     assert!(
         extra.is_empty(),
         "families the seed does not list: {extra:?}"

@@ -149,8 +149,8 @@ fn every_seed_series_with_its_type_and_labels() {
     let (agent, _body, exp) = running_agent();
     assert_specs(&exp, SEED);
 
-    // The body holds the seed's families, their aliases and telemeter's
-    // self-metrics, nothing else.
+    // The body holds the seed's families, their aliases, the process
+    // metrics and telemeter's self-metrics, nothing else.
     let seed: BTreeSet<String> = SEED
         .iter()
         .flat_map(|s| [s.name.to_string(), legacy(s.name)])
@@ -159,8 +159,13 @@ fn every_seed_series_with_its_type_and_labels() {
         .families
         .iter()
         .map(|f| f.name.as_str())
-        .filter(|n| !seed.contains(*n) && !n.starts_with("telemeter_"))
+        .filter(|n| {
+            !seed.contains(*n)
+                && !n.starts_with("telemeter_")
+                && !telemeter::process::NAMES.contains(n)
+        })
         .collect();
+    seed_support::assert_process_metrics(&exp);
     assert!(
         extra.is_empty(),
         "families the seed does not list: {extra:?}"

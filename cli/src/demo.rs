@@ -612,6 +612,11 @@ pub fn run(args: DemoArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // CPU, memory, descriptors, threads and start time of this process.
+    if let Err(e) = telemeter::process::register(&reg) {
+        eprintln!("error: registering the process metrics: {e}");
+        return ExitCode::FAILURE;
+    }
     let signal = match telemeter::server::ShutdownSignal::install() {
         Ok(w) => w,
         Err(e) => {

@@ -863,3 +863,23 @@ pub fn assert_thread_limits(bin: &Path, addrs: &[&str]) {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// Checks that the body has every process metric (`telemeter::process`),
+/// each with one sample, and that none of them failed to read.
+pub fn assert_process_metrics(exp: &Exposition) {
+    for name in telemeter::process::NAMES {
+        let fam = exp
+            .families
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("no process metric {name}"));
+        assert_eq!(fam.samples.len(), 1, "{name}");
+        assert!(fam.samples[0].value >= 0.0, "{name}");
+    }
+    let errors = exp
+        .families
+        .iter()
+        .find(|f| f.name == "telemeter_scrape_callback_errors_total")
+        .map(|f| f.samples[0].value);
+    assert_eq!(errors, Some(0.0), "a process metric failed to read");
+}
