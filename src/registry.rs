@@ -16,7 +16,7 @@ use crate::family::{FamilyCore, Layout, DEFAULT_MAX_LABEL_VALUE_BYTES, DEFAULT_M
 /// [`RegistryBuilder::max_families`]): far above what a program declares,
 /// low enough that a registration in a loop is an error before it is an
 /// out-of-memory.
-pub const DEFAULT_MAX_FAMILIES: usize = 10_000;
+pub const DEFAULT_MAX_FAMILIES: usize = 100_000;
 
 /// How long a scrape waits for scrape-time callbacks by default (see
 /// [`RegistryBuilder::scrape_deadline`]): below Prometheus' default 10 s

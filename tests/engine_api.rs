@@ -716,7 +716,7 @@ fn a_label_value_past_the_limit_is_a_typed_error_and_creates_nothing() {
 #[test]
 fn registration_past_the_family_limit_is_a_typed_error() {
     use telemeter::DEFAULT_MAX_FAMILIES;
-    assert_eq!(DEFAULT_MAX_FAMILIES, 10_000);
+    assert_eq!(DEFAULT_MAX_FAMILIES, 100_000);
     let reg = Registry::builder()
         .self_metrics(false)
         .max_families(3)
@@ -745,6 +745,6 @@ fn registration_past_the_family_limit_is_a_typed_error() {
     }
     assert!(matches!(
         reg.counter("one_more_total", "F."),
-        Err(Error::FamilyLimit { max: 10_000, .. })
+        Err(Error::FamilyLimit { max: 100_000, .. })
     ));
 }
