@@ -86,3 +86,24 @@ fn roundtrip_decoding_is_the_documented_one() {
     let (help, _) = targets::decode_roundtrip(b"\xffx");
     assert_eq!(help, "\u{fffd}x");
 }
+
+#[test]
+fn replay_query_corpus() {
+    let files = corpus("query");
+    assert!(files.len() >= 10, "{} query corpus files", files.len());
+    let mut valid = 0;
+    for path in &files {
+        let data = fs::read(path).expect("read corpus file");
+        let accepted = targets::query_target(&data);
+        if file_name(path).starts_with("valid_") {
+            assert!(accepted, "{} is rejected", path.display());
+            valid += 1;
+        } else if file_name(path).starts_with("invalid_") {
+            assert!(!accepted, "{} is accepted", path.display());
+        }
+    }
+    assert!(
+        valid >= 5,
+        "expected at least 5 valid_* seeds, found {valid}"
+    );
+}

@@ -416,6 +416,75 @@ fn admin_pages_index_and_summary() {
 }
 
 #[test]
+fn admin_handlers_see_the_decoded_query_and_refuse_with_json_errors() {
+    use telemeter::server::{AdminError, AdminRequest};
+    let h = local(Arc::new(TestSource::new(TEST_BODY)))
+        .admin_handler("/admin/echo", |req: &AdminRequest| {
+            if let Some(k) = req.query().unknown_key(&["agent", "tool", "flag"]) {
+                return Err(AdminError::bad_request(format!("unknown parameter {k:?}")));
+            }
+            match req.query().get("agent") {
+                Some("ghost") => Err(AdminError::not_found("no agent \"ghost\"")),
+                agent => Ok(serde_json::json!({
+                    "method": req.method(),
+                    "path": req.path(),
+                    "agent": agent,
+                    "tools": req.query().get_all("tool").collect::<Vec<_>>(),
+                    "flag": req.query().get("flag"),
+                })),
+            }
+        })
+        .start()
+        .unwrap();
+    let addr = h.admin_addr().unwrap();
+    let r = get(
+        addr,
+        "/admin/echo?agent=k%C3%A4te&tool=web+search&tool=shell&flag",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"method": "GET", "path": "/admin/echo", "agent": "käte",
+                           "tools": ["web search", "shell"], "flag": ""})
+    );
+    assert_eq!(
+        get(addr, "/admin/echo").json(),
+        serde_json::json!({"method": "GET", "path": "/admin/echo", "agent": null, "tools": [], "flag": null})
+    );
+    let r = request(addr, "HEAD", "/admin/echo?agent=kate", &[]);
+    assert_eq!(r.status, 200);
+    assert_json(
+        &get(addr, "/admin/echo?agent=ghost"),
+        404,
+        r#"{"error":"no agent \"ghost\""}"#,
+    );
+    assert_json(
+        &get(addr, "/admin/echo?agnet=kate"),
+        400,
+        r#"{"error":"unknown parameter \"agnet\""}"#,
+    );
+    // Bad escapes and text that is not UTF-8: 400 before the handler runs.
+    for bad in [
+        "/admin/echo?agent=%zz",
+        "/admin/echo?agent=%4",
+        "/admin/echo?agent=%ff%fe",
+    ] {
+        let r = get(addr, bad);
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert!(
+            r.json()["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("bad query string"),
+            "{bad}"
+        );
+    }
+    // The listener is still serving.
+    assert_eq!(get(addr, "/admin/echo?agent=kate").status, 200);
+}
+
+#[test]
 fn unknown_paths_are_404() {
     let h = local(Arc::new(TestSource::new(TEST_BODY))).start().unwrap();
     for path in [

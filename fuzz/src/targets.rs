@@ -213,3 +213,40 @@ pub fn roundtrip_target(help: &str, values: &[String]) {
         "extra series\n--- body ---\n{body}"
     );
 }
+
+/// Arbitrary bytes as a request's query string into
+/// [`telemeter::server::Query::parse`] (invalid UTF-8 lossily replaced, as
+/// the request line only ever holds ASCII).
+///
+/// It must never panic. An accepted query, written back with every byte
+/// but the unreserved ones percent-encoded, parses to the same pairs.
+/// Returns whether `data` was accepted.
+pub fn query_target(data: &[u8]) -> bool {
+    use telemeter::server::Query;
+    let raw = String::from_utf8_lossy(data);
+    let Ok(query) = Query::parse(&raw) else {
+        return false;
+    };
+    let encode = |s: &str| {
+        let mut out = String::new();
+        for b in s.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                out.push(b as char);
+            } else {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+        out
+    };
+    let written: Vec<String> = query
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    let again = Query::parse(&written.join("&")).expect("a written query parses");
+    assert_eq!(
+        query.iter().collect::<Vec<_>>(),
+        again.iter().collect::<Vec<_>>(),
+        "the query changed in a round trip"
+    );
+    true
+}

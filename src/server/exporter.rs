@@ -12,6 +12,7 @@ use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{oneshot, watch};
 
 use super::addr::parse_listen_addr;
+use super::admin::{AdminError, AdminRequest};
 use super::error::ServerError;
 use super::readiness::Readiness;
 use super::router::{PageFn, Router, Shared, METRICS_SUMMARY_PATH};
@@ -354,10 +355,24 @@ impl ExporterBuilder {
 
     /// Registers a JSON page on the admin console. `path` starts with
     /// `/admin/`; the closure runs on a blocking thread at each request, and
-    /// a panic in it is served as 500.
-    pub fn admin_page<F>(mut self, path: &str, page: F) -> Self
+    /// a panic in it is served as 500. A page that reads its query uses
+    /// [`ExporterBuilder::admin_handler`].
+    pub fn admin_page<F>(self, path: &str, page: F) -> Self
     where
         F: Fn() -> serde_json::Value + Send + Sync + 'static,
+    {
+        self.admin_handler(path, move |_: &AdminRequest| Ok(page()))
+    }
+
+    /// Registers an admin page that sees its request ([`AdminRequest`]:
+    /// method, path, decoded query) and may refuse it with an
+    /// [`AdminError`] (404, 400), served as `{"error": message}`. A query
+    /// that does not decode (a bad `%` escape, text that is not UTF-8) is
+    /// answered 400 before the handler runs. Otherwise as
+    /// [`ExporterBuilder::admin_page`].
+    pub fn admin_handler<F>(mut self, path: &str, page: F) -> Self
+    where
+        F: Fn(&AdminRequest) -> Result<serde_json::Value, AdminError> + Send + Sync + 'static,
     {
         let reason = if !path.starts_with("/admin/") || path.len() == "/admin/".len() {
             Some("it must start with \"/admin/\" and name a page")

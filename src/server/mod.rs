@@ -85,6 +85,7 @@
 #![forbid(unsafe_code)]
 
 mod addr;
+mod admin;
 mod body;
 mod conns;
 mod error;
@@ -92,6 +93,7 @@ mod exporter;
 mod gzip;
 mod host;
 mod io;
+mod query;
 mod readiness;
 mod router;
 mod scrape;
@@ -102,6 +104,7 @@ mod stats;
 mod surface;
 mod timer;
 
+pub use admin::{AdminError, AdminRequest};
 pub use error::ServerError;
 pub use exporter::{
     Exporter, ExporterBuilder, ExporterHandle, DEFAULT_ADMIN_ADDR, DEFAULT_DRAIN,
@@ -109,6 +112,7 @@ pub use exporter::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_METRICS_ADDR,
     DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_WRITE_TIMEOUT,
 };
+pub use query::{Query, QueryError};
 pub use readiness::Readiness;
 pub use signal::ShutdownSignal;
 pub use source::{MetricsSource, CONTENT_TYPE_TEXT};

@@ -9,9 +9,11 @@ use http_body_util::Full;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
+use super::admin::{AdminError, AdminRequest};
 use super::body::Chunk;
 use super::gzip::accepts_gzip;
 use super::host::{is_console_host, the_host, HostError};
+use super::query::Query;
 use super::readiness::Readiness;
 use super::scrape::{ScrapeFailed, Scraper};
 use super::source::CONTENT_TYPE_TEXT;
@@ -19,7 +21,8 @@ use super::stats::StatsInner;
 use crate::catch::catch;
 
 /// A host-registered admin page.
-pub(crate) type PageFn = Arc<dyn Fn() -> serde_json::Value + Send + Sync + 'static>;
+pub(crate) type PageFn =
+    Arc<dyn Fn(&AdminRequest) -> Result<serde_json::Value, AdminError> + Send + Sync + 'static>;
 
 /// The path of the built-in admin page.
 pub(crate) const METRICS_SUMMARY_PATH: &str = "/admin/metrics-summary";
@@ -164,7 +167,15 @@ impl Router {
                 json(headers, status, body)
             }
             "/admin" | "/admin/" if self.admin => self.admin_index(headers),
-            _ if self.admin && path.starts_with("/admin/") => self.admin_page(headers, path).await,
+            _ if self.admin && path.starts_with("/admin/") => {
+                let method = if req.method() == Method::HEAD {
+                    "HEAD"
+                } else {
+                    "GET"
+                };
+                let query = req.uri().query().unwrap_or("");
+                self.admin_page(headers, method, path, query).await
+            }
             _ => respond(headers, StatusCode::NOT_FOUND, TEXT, "404 page not found\n"),
         }
     }
@@ -228,31 +239,55 @@ impl Router {
         )
     }
 
-    async fn admin_page(&self, headers: HeaderMap, path: &str) -> Resp {
-        let page: Box<dyn FnOnce() -> serde_json::Value + Send> =
-            match (self.shared.admin_pages.get(path), &self.shared.scraper) {
-                (Some(page), _) => {
-                    let page = Arc::clone(page);
-                    Box::new(move || page())
-                }
-                (None, Some(scraper)) if path == METRICS_SUMMARY_PATH => {
-                    let source = Arc::clone(scraper.source());
-                    Box::new(move || source.summary_json())
-                }
-                _ => {
-                    return json(
-                        headers,
-                        StatusCode::NOT_FOUND,
-                        r#"{"error":"no such admin page"}"#,
-                    )
-                }
-            };
+    async fn admin_page(
+        &self,
+        headers: HeaderMap,
+        method: &'static str,
+        path: &str,
+        query: &str,
+    ) -> Resp {
+        let query = match Query::parse(query) {
+            Ok(q) => q,
+            Err(e) => {
+                let body = serde_json::json!({ "error": e.to_string() }).to_string();
+                return json(headers, StatusCode::BAD_REQUEST, body);
+            }
+        };
+        let request = AdminRequest {
+            method,
+            path: path.to_string(),
+            query,
+        };
+        type Page = Box<dyn FnOnce() -> Result<serde_json::Value, AdminError> + Send>;
+        let page: Page = match (self.shared.admin_pages.get(path), &self.shared.scraper) {
+            (Some(page), _) => {
+                let page = Arc::clone(page);
+                Box::new(move || page(&request))
+            }
+            (None, Some(scraper)) if path == METRICS_SUMMARY_PATH => {
+                let source = Arc::clone(scraper.source());
+                Box::new(move || Ok(source.summary_json()))
+            }
+            _ => {
+                return json(
+                    headers,
+                    StatusCode::NOT_FOUND,
+                    r#"{"error":"no such admin page"}"#,
+                )
+            }
+        };
         // Host pages may take a lock or walk a table: keep them off the async
         // threads, like encodes.
         let task = move || catch(page);
         let result = self.shared.blocking.spawn_blocking(task).await;
         match result {
-            Ok(Some(value)) => json(headers, StatusCode::OK, value.to_string()),
+            Ok(Some(Ok(value))) => json(headers, StatusCode::OK, value.to_string()),
+            Ok(Some(Err(refused))) => {
+                let status =
+                    StatusCode::from_u16(refused.status()).unwrap_or(StatusCode::BAD_REQUEST);
+                let body = serde_json::json!({ "error": refused.message() }).to_string();
+                json(headers, status, body)
+            }
             Ok(None) => json(
                 headers,
                 StatusCode::INTERNAL_SERVER_ERROR,
