@@ -874,8 +874,8 @@ fn churn(m: &Metrics, w: &World, store: &PairingStore, rng: &mut Rng) {
     }
 }
 
-fn admin_agents(w: &World) -> serde_json::Value {
-    let agents: Vec<serde_json::Value> = AGENTS
+fn admin_agents(w: &World) -> Vec<serde_json::Value> {
+    AGENTS
         .iter()
         .zip(&w.agents)
         .zip(&w.llm_breakers)
@@ -890,8 +890,7 @@ fn admin_agents(w: &World) -> serde_json::Value {
                 "llm_breaker": if b.open.load(Ordering::Relaxed) { "open" } else { "closed" },
             })
         })
-        .collect();
-    json!({ "agents": agents })
+        .collect()
 }
 
 fn admin_tool_policy() -> serde_json::Value {
@@ -936,8 +935,12 @@ fn start_exporter(
             w1.broker_ready.load(Ordering::Relaxed)
         })
         .ready_fact_at_least("agents_running", 1, move || w2.agents_running())
-        .admin_page("/admin/agents", move || admin_agents(&w3))
-        .admin_page("/admin/tool-policy", admin_tool_policy)
+        .admin_handler("/admin/agents", move |req| {
+            common::directory::agents_page(req, admin_agents(&w3))
+        })
+        .admin_handler("/admin/tool-policy", |req| {
+            common::directory::policy_page(req, admin_tool_policy())
+        })
         .start()
 }
 

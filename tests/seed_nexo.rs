@@ -614,6 +614,36 @@ fn admin_console_and_telemeter_status() {
         assert!(["allow", "ask", "deny"].contains(&t["policy"].as_str().unwrap()));
     }
     assert_eq!(policy["agents"].as_array().unwrap().len(), 3);
+    // The pages see their query: one agent's effective policy, filters,
+    // and JSON errors for an unknown agent or parameter.
+    let kate = get(admin, "/admin/tool-policy?agent=kate").json();
+    assert_eq!(kate["agent"], "kate");
+    assert_eq!(kate["default"], policy["default"]);
+    assert_eq!(kate["effective"], policy["agents"][0]["effective"]);
+    let r = get(admin, "/admin/tool-policy?agent=ghost");
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.json()["error"],
+        "no agent \"ghost\" (known: kate, ops-bot, support)"
+    );
+    let count = |path: &str| get(admin, path).json()["agents"].as_array().unwrap().len();
+    assert_eq!(count("/admin/agents?status=running"), 3);
+    assert_eq!(count("/admin/agents?status=stopped"), 0);
+    assert_eq!(count("/admin/agents?status=stopped&status=running"), 3);
+    assert_eq!(count("/admin/agents?id=kate"), 1);
+    assert_eq!(count("/admin/agents?id=kate&status=stopped"), 0);
+    for (path, status) in [
+        ("/admin/agents?id=ghost", 404),
+        ("/admin/agents?status=runing", 400),
+        ("/admin/agents?agnet=kate", 400),
+        ("/admin/agents?id=%zz", 400),
+        ("/admin/tool-policy?agent=%ff", 400),
+        ("/admin/tool-policy?tool=web", 400),
+    ] {
+        let r = get(admin, path);
+        assert_eq!(r.status, status, "{path}: {}", r.text());
+        assert!(r.json()["error"].is_string(), "{path}");
+    }
     // Admin pages live on the admin port only.
     assert_eq!(get(agent.addr("health"), "/admin/agents").status, 404);
 
@@ -646,6 +676,18 @@ fn admin_console_and_telemeter_status() {
     assert_eq!(one["provider"], "anthropic");
     let all: serde_json::Value = serde_json::from_str(&status(&["--json"])).unwrap();
     assert_eq!(all["agents"].as_array().unwrap().len(), 3);
+    // An unknown id: the console's 404 names the known agents.
+    let out = Command::new(seed_support::telemeter_bin())
+        .args(["status", "--endpoint", &format!("http://{admin}")])
+        .args(["--agent-id", "ghost"])
+        .output()
+        .expect("run telemeter status");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no agent with id \"ghost\"") && err.contains("known: kate, ops-bot, support"),
+        "{err}"
+    );
 }
 
 /// The `expr:` values of a rule file (plain and `|` block scalars).

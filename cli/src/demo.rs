@@ -4,6 +4,11 @@
 //! gauges sampled at scrape time, fingerprinted account labels) — and serves
 //! `/metrics`, `/health`, `/ready` and the admin console.
 
+/// The seed's directory pages with their query parameters, shared with
+/// `examples/nexo_agent.rs`.
+#[path = "../../examples/common/directory.rs"]
+mod directory;
+
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -517,8 +522,8 @@ fn churn(m: &Metrics, world: &World, rng: &mut Rng) {
     m.pairing_pending.set(rng.below(3) as i64);
 }
 
-fn admin_agents(world: &World) -> serde_json::Value {
-    let agents: Vec<serde_json::Value> = world
+fn admin_agents(world: &World) -> Vec<serde_json::Value> {
+    world
         .agents
         .iter()
         .map(|a| {
@@ -531,8 +536,7 @@ fn admin_agents(world: &World) -> serde_json::Value {
                 "messages": a.messages.load(Ordering::Relaxed),
             })
         })
-        .collect();
-    json!({ "agents": agents })
+        .collect()
 }
 
 fn admin_tool_policy() -> serde_json::Value {
@@ -563,8 +567,12 @@ fn start_exporter(
             w1.broker_ready.load(Ordering::Relaxed)
         })
         .ready_fact_at_least("agents_running", 1, move || w2.agents_running())
-        .admin_page("/admin/agents", move || admin_agents(&w3))
-        .admin_page("/admin/tool-policy", admin_tool_policy)
+        .admin_handler("/admin/agents", move |req| {
+            directory::agents_page(req, admin_agents(&w3))
+        })
+        .admin_handler("/admin/tool-policy", |req| {
+            directory::policy_page(req, admin_tool_policy())
+        })
         .start()
 }
 

@@ -78,8 +78,14 @@ fn status(args: &StatusArgs) -> Result<String, Failure> {
         )));
     }
     let timeout = Duration::from_secs_f64(args.timeout);
-    let url = endpoint.url(AGENTS_PATH);
-    let resp = http::get(&endpoint, AGENTS_PATH, timeout).map_err(|e| {
+    // With --agent-id the console filters (`?id=`); `report` still picks
+    // the agent out, for a console that ignores the query.
+    let path = match &args.agent_id {
+        Some(id) => format!("{AGENTS_PATH}?id={}", percent_encode(id)),
+        None => AGENTS_PATH.to_string(),
+    };
+    let url = endpoint.url(&path);
+    let resp = http::get(&endpoint, &path, timeout).map_err(|e| {
         Failure::Failed(match e {
             HttpError::Runtime(_) => format!("cannot read {url}: {e}"),
             HttpError::Resolve(_) | HttpError::Connect(_) => format!(
@@ -107,6 +113,17 @@ pub fn report(
     agent_id: Option<&str>,
     json: bool,
 ) -> Result<String, Failure> {
+    if let (Some(id), 404) = (agent_id, resp.status) {
+        // The console knows no such agent; its JSON error names the known
+        // ones.
+        let why = serde_json::from_slice::<Value>(&resp.body)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(printable))
+            .unwrap_or_else(|| http::snippet(&resp.body));
+        return Err(Failure::Failed(format!(
+            "no agent with id {id:?} at {url}: {why}"
+        )));
+    }
     if resp.status != 200 {
         return Err(Failure::Failed(format!(
             "{url} answered {} {}: {}",
@@ -169,6 +186,20 @@ fn pretty(v: &Value) -> String {
             out.push_str(&format!("\\u{:04x}", u32::from(c)));
         } else {
             out.push(c);
+        }
+    }
+    out
+}
+
+/// `s` percent-encoded for a query value: every byte but the unreserved
+/// ones (RFC 3986) as `%XX`.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
     }
     out
@@ -254,6 +285,13 @@ mod tests {
         let out = pretty(&v);
         assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
         assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), v);
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(percent_encode("kate"), "kate");
+        assert_eq!(percent_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+        assert_eq!(percent_encode("ops-bot_1.x~"), "ops-bot_1.x~");
     }
 
     #[test]

@@ -328,6 +328,46 @@ fn fake_server(reply: &'static [u8], n: usize) -> SocketAddr {
 }
 
 #[test]
+fn status_asks_the_console_for_the_one_agent_it_wants() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(n) if n > 0 => head.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+        }
+        let body = r#"{"agents":[{"id":"a b/é","status":"running","sessions":1}]}"#;
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        String::from_utf8_lossy(&head).into_owned()
+    });
+    let out = status(&[
+        "--endpoint",
+        &format!("http://{addr}"),
+        "--agent-id",
+        "a b/é",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let head = server.join().unwrap();
+    assert!(
+        head.starts_with("GET /admin/agents?id=a%20b%2F%C3%A9 HTTP/1.1\r\n"),
+        "{head}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["id"], "a b/é");
+}
+
+#[test]
 fn status_against_garbage_fails_clearly() {
     let cases: [(&'static [u8], &str); 4] = [
         (

@@ -8,7 +8,11 @@
 //! - [`Gate`]: pauses every workload thread at a known point, so that a
 //!   scrape taken while paused is exactly reproducible.
 //! - [`Rng`]: a tiny xorshift generator for synthetic traffic.
+//! - [`directory`]: the nexo seed's `/admin/agents` and `/admin/tool-policy`
+//!   with their query parameters (also included by `telemeter demo`).
 #![allow(dead_code)] // each example uses a different subset
+
+pub mod directory;
 
 use std::io::{BufRead as _, Write as _};
 use std::sync::atomic::{AtomicBool, Ordering};
