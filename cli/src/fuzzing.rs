@@ -56,6 +56,23 @@ fn has_control(s: &str) -> bool {
     s.chars().any(|c| c.is_control() && c != '\n')
 }
 
+fn status_endpoint() -> Endpoint {
+    Endpoint::parse("http://127.0.0.1:9091").expect("a fixed endpoint")
+}
+
+/// `status`'s GET of `/admin/agents` (hyper's client, as `http::get`)
+/// against a peer that answers `data` and closes; panics if it hangs.
+pub(crate) fn status_exchange(data: &[u8]) -> Result<http::Response, http::HttpError> {
+    let answer = data.to_vec();
+    runtime().block_on(async {
+        let req = http::request(&status_endpoint(), "/admin/agents").expect("a fixed request");
+        let step = Cell::new("");
+        tokio::time::timeout(HANG, http::exchange(peer(answer), req, &step))
+            .await
+            .unwrap_or_else(|_| panic!("status hung on {:?}", http::snippet(data)))
+    })
+}
+
 /// `telemeter status` against an admin console that answers `data`.
 ///
 /// Checks: no panic and no hang; a response is either refused with a
@@ -64,24 +81,14 @@ fn has_control(s: &str) -> bool {
 /// character from the endpoint. Returns whether the directory was printed
 /// (as a table, unfiltered).
 pub fn status_response(data: &[u8]) -> bool {
-    let rt = runtime();
-    let endpoint = Endpoint::parse("http://127.0.0.1:9091").expect("a fixed endpoint");
-    let url = endpoint.url("/admin/agents");
-    let answer = data.to_vec();
-    let result = rt.block_on(async {
-        let io = peer(answer);
-        let req = http::request(&endpoint, "/admin/agents").expect("a fixed request");
-        let step = Cell::new("");
-        tokio::time::timeout(HANG, http::exchange(io, req, &step)).await
-    });
-    let resp = match result {
-        Err(_) => panic!("status hung on {:?}", http::snippet(data)),
-        Ok(Err(e)) => {
+    let url = status_endpoint().url("/admin/agents");
+    let resp = match status_exchange(data) {
+        Err(e) => {
             let msg = e.to_string();
             assert!(!has_control(&msg), "control character in {msg:?}");
             return false;
         }
-        Ok(Ok(resp)) => resp,
+        Ok(resp) => resp,
     };
     assert!(resp.body.len() <= http::MAX_RESPONSE);
     let mut printed = false;

@@ -6,13 +6,13 @@
 use std::cell::Cell;
 use std::fmt;
 use std::io;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Empty};
 use hyper::client::conn::http1;
 use hyper::{header, Request};
 use hyper_util::rt::TokioIo;
-use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -271,20 +271,11 @@ fn garbage(why: impl Into<String>) -> HttpError {
 /// something other than HTTP/1.x is garbage, an I/O failure a broken
 /// connection.
 fn from_hyper(e: &hyper::Error) -> HttpError {
-    use std::error::Error as _;
-    let mut io_err = None;
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        if io_err.is_none() {
-            if let Some(ioe) = s.downcast_ref::<io::Error>() {
-                io_err = Some(io::Error::new(ioe.kind(), ioe.to_string()));
-            }
-        }
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
+    let msg = describe_hyper(e);
+    // The first I/O error in the chain, copied (`io::Error` is not Clone).
+    let io_err = causes(e)
+        .find_map(|s| s.downcast_ref::<io::Error>())
+        .map(|ioe| io::Error::new(ioe.kind(), ioe.to_string()));
     if e.is_canceled() {
         return garbage(format!(
             "the peer sent bytes before any request ({msg}): not an HTTP server?"
@@ -311,6 +302,22 @@ fn from_hyper(e: &hyper::Error) -> HttpError {
         }
         _ => garbage(msg),
     }
+}
+
+/// The error's causes, nearest first.
+fn causes(e: &hyper::Error) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+    std::iter::successors(std::error::Error::source(e), |s| s.source())
+}
+
+/// `e` with its chain of causes, `: `-separated (hyper's own message is
+/// often only "error reading a body from connection").
+pub fn describe_hyper(e: &hyper::Error) -> String {
+    let mut msg = e.to_string();
+    for s in causes(e) {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+    }
+    msg
 }
 
 /// The first bytes of `raw`, for error messages, control characters
@@ -342,38 +349,10 @@ pub fn printable(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncWriteExt as _;
 
     /// Runs [`exchange`] against a peer that answers `raw` and closes.
-    fn answer(raw: &'static [u8]) -> Result<Response, HttpError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (client, mut server) = tokio::io::duplex(64 * 1024);
-            tokio::spawn(async move {
-                // Read the request head, then answer and close.
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    match tokio::io::AsyncReadExt::read(&mut server, &mut byte).await {
-                        Ok(1) => head.push(byte[0]),
-                        _ => return,
-                    }
-                }
-                let _ = server.write_all(raw).await;
-                let _ = server.shutdown().await;
-                let _ = tokio::io::AsyncReadExt::read_to_end(&mut server, &mut head).await;
-            });
-            let e = Endpoint::parse("http://127.0.0.1:9091").unwrap();
-            exchange(
-                client,
-                request(&e, "/admin/agents").unwrap(),
-                &Cell::new(""),
-            )
-            .await
-        })
+    fn answer(raw: &[u8]) -> Result<Response, HttpError> {
+        crate::fuzzing::status_exchange(raw)
     }
 
     #[test]
@@ -394,18 +373,13 @@ mod tests {
 
     #[test]
     fn a_body_past_the_cap_is_refused() {
-        let raw: &'static [u8] = Box::leak(
-            format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
-                MAX_RESPONSE + 1
-            )
-            .into_bytes()
-            .into_iter()
-            .chain(std::iter::repeat_n(b'x', MAX_RESPONSE + 1))
-            .collect::<Vec<u8>>()
-            .into_boxed_slice(),
-        );
-        match answer(raw) {
+        let mut raw = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+            MAX_RESPONSE + 1
+        )
+        .into_bytes();
+        raw.resize(raw.len() + MAX_RESPONSE + 1, b'x');
+        match answer(&raw) {
             Err(HttpError::Garbage(why)) => assert!(why.contains("larger than 16 MiB"), "{why}"),
             other => panic!("{other:?}"),
         }

@@ -14,6 +14,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use super::spec::Target;
+use crate::http::describe_hyper;
 
 /// Largest body accepted (identity or gzip as received, and decoded).
 pub const MAX_BODY: usize = 256 << 20;
@@ -305,18 +306,6 @@ impl Conn {
             streamed,
         })
     }
-}
-
-fn describe_hyper(e: &hyper::Error) -> String {
-    use std::error::Error as _;
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
 }
 
 /// What a complete 2xx body held.
