@@ -201,8 +201,10 @@ mod linux {
             .filter(|&v| v > 0)
     }
 
+    /// Read once: the tick rate is fixed for the life of the process.
     fn clock_ticks() -> Option<u64> {
-        parse_auxv_clktck(&std::fs::read("/proc/self/auxv").ok()?)
+        static TICKS: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+        *TICKS.get_or_init(|| parse_auxv_clktck(&std::fs::read("/proc/self/auxv").ok()?))
     }
 
     fn cpu_seconds() -> Option<f64> {
