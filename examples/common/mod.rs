@@ -17,7 +17,7 @@ pub mod directory;
 use std::io::{BufRead as _, Write as _};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -41,19 +41,34 @@ pub fn check_counts(threads: usize, rate: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// Starts the named threads `spawn` describes, one per item; if one cannot
-/// be started, stops the gate, joins those that were, and returns the error
-/// to print (the process then exits 1, not with a panic).
+/// Starts the named threads `spawn` describes, one per item, all or none:
+/// each thread waits until every other one has started before it runs its
+/// workload. If one cannot be started, the started ones return without
+/// running theirs and are joined (giving back their stacks) before the
+/// error to print is made; the process then exits 1, not with a panic.
+///
+/// Holding the workloads back matters when the system runs out: the
+/// thread that could not start failed for want of memory or address space,
+/// and a workload already running would meet the same shortage at its next
+/// allocation, which aborts the process.
 pub fn spawn_all(
     gate: &Gate,
     threads: Vec<(String, Box<dyn FnOnce() + Send>)>,
 ) -> Result<Vec<thread::JoinHandle<()>>, String> {
     let total = threads.len();
+    let start = Arc::new(Start::default());
     let mut started = Vec::with_capacity(total);
     for (n, (name, f)) in threads.into_iter().enumerate() {
-        match thread::Builder::new().name(name.clone()).spawn(f) {
+        let go = Arc::clone(&start);
+        let spawned = thread::Builder::new().name(name.clone()).spawn(move || {
+            if go.wait() {
+                f();
+            }
+        });
+        match spawned {
             Ok(h) => started.push(h),
             Err(e) => {
+                start.open(false);
                 gate.stop();
                 for h in started {
                     let _ = h.join();
@@ -65,7 +80,37 @@ pub fn spawn_all(
             }
         }
     }
+    start.open(true);
     Ok(started)
+}
+
+/// The starting line of [`spawn_all`]: `None` until every thread has
+/// started (or one could not), then whether the workloads run.
+#[derive(Default)]
+struct Start {
+    go: Mutex<Option<bool>>,
+    cv: Condvar,
+}
+
+impl Start {
+    fn lock(&self) -> MutexGuard<'_, Option<bool>> {
+        self.go.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn open(&self, run: bool) {
+        *self.lock() = Some(run);
+        self.cv.notify_all();
+    }
+
+    fn wait(&self) -> bool {
+        let mut go = self.lock();
+        loop {
+            match *go {
+                Some(run) => return run,
+                None => go = self.cv.wait(go).unwrap_or_else(|e| e.into_inner()),
+            }
+        }
+    }
 }
 
 /// Prints one `<surface> listening on http://<addr><path>` line per enabled

@@ -826,11 +826,21 @@ fn promql_scanner() {
 }
 
 /// Checks an example's thread counts: past `common::MAX_THREADS` (1,024,
-/// in `examples/common/mod.rs`) is a usage
-/// error (exit 2), and a thread the system cannot start (1,000 of them
-/// under a 400 MB address-space limit, where 2 MiB stacks run out) is a
-/// clear error with exit 1, never a panic (with one malloc arena, so that
-/// the thread stack is what runs out).
+/// in `examples/common/mod.rs`) is a usage error (exit 2), and a thread
+/// the system cannot start is a clear error with exit 1, never a panic or
+/// an abort.
+///
+/// The system is made to refuse with an address-space limit (`ulimit -v`)
+/// that 1,000 thread stacks cannot fit in. Whatever maps memory after the
+/// last stack that fitted meets the same shortage, and the room left then
+/// is anywhere between nothing and one stack, so the stacks are made large
+/// (`RUST_MIN_STACK`, 16 MiB; reserved, not touched): the chance that the
+/// last thread which did start finds no room for its few pages of signal
+/// stack is then about 12 KiB in 16 MiB. The limit, 3 GB, leaves room for
+/// the agent's own threads at that size on a machine with up to about a
+/// hundred CPUs (one runtime worker each). One malloc arena
+/// (`MALLOC_ARENA_MAX`): glibc gives each new thread an arena of its own,
+/// reserving 64 MiB of address space apiece, which would run out first.
 pub fn assert_thread_limits(bin: &Path, addrs: &[&str]) {
     let out = Command::new(bin)
         .args(addrs)
@@ -842,16 +852,14 @@ pub fn assert_thread_limits(bin: &Path, addrs: &[&str]) {
     assert!(err.contains("at most 1024 worker threads"), "{err}");
 
     let script = format!(
-        "ulimit -v 400000 && exec \"$0\" {} --threads 1000",
+        "ulimit -v 3000000 && exec \"$0\" {} --threads 1000",
         addrs.join(" ")
     );
-    // One malloc arena: glibc gives each new thread an arena of its own,
-    // reserving 64 MiB of address space apiece, so under the limit a
-    // malloc could fail (an abort) before a thread stack does.
     let out = Command::new("sh")
         .args(["-c", &script])
         .arg(bin)
         .env("MALLOC_ARENA_MAX", "1")
+        .env("RUST_MIN_STACK", (16 << 20).to_string())
         .stdin(Stdio::null())
         .output()
         .expect("run the example under ulimit -v");
