@@ -11,7 +11,7 @@
 //! | port | default | serves |
 //! |---|---|---|
 //! | metrics | `:9090` (`--metrics-addr`) | `/metrics` |
-//! | health | `:8080` (`--health-addr`) | `/health`, `/ready` |
+//! | health | `:8080` (`--health-addr`) | `/health`, `/ready`, and the WhatsApp pairing pages: `/whatsapp/` (pending pairings), `/whatsapp/CODE` (its code and QR code), `POST /whatsapp/pair` (`code=CODE` approves it) |
 //! | admin | `127.0.0.1:9091` (`--admin-addr`, loopback only) | `/admin/agents`, `/admin/tool-policy` |
 //!
 //! The seed's gotchas "ports are not configurable" and "histograms are
@@ -36,6 +36,8 @@
 //! | `help` | lists the commands |
 
 mod common;
+#[path = "nexo/whatsapp.rs"]
+mod whatsapp;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -45,7 +47,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use serde_json::json;
 use telemeter::fingerprint::Fingerprint;
-use telemeter::server::{Exporter, ExporterHandle};
+use telemeter::server::{Exporter, ExporterHandle, Method, Route, Surface};
 use telemeter::{fixed_label, Buckets, ByLabel, Counter, Gauge, Histogram, Opts, Registry};
 
 use common::{announce, say, Event, Events, Gate, Rng};
@@ -319,6 +321,20 @@ impl PairingStore {
         };
         m.approvals[r.channel].get(result).inc();
         result
+    }
+
+    /// The pending requests of `channel`, oldest first: (code, age).
+    fn pending_on(&self, channel: usize) -> Vec<(u64, Duration)> {
+        let mut on: Vec<(Instant, u64)> = self
+            .lock()
+            .iter()
+            .filter(|r| r.channel == channel)
+            .map(|r| (r.created, r.code))
+            .collect();
+        on.sort_unstable();
+        on.into_iter()
+            .map(|(created, code)| (code, created.elapsed()))
+            .collect()
     }
 
     /// The oldest request old enough to be approved, if any.
@@ -919,12 +935,18 @@ fn admin_tool_policy() -> serde_json::Value {
     })
 }
 
+/// The channel the `/whatsapp/` pages pair.
+const WHATSAPP: usize = 0;
+
 fn start_exporter(
     args: &Args,
     reg: &Registry,
     world: &Arc<World>,
+    store: &Arc<PairingStore>,
+    metrics: &Arc<Metrics>,
 ) -> Result<ExporterHandle, telemeter::server::ServerError> {
     let (w1, w2, w3) = (Arc::clone(world), Arc::clone(world), Arc::clone(world));
+    let (s1, s2, m) = (Arc::clone(store), Arc::clone(store), Arc::clone(metrics));
     Exporter::builder()
         .registry(reg.clone())
         .metrics_addr(args.metrics_addr.as_str())
@@ -941,6 +963,20 @@ fn start_exporter(
         .admin_handler("/admin/tool-policy", |req| {
             common::directory::policy_page(req, admin_tool_policy())
         })
+        // The WhatsApp plugin's QR pairing pages and approve endpoint.
+        .route(Surface::Health, Route::prefix("/whatsapp/"), move |req| {
+            whatsapp::get(req, &s1.pending_on(WHATSAPP))
+        })
+        .route(
+            Surface::Health,
+            Route::exact("/whatsapp/pair")
+                .methods([Method::POST])
+                .max_body_bytes(1024),
+            move |req| match whatsapp::code_of(req) {
+                Ok(code) => whatsapp::approved(code, s2.approve(WHATSAPP, code, &m).as_str()),
+                Err(why) => whatsapp::bad_form(&why),
+            },
+        )
         .start()
 }
 
@@ -1058,11 +1094,6 @@ fn main() -> ExitCode {
         eprintln!("error: registering the process metrics: {e}");
         return ExitCode::FAILURE;
     }
-    let store = Arc::new(PairingStore {
-        pending: Mutex::new(Vec::new()),
-        gauges: pending_gauges,
-        next_code: AtomicU64::new(1),
-    });
     let events = match Events::install() {
         Ok(e) => e,
         Err(e) => {
@@ -1070,7 +1101,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let handle = match start_exporter(&args, &reg, &world) {
+    let store = Arc::new(PairingStore {
+        pending: Mutex::new(Vec::new()),
+        gauges: pending_gauges,
+        next_code: AtomicU64::new(1),
+    });
+    let handle = match start_exporter(&args, &reg, &world, &store, &metrics) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("error: {e}");

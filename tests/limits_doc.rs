@@ -70,8 +70,9 @@ fn secs(d: Duration) -> String {
 #[test]
 fn every_named_constant_has_the_value_the_row_shows() {
     use telemeter::server::{
-        DEFAULT_FIRST_BYTE_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
-        DEFAULT_MAX_HEADER_BYTES, DEFAULT_WRITE_TIMEOUT,
+        DEFAULT_FIRST_BYTE_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
+        DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_WRITE_TIMEOUT,
+        MAX_BODY_BYTES_LIMIT,
     };
     use telemeter::{
         DEFAULT_MAX_FAMILIES, DEFAULT_MAX_LABEL_VALUE_BYTES, DEFAULT_MAX_SERIES,
@@ -106,6 +107,14 @@ fn every_named_constant_has_the_value_the_row_shows() {
             format!("{} KiB", DEFAULT_MAX_HEADER_BYTES / 1024),
         ),
         ("DEFAULT_WRITE_TIMEOUT", secs(DEFAULT_WRITE_TIMEOUT)),
+        (
+            "DEFAULT_MAX_BODY_BYTES",
+            format!("{} KiB", DEFAULT_MAX_BODY_BYTES / 1024),
+        ),
+        (
+            "MAX_BODY_BYTES_LIMIT",
+            format!("{} MiB", MAX_BODY_BYTES_LIMIT >> 20),
+        ),
         ("DEFAULT_MAX_SERIES", thousands(DEFAULT_MAX_SERIES)),
         ("DEFAULT_MAX_FAMILIES", thousands(DEFAULT_MAX_FAMILIES)),
         (

@@ -17,7 +17,7 @@ use seed_support::{
     assert_selectors_exported, assert_specs, eventually, example_bin, label_values, promtool,
     promtool_lint, run_promtool, value, Agent, Spec,
 };
-use server_support::{get, try_get};
+use server_support::{get, post_form, try_get};
 use telemeter::fingerprint::Fingerprint;
 use telemeter::parse::{parse, Exposition, MetricType};
 
@@ -835,4 +835,140 @@ fn thread_counts_past_the_limit_or_the_system_are_clear_errors() {
             "0",
         ],
     );
+}
+
+/// The pairing codes a `/whatsapp/` page shows, in page order.
+fn pairing_codes(html: &str) -> Vec<u64> {
+    const OPEN: &str = "<code class=\"pairing-code\">";
+    html.split(OPEN)
+        .skip(1)
+        .map(|rest| {
+            let end = rest.find("</code>").expect("a closed <code>");
+            rest[..end].parse().expect("a numeric code")
+        })
+        .collect()
+}
+
+#[test]
+fn whatsapp_pairing_pages_list_show_and_approve_on_the_health_listener() {
+    let (agent, _, exp) = paused_agent();
+    let health = agent.addr("health");
+    let whatsapp = [("channel", "whatsapp")];
+    let pending = |exp: &Exposition| {
+        value(
+            exp,
+            "pairing_requests_pending",
+            "pairing_requests_pending",
+            &whatsapp,
+        )
+    };
+    let approvals = |exp: &Exposition, result: &str| {
+        value(
+            exp,
+            "pairing_approvals_total",
+            "pairing_approvals_total",
+            &[("channel", "whatsapp"), ("result", result)],
+        )
+    };
+
+    // The index lists exactly the pending WhatsApp pairings the gauge counts
+    // (boot restored two; the workload may have added more).
+    let index = get(health, "/whatsapp/");
+    assert_eq!(index.status, 200);
+    assert_eq!(
+        index.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let codes = pairing_codes(&index.text());
+    assert!(codes.len() >= 2, "{}", index.text());
+    assert_eq!(codes.len() as f64, pending(&exp));
+
+    // One pairing's page: its code as text and as a QR code.
+    let code = codes[0];
+    let page = get(health, &format!("/whatsapp/{code}"));
+    assert_eq!(page.status, 200);
+    assert_eq!(pairing_codes(&page.text()), [code]);
+    assert!(page.text().contains("<svg"), "{}", page.text());
+    assert_eq!(get(health, "/whatsapp/999999").status, 404);
+    assert_eq!(get(health, "/whatsapp/nope").status, 404);
+
+    // Approving it moves the seed's series: one `ok`, one fewer pending.
+    let ok_before = approvals(&exp, "ok");
+    let not_found_before = approvals(&exp, "not_found");
+    let r = post_form(health, "/whatsapp/pair", &format!("code={code}"));
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(r.header("location"), Some("/whatsapp/"));
+    let (_, exp) = scrape(&agent);
+    assert_eq!(approvals(&exp, "ok"), ok_before + 1.0);
+    assert_eq!(pending(&exp), codes.len() as f64 - 1.0);
+    assert_eq!(get(health, &format!("/whatsapp/{code}")).status, 404);
+    assert!(!pairing_codes(&get(health, "/whatsapp/").text()).contains(&code));
+
+    // The same code again is not found, and counted so.
+    assert_eq!(
+        post_form(health, "/whatsapp/pair", &format!("code={code}")).status,
+        404
+    );
+    let (_, exp) = scrape(&agent);
+    assert_eq!(approvals(&exp, "not_found"), not_found_before + 1.0);
+
+    // Bad forms, wrong methods and oversized bodies move nothing.
+    assert_eq!(post_form(health, "/whatsapp/pair", "code=abc").status, 400);
+    assert_eq!(post_form(health, "/whatsapp/pair", "token=1").status, 400);
+    let r = get(health, "/whatsapp/pair");
+    assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
+    let big = format!("code={}&pad={}", codes[1], "x".repeat(2000));
+    assert_eq!(post_form(health, "/whatsapp/pair", &big).status, 413);
+    let (_, after) = scrape(&agent);
+    assert_eq!(pending(&after), pending(&exp));
+    assert_eq!(approvals(&after, "not_found"), approvals(&exp, "not_found"));
+}
+
+#[test]
+fn a_real_browser_renders_the_pairing_page_with_its_code_and_a_qr_code_that_decodes() {
+    let Some(chromium) = seed_support::tool("chromium", "chromium") else {
+        return;
+    };
+    let Some(zbarimg) = seed_support::tool("zbarimg", "zbar-tools") else {
+        return;
+    };
+    let (agent, _, _) = paused_agent();
+    let health = agent.addr("health");
+    let dir = std::env::temp_dir().join(format!("telemeter-nexo-browser-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // The index as Chromium's DOM has it, then the first pairing's page.
+    let index = format!("http://{health}/whatsapp/");
+    let dom = seed_support::headless_chromium(&chromium, &dir, &index, &["--dump-dom"]);
+    let codes = pairing_codes(&dom);
+    assert!(!codes.is_empty(), "{dom}");
+    let page = format!("http://{health}/whatsapp/{}", codes[0]);
+    let dom = seed_support::headless_chromium(&chromium, &dir, &page, &["--dump-dom"]);
+    assert_eq!(pairing_codes(&dom), [codes[0]], "{dom}");
+    assert!(dom.contains("<svg"), "{dom}");
+
+    // A screenshot of the rendered page, read by an independent QR decoder.
+    let shot = dir.join("page.png");
+    seed_support::headless_chromium(
+        &chromium,
+        &dir,
+        &page,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=600,600",
+        ],
+    );
+    let out = Command::new(&zbarimg)
+        .args(["--quiet", "--raw"])
+        .arg(&shot)
+        .output()
+        .expect("run zbarimg");
+    let decoded = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "zbarimg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(decoded.trim(), format!("nexo-pair:whatsapp:{}", codes[0]));
+    let _ = std::fs::remove_dir_all(&dir);
 }

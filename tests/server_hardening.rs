@@ -103,13 +103,7 @@ fn idle_keep_alive_connection_is_closed_after_the_header_timeout() {
 fn sixty_four_kib_of_headers_get_431_or_a_close() {
     let h = start(64, Duration::from_secs(5));
     let addr = h.metrics_addr().unwrap();
-    let mut raw = b"GET /metrics HTTP/1.1\r\nHost: x\r\n".to_vec();
-    let mut i = 0;
-    while raw.len() < 64 * 1024 {
-        raw.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "a".repeat(200)).as_bytes());
-        i += 1;
-    }
-    raw.extend_from_slice(b"\r\n");
+    let raw = server_support::oversized_head("/metrics");
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     // The server may close before we finish writing: that is a pass too.

@@ -11,21 +11,22 @@ mod directory;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use serde_json::json;
 use telemeter::fingerprint::Fingerprint;
-use telemeter::server::{Exporter, ExporterHandle};
+use telemeter::server::{Exporter, ExporterHandle, HostRequest, HostResponse, Route, Surface};
 use telemeter::{fixed_label, Buckets, ByLabel, Counter, Gauge, Histogram, Opts, Registry};
 
 pub const AFTER_HELP: &str = "\
 Surfaces (each address is host:port, :port for every interface, port 0 for an
 OS-chosen port, or \"\" to disable):
   metrics  http://<metrics-addr>/metrics
-  health   http://<health-addr>/health and /ready
+  health   http://<health-addr>/health and /ready, and / (an HTML page of the
+           demo's own: a host route, ExporterBuilder::route)
   admin    http://<admin-addr>/admin/agents, /admin/tool-policy,
            /admin/metrics-summary (loopback only)
 
@@ -551,13 +552,54 @@ fn admin_tool_policy() -> serde_json::Value {
     })
 }
 
+/// `GET /` on the health listener: the demo's own page, served through a
+/// host route (`ExporterBuilder::route`), with the agents' live state and
+/// where each surface listens.
+/// A surface's name, bound address (`None`: disabled) and paths.
+type Bound = (&'static str, Option<std::net::SocketAddr>, &'static str);
+
+fn home_page(_: &HostRequest, world: &World, addrs: &[Bound]) -> HostResponse {
+    let mut rows = String::new();
+    for a in &world.agents {
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td class=\"status\">{}</td><td>{}</td><td>{}</td></tr>\n",
+            a.id,
+            a.status_str(),
+            a.sessions.load(Ordering::Relaxed),
+            a.messages.load(Ordering::Relaxed),
+        ));
+    }
+    let mut surfaces = String::new();
+    for (name, addr, paths) in addrs {
+        let addr = addr.map_or_else(|| "disabled".to_string(), |a| a.to_string());
+        surfaces.push_str(&format!("<li>{name}: {addr} ({paths})</li>\n"));
+    }
+    HostResponse::html(format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>telemeter demo</title></head>\n<body>\n<h1>telemeter demo</h1>\n\
+         <p>Broker: {}. This page is a route of the demo's own on the health \
+         listener (ExporterBuilder::route).</p>\n<ul class=\"surfaces\">\n{surfaces}</ul>\n\
+         <table class=\"agents\"><tr><th>agent</th><th>status</th><th>sessions</th>\
+         <th>messages</th></tr>\n{rows}</table>\n</body></html>\n",
+        if world.broker_ready.load(Ordering::Relaxed) {
+            "ready"
+        } else {
+            "not ready"
+        }
+    ))
+}
+
 fn start_exporter(
     args: &DemoArgs,
     reg: &Registry,
     world: &Arc<World>,
 ) -> Result<ExporterHandle, telemeter::server::ServerError> {
     let (w1, w2, w3) = (Arc::clone(world), Arc::clone(world), Arc::clone(world));
-    Exporter::builder()
+    let w4 = Arc::clone(world);
+    // Where each surface listens, known once the exporter has bound.
+    let bound: Arc<OnceLock<Vec<Bound>>> = Arc::new(OnceLock::new());
+    let b4 = Arc::clone(&bound);
+    let handle = Exporter::builder()
         .registry(reg.clone())
         .metrics_addr(args.metrics_addr.as_str())
         .health_addr(args.health_addr.as_str())
@@ -573,7 +615,16 @@ fn start_exporter(
         .admin_handler("/admin/tool-policy", |req| {
             directory::policy_page(req, admin_tool_policy())
         })
-        .start()
+        .route(Surface::Health, Route::exact("/"), move |req| {
+            home_page(req, &w4, b4.get().map_or(&[][..], Vec::as_slice))
+        })
+        .start()?;
+    let _ = bound.set(vec![
+        ("metrics", handle.metrics_addr(), "/metrics"),
+        ("health", handle.health_addr(), "/health, /ready, /"),
+        ("admin", handle.admin_addr(), "/admin/, loopback only"),
+    ]);
+    Ok(handle)
 }
 
 fn announce(handle: &ExporterHandle) {

@@ -174,6 +174,30 @@ fn demo_serves_every_surface_and_exits_0_on_sigterm() {
     let summary = get(demo.addr("admin"), "/admin/metrics-summary").json();
     assert!(summary["families"].as_array().unwrap().len() > 10);
 
+    // The demo's own page, a host route on the health listener.
+    let home = get(demo.addr("health"), "/");
+    assert_eq!(home.status, 200);
+    assert_eq!(
+        home.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let page = home.text();
+    for agent in ["kate", "ops-bot", "support"] {
+        assert!(
+            page.contains(&format!(
+                "<tr><td>{agent}</td><td class=\"status\">running</td>"
+            )),
+            "{page}"
+        );
+    }
+    for (surface, addr) in [
+        ("metrics", demo.addr("metrics")),
+        ("admin", demo.addr("admin")),
+    ] {
+        assert!(page.contains(&format!("<li>{surface}: {addr} (")), "{page}");
+    }
+    assert_eq!(get(demo.addr("metrics"), "/").status, 404);
+
     // SIGTERM: /ready turns 503 during the drain, then exit 0.
     let t = Instant::now();
     demo.signal("TERM");

@@ -61,6 +61,16 @@ pub enum ServerError {
         /// Why it was rejected.
         reason: &'static str,
     },
+    /// A host route cannot be registered
+    /// ([`ExporterBuilder::route`](super::ExporterBuilder::route)).
+    InvalidRoute {
+        /// The surface it was registered on.
+        surface: Surface,
+        /// Its path or prefix, as given.
+        path: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
     /// A readiness check or fact name is not acceptable.
     InvalidReadinessName {
         /// The name as given.
@@ -122,6 +132,16 @@ impl fmt::Display for ServerError {
                 f,
                 "invalid admin page path {path:?}: {reason}; admin pages live under \"/admin/\", \
                  e.g. \"/admin/agents\", and each path is registered once"
+            ),
+            ServerError::InvalidRoute {
+                surface,
+                path,
+                reason,
+            } => write!(
+                f,
+                "cannot route {path:?} on the {surface} listener: {reason}; routes take paths \
+                 of the host's own, e.g. Route::exact(\"/whatsapp/pair\") or \
+                 Route::prefix(\"/whatsapp/\")"
             ),
             ServerError::InvalidReadinessName { name, reason } => write!(
                 f,

@@ -15,6 +15,7 @@ use super::addr::parse_listen_addr;
 use super::admin::{AdminError, AdminRequest};
 use super::error::ServerError;
 use super::readiness::Readiness;
+use super::route::{HostRequest, HostResponse, Route, Routes};
 use super::router::{PageFn, Router, Shared, METRICS_SUMMARY_PATH};
 use super::scrape::Scraper;
 use super::serve::{bind, http_builder, supervise, ConnConfig};
@@ -89,6 +90,7 @@ pub struct ExporterBuilder {
     readiness: Readiness,
     started: bool,
     admin_pages: BTreeMap<String, PageFn>,
+    routes: Routes,
     self_metrics: bool,
     error: Option<ServerError>,
 }
@@ -114,6 +116,7 @@ impl fmt::Debug for ExporterBuilder {
             .field("readiness", &self.readiness)
             .field("started", &self.started)
             .field("admin_pages", &self.admin_pages.keys().collect::<Vec<_>>())
+            .field("routes", &self.routes.describe())
             .field("self_metrics", &self.self_metrics)
             .finish()
     }
@@ -147,6 +150,7 @@ impl ExporterBuilder {
             readiness: Readiness::new(),
             started: false,
             admin_pages: BTreeMap::new(),
+            routes: Routes::default(),
             self_metrics: true,
             error: None,
         }
@@ -400,6 +404,75 @@ impl ExporterBuilder {
         self
     }
 
+    /// Serves `route` on the `surface` listener ([`Surface::Health`] or
+    /// [`Surface::Metrics`]) with `handler`: a host's own pages and
+    /// endpoints beside `/health` and `/ready` (the nexo-rs seed's
+    /// `/whatsapp/` pairing pages) or beside `/metrics`.
+    ///
+    /// The handler sees the method, path, decoded query, headers and body
+    /// ([`HostRequest`]) and returns status, headers and body
+    /// ([`HostResponse`]); it runs on a blocking thread, never an async
+    /// worker. The listener's hardening applies to it as to every path:
+    /// the header-read timeout (which also bounds how long the body may
+    /// take to arrive, else `408`), the header size and connection limits,
+    /// the route's body limit (`413`), and a panic in the handler is a
+    /// `500` counted in [`Stats::handler_failures`], never a dead listener.
+    /// Built-in paths come first and cannot be taken. A route on a surface
+    /// that is disabled is not served.
+    ///
+    /// A route that cannot be registered (a built-in or console path, a
+    /// prefix without a trailing `/`, a path already routed on that
+    /// surface, the admin surface, a body limit over
+    /// [`MAX_BODY_BYTES_LIMIT`](super::MAX_BODY_BYTES_LIMIT)) makes
+    /// [`start`](Self::start) fail with [`ServerError::InvalidRoute`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use telemeter::server::{Exporter, HostResponse, Route, Surface};
+    ///
+    /// let handle = Exporter::builder()
+    ///     .no_metrics()
+    ///     .no_admin()
+    ///     .health_addr("127.0.0.1:0")
+    ///     .route(Surface::Health, Route::prefix("/whatsapp/"), |req| {
+    ///         HostResponse::html(format!("<p>pairing page for {}</p>", req.path()))
+    ///     })
+    ///     .start()?;
+    /// let mut s = std::net::TcpStream::connect(handle.health_addr().unwrap())?;
+    /// write!(s, "GET /whatsapp/kate HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+    /// let mut out = String::new();
+    /// s.read_to_string(&mut out)?;
+    /// assert!(out.starts_with("HTTP/1.1 200 OK"));
+    /// assert!(out.ends_with("<p>pairing page for /whatsapp/kate</p>"));
+    ///
+    /// let refused = Exporter::builder().route(Surface::Health, Route::exact("/ready"), |_| {
+    ///     HostResponse::text("mine")
+    /// });
+    /// assert!(matches!(
+    ///     refused.start(),
+    ///     Err(telemeter::server::ServerError::InvalidRoute { .. })
+    /// ));
+    /// handle.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn route<F>(mut self, surface: Surface, route: Route, handler: F) -> Self
+    where
+        F: Fn(&HostRequest) -> HostResponse + Send + Sync + 'static,
+    {
+        let added =
+            self.routes
+                .add(surface, route, Arc::new(handler))
+                .map_err(|(route, reason)| ServerError::InvalidRoute {
+                    surface,
+                    path: route.path().to_string(),
+                    reason,
+                });
+        self.keep_first_error(added);
+        self
+    }
+
     /// Whether `/metrics` ends with the exporter's own `telemeter_http_*`
     /// families (connections rejected, scrapes, encodes, active connections).
     /// Default `true`.
@@ -526,6 +599,8 @@ impl ExporterBuilder {
             scraper,
             readiness: self.readiness.clone(),
             admin_pages: std::mem::take(&mut self.admin_pages),
+            routes: std::mem::take(&mut self.routes),
+            body_timeout: self.header_read_timeout,
             stats: Arc::clone(&stats),
             admin_hosts: std::mem::take(&mut self.admin_hosts),
             blocking: handle.clone(),

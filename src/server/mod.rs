@@ -4,7 +4,7 @@
 //! | surface | default bind | paths |
 //! |---|---|---|
 //! | metrics | `0.0.0.0:9090` | `/metrics` (GET, HEAD; gzip when asked; concurrent scrapes share one encode) |
-//! | health | `0.0.0.0:8080` | `/health` (`200 {"status":"ok"}`), `/ready` (200/503, the nexo-rs seed's bodies) |
+//! | health | `0.0.0.0:8080` | `/health` (`200 {"status":"ok"}`), `/ready` (200/503, the nexo-rs seed's bodies), and the host's own routes ([`ExporterBuilder::route`]) |
 //! | admin | `127.0.0.1:9091` | `/admin/...` JSON pages the host registers, `/admin/metrics-summary`, `/admin/` (index) |
 //!
 //! By default the servers run on a thread of their own with a current-thread
@@ -16,8 +16,9 @@
 //! steady-state scrape allocates nothing, over HTTP included.
 //!
 //! Every surface refuses what it does not serve: methods other than GET and
-//! HEAD get `405` with `Allow: GET, HEAD`, unknown paths `404`, request bodies
-//! `413`, request heads over [`ExporterBuilder::max_header_bytes`] `431`; a
+//! HEAD get `405` with `Allow: GET, HEAD` (a host route: the methods it
+//! takes), unknown paths `404`, request bodies `413` (a host route: bodies
+//! over its [`Route::max_body_bytes`]), request heads over [`ExporterBuilder::max_header_bytes`] `431`; a
 //! client that is slow to send its headers is disconnected after
 //! [`ExporterBuilder::header_read_timeout`], one that stops reading its
 //! response after [`ExporterBuilder::write_timeout`], one that sends no byte
@@ -95,6 +96,7 @@ mod host;
 mod io;
 mod query;
 mod readiness;
+mod route;
 mod router;
 mod scrape;
 mod serve;
@@ -114,10 +116,16 @@ pub use exporter::{
 };
 pub use query::{Query, QueryError};
 pub use readiness::Readiness;
+pub use route::{HostRequest, HostResponse, Route, DEFAULT_MAX_BODY_BYTES, MAX_BODY_BYTES_LIMIT};
 pub use signal::ShutdownSignal;
 pub use source::{MetricsSource, CONTENT_TYPE_TEXT};
 pub use stats::Stats;
 pub use surface::Surface;
+
+/// The HTTP types that [`Route`], [`HostRequest`] and [`HostResponse`]
+/// speak, re-exported from `http` (through hyper) so that a host needs no
+/// dependency of its own on either.
+pub use hyper::{header, header::HeaderMap, header::HeaderName, header::HeaderValue, Method};
 
 /// How often the header-read timer has had to leave its shared
 /// per-connection sleep for a sleep of its own, because hyper used it in a

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use http_body_util::Full;
+use http_body_util::{BodyExt as _, Full, LengthLimitError};
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
@@ -15,9 +15,11 @@ use super::gzip::accepts_gzip;
 use super::host::{is_console_host, the_host, HostError};
 use super::query::Query;
 use super::readiness::Readiness;
+use super::route::{HostRequest, Route, RouteFn, Routes};
 use super::scrape::{ScrapeFailed, Scraper};
 use super::source::CONTENT_TYPE_TEXT;
 use super::stats::StatsInner;
+use super::surface::Surface;
 use crate::catch::catch;
 
 /// A host-registered admin page.
@@ -35,6 +37,11 @@ pub(crate) struct Shared {
     pub(crate) scraper: Option<Arc<Scraper>>,
     pub(crate) readiness: Readiness,
     pub(crate) admin_pages: BTreeMap<String, PageFn>,
+    /// The host's routes on the metrics and health listeners.
+    pub(crate) routes: Routes,
+    /// How long a host route's request body may take to arrive (the
+    /// header-read timeout).
+    pub(crate) body_timeout: std::time::Duration,
     pub(crate) stats: Arc<StatsInner>,
     /// Names besides loopback ones that the admin console answers to
     /// (lower case, no port; `ExporterBuilder::admin_host`).
@@ -108,10 +115,43 @@ fn closing(mut resp: Resp) -> Resp {
     resp
 }
 
+/// The `400` text for a request whose `Host` headers are wrong, if they
+/// are.
+fn host_problem(headers: &HeaderMap, version: hyper::Version) -> Option<&'static str> {
+    match the_host(headers, version) {
+        Ok(_) => None,
+        Err(HostError::Missing) => Some(
+            "400 bad request: an HTTP/1.1 request needs a Host header (RFC 9112, section 3.2)\n",
+        ),
+        Err(HostError::Repeated) => {
+            Some("400 bad request: more than one Host header (RFC 9112, section 3.2)\n")
+        }
+    }
+}
+
 impl Router {
-    pub(crate) async fn handle<B: hyper::body::Body>(&self, mut req: Request<B>) -> Resp {
+    /// Whether this listener serves `surface`.
+    fn serves(&self, surface: Surface) -> bool {
+        match surface {
+            Surface::Metrics => self.metrics,
+            Surface::Health => self.health,
+            Surface::Admin => self.admin,
+        }
+    }
+
+    pub(crate) async fn handle<B>(&self, mut req: Request<B>) -> Resp
+    where
+        B: hyper::body::Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         self.shared.stats.requests.fetch_add(1, Ordering::Relaxed);
         let headers = std::mem::take(req.headers_mut());
+        if !self.shared.routes.is_empty() {
+            let path = req.uri().path();
+            if let Some((route, handler)) = self.shared.routes.find(path, |s| self.serves(s)) {
+                return self.host_route(route, handler, req, headers).await;
+            }
+        }
         if req.method() != Method::GET && req.method() != Method::HEAD {
             let mut resp = closing(respond(
                 headers,
@@ -132,16 +172,10 @@ impl Router {
                 "413 request body not accepted: GET and HEAD requests here take no body\n",
             ));
         }
-        let host = match the_host(&headers, req.version()) {
-            Ok(host) => host,
-            Err(e) => {
-                let why = match e {
-                    HostError::Missing => "400 bad request: an HTTP/1.1 request needs a Host header (RFC 9112, section 3.2)\n",
-                    HostError::Repeated => "400 bad request: more than one Host header (RFC 9112, section 3.2)\n",
-                };
-                return closing(respond(headers, StatusCode::BAD_REQUEST, TEXT, why));
-            }
-        };
+        if let Some(why) = host_problem(&headers, req.version()) {
+            return closing(respond(headers, StatusCode::BAD_REQUEST, TEXT, why));
+        }
+        let host = the_host(&headers, req.version()).ok().flatten();
         let path = req.uri().path();
         let console = self.admin && (path == "/admin" || path.starts_with("/admin/"));
         if console && !host.is_some_and(|h| is_console_host(h.as_bytes(), &self.shared.admin_hosts))
@@ -288,15 +322,137 @@ impl Router {
                 let body = serde_json::json!({ "error": refused.message() }).to_string();
                 json(headers, status, body)
             }
-            Ok(None) => json(
-                headers,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                r#"{"error":"admin page handler panicked"}"#,
-            ),
+            Ok(None) => {
+                self.shared
+                    .stats
+                    .handler_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                json(
+                    headers,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    r#"{"error":"admin page handler panicked"}"#,
+                )
+            }
             Err(_) => closing(json(
                 headers,
                 StatusCode::SERVICE_UNAVAILABLE,
                 r#"{"error":"exporter shutting down"}"#,
+            )),
+        }
+    }
+
+    /// A request on a host route's path: the method, the `Host` header,
+    /// the query and the body are checked and read here, then the handler
+    /// runs on a blocking thread (a panic in it is a counted `500`).
+    async fn host_route<B>(
+        &self,
+        route: &Route,
+        handler: &RouteFn,
+        req: Request<B>,
+        headers: HeaderMap,
+    ) -> Resp
+    where
+        B: hyper::body::Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        if !route.allows(req.method()) {
+            let allow = route.allow_header();
+            let text = format!(
+                "405 method not allowed: {} takes {allow}\n",
+                req.uri().path()
+            );
+            let mut resp = closing(respond(headers, StatusCode::METHOD_NOT_ALLOWED, TEXT, text));
+            if let Ok(allow) = HeaderValue::from_str(&allow) {
+                resp.headers_mut().insert(header::ALLOW, allow);
+            }
+            return resp;
+        }
+        if let Some(why) = host_problem(&headers, req.version()) {
+            return closing(respond(headers, StatusCode::BAD_REQUEST, TEXT, why));
+        }
+        let query = match Query::parse(req.uri().query().unwrap_or("")) {
+            Ok(q) => q,
+            Err(e) => return respond(headers, StatusCode::BAD_REQUEST, TEXT, format!("400 {e}\n")),
+        };
+        let too_large = |path: &str| {
+            format!(
+                "413 request body too large: {path} takes at most {} bytes\n",
+                route.max_body()
+            )
+        };
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > route.max_body() as u64) {
+            let text = too_large(req.uri().path());
+            return closing(respond(headers, StatusCode::PAYLOAD_TOO_LARGE, TEXT, text));
+        }
+        let (parts, body) = req.into_parts();
+        let limited = http_body_util::Limited::new(body, route.max_body());
+        let read = tokio::time::timeout(self.shared.body_timeout, limited.collect()).await;
+        let body = match read {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+                let text = too_large(parts.uri.path());
+                return closing(respond(headers, StatusCode::PAYLOAD_TOO_LARGE, TEXT, text));
+            }
+            Ok(Err(_)) => {
+                return closing(respond(
+                    headers,
+                    StatusCode::BAD_REQUEST,
+                    TEXT,
+                    "400 bad request: the request body could not be read\n",
+                ))
+            }
+            Err(_) => {
+                return closing(respond(
+                    headers,
+                    StatusCode::REQUEST_TIMEOUT,
+                    TEXT,
+                    "408 request timeout: the request body did not arrive in time\n",
+                ))
+            }
+        };
+        let request = HostRequest {
+            method: parts.method,
+            path: parts.uri.path().to_string(),
+            query,
+            headers,
+            body,
+        };
+        let handler = Arc::clone(handler);
+        let task = move || catch(|| handler(&request)).map(|r| (r, request.path));
+        let failed = |text: String| {
+            self.shared
+                .stats
+                .handler_failures
+                .fetch_add(1, Ordering::Relaxed);
+            respond(
+                HeaderMap::new(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                TEXT,
+                text,
+            )
+        };
+        match self.shared.blocking.spawn_blocking(task).await {
+            Ok(Some((answer, path))) => match answer.into_parts() {
+                Ok((status, headers, body)) => {
+                    let mut resp = Response::new(Full::new(Chunk::from(body)));
+                    *resp.status_mut() = status;
+                    *resp.headers_mut() = headers;
+                    resp
+                }
+                Err(bad) => failed(format!("500 host route {path}: {bad}\n")),
+            },
+            Ok(None) => {
+                failed("500 the route's handler panicked; see the process's stderr\n".to_string())
+            }
+            Err(_) => closing(respond(
+                HeaderMap::new(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                TEXT,
+                "503 exporter shutting down\n",
             )),
         }
     }

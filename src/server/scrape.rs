@@ -411,7 +411,7 @@ impl Scraper {
 
     fn encode_self_metrics(&self, buf: &mut Vec<u8>) {
         let s = &self.stats;
-        let counters: [(&str, &str, &AtomicU64); 4] = [
+        let counters: [(&str, &str, &AtomicU64); 5] = [
             (
                 "telemeter_http_connections_rejected_total",
                 "Connections the exporter closed at accept: every connection busy at its limit, or the peer at its cap.",
@@ -431,6 +431,11 @@ impl Scraper {
                 "telemeter_http_encodes_total",
                 "Encodes the exporter has run (concurrent scrapes share one).",
                 &s.encodes,
+            ),
+            (
+                "telemeter_http_handler_failures_total",
+                "Admin pages and host routes whose handler panicked or gave an answer that could not be sent (served as 500).",
+                &s.handler_failures,
             ),
         ];
         let mut n = itoa::Buffer::new();

@@ -18,6 +18,7 @@ pub(crate) struct StatsInner {
     pub(crate) scrapes: AtomicU64,
     pub(crate) encodes: AtomicU64,
     pub(crate) encode_panics: AtomicU64,
+    pub(crate) handler_failures: AtomicU64,
     pub(crate) last_encode_nanos: AtomicU64,
 }
 
@@ -35,6 +36,7 @@ impl StatsInner {
             scrapes: load(&self.scrapes),
             encodes: load(&self.encodes),
             encode_panics: load(&self.encode_panics),
+            handler_failures: load(&self.handler_failures),
             last_encode: Duration::from_nanos(load(&self.last_encode_nanos)),
         }
     }
@@ -73,6 +75,9 @@ pub struct Stats {
     pub encodes: u64,
     /// Encodes that panicked (served as 500).
     pub encode_panics: u64,
+    /// Admin pages and host routes whose handler panicked, or gave an
+    /// answer that could not be sent (served as 500).
+    pub handler_failures: u64,
     /// How long the latest encode (and its gzip) took.
     pub last_encode: Duration,
 }

@@ -408,8 +408,14 @@ pub fn value(exp: &Exposition, family: &str, name: &str, labels: &[(&str, &str)]
 /// `promtool` on PATH; `None` (test skipped) outside CI, a failure under CI
 /// (`.ci/run` installs it).
 pub fn promtool() -> Option<PathBuf> {
+    tool("promtool", "prometheus")
+}
+
+/// The program `name` on PATH; `None` (the test skips) outside CI, a
+/// failure under CI, where `.ci/run` installs Debian's `package`.
+pub fn tool(name: &str, package: &str) -> Option<PathBuf> {
     let found = Command::new("sh")
-        .args(["-c", "command -v promtool"])
+        .args(["-c", &format!("command -v {name}")])
         .output()
         .ok()
         .and_then(|o| String::from_utf8(o.stdout).ok())
@@ -419,11 +425,64 @@ pub fn promtool() -> Option<PathBuf> {
     if found.is_none() {
         assert!(
             std::env::var_os("CI").is_none(),
-            "promtool is not installed but CI is set: .ci/run must install the prometheus package"
+            "{name} is not installed but CI is set: .ci/run must install the {package} package"
         );
-        eprintln!("SKIPPED: promtool not on PATH (apt-get install prometheus)");
+        eprintln!("SKIPPED: {name} not on PATH (apt-get install {package})");
     }
     found
+}
+
+/// Runs headless Chromium (`chromium`) on `url` with `args` (`--dump-dom`,
+/// `--screenshot=PATH`) in a profile of its own under `dir`; its stdout.
+/// Killed (it is this test's child) if it has not finished in 90 s.
+pub fn headless_chromium(chromium: &Path, dir: &Path, url: &str, args: &[&str]) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    let profile = dir.join("profile");
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chromium");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut out);
+        out
+    });
+    let mut stderr = child.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut out);
+        out
+    });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish in 90 s on {url}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = reader.join().unwrap();
+    let err = err_reader.join().unwrap();
+    assert!(status.success(), "chromium on {url}: {status}\n{err}");
+    out
 }
 
 /// Runs promtool with `args` in `dir`, feeding `stdin`; returns (success,

@@ -117,6 +117,30 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
     parse_response(&send_raw(addr, raw.as_bytes()), method == "HEAD")
 }
 
+/// One `POST` of an HTML form (`application/x-www-form-urlencoded`) with
+/// `Connection: close`.
+pub fn post_form(addr: SocketAddr, path: &str, body: &str) -> Resp {
+    let raw = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    parse_response(&send_raw(addr, raw.as_bytes()), false)
+}
+
+/// A `GET path` request head of 64 KiB (200-byte filler headers), four
+/// times the default header limit.
+pub fn oversized_head(path: &str) -> Vec<u8> {
+    let mut raw = format!("GET {path} HTTP/1.1\r\nHost: x\r\n").into_bytes();
+    let mut i = 0;
+    while raw.len() < 64 * 1024 {
+        raw.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "a".repeat(200)).as_bytes());
+        i += 1;
+    }
+    raw.extend_from_slice(b"\r\n");
+    raw
+}
+
 pub fn get(addr: SocketAddr, path: &str) -> Resp {
     request(addr, "GET", path, &[])
 }
