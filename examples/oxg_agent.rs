@@ -30,7 +30,11 @@
 //!
 //! Commands on stdin (one per line; each answers `ok: ...` on stdout):
 //! `pause` (parks every workload thread: scrapes are then stable), `resume`,
-//! `help`.
+//! `help`, and with `--crash-dir DIR`, `crash`: the main thread panics
+//! fatally, `telemeter::crash` writes a redacted bundle under DIR (the
+//! seed's crash-reporting workflow; `telemeter crash ls DIR` lists them),
+//! and the process exits with the panic's status, 101. Each command is
+//! kept as a breadcrumb for the bundle.
 
 mod common;
 
@@ -41,6 +45,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use telemeter::crash::{self, CrashConfig, CrashReporter};
 use telemeter::server::{Exporter, ExporterHandle};
 use telemeter::{Buckets, Counter, Gauge, Histogram, Opts, Registry};
 
@@ -70,6 +75,11 @@ struct Args {
     /// RPC calls per second per worker thread.
     #[arg(long, value_name = "N", default_value_t = 200)]
     rate: u32,
+    /// Write a redacted, text-only crash bundle under DIR when the agent
+    /// panics fatally (the `crash` command makes it); read them with
+    /// `telemeter crash ls DIR`.
+    #[arg(long, value_name = "DIR")]
+    crash_dir: Option<std::path::PathBuf>,
 }
 
 /// Components and the RPC methods each serves.
@@ -368,12 +378,19 @@ fn ticker_loop(d: &Daemon, gate: &Gate) {
     }
 }
 
-fn start_exporter(args: &Args, reg: &Registry) -> Result<Option<ExporterHandle>, String> {
+fn start_exporter(
+    args: &Args,
+    reg: &Registry,
+    reporter: Option<&CrashReporter>,
+) -> Result<Option<ExporterHandle>, String> {
     if args.metrics_addr.trim().is_empty() {
         return Ok(None);
     }
-    Exporter::builder()
-        .registry(reg.clone())
+    let builder = match reporter {
+        Some(r) => Exporter::builder().source(r.metrics_source(reg)),
+        None => Exporter::builder().registry(reg.clone()),
+    };
+    builder
         .metrics_addr(args.metrics_addr.as_str())
         .no_health()
         .no_admin()
@@ -381,6 +398,26 @@ fn start_exporter(args: &Args, reg: &Registry) -> Result<Option<ExporterHandle>,
         .start()
         .map(Some)
         .map_err(|e| e.to_string())
+}
+
+/// Applies one stdin command (see the module docs) and answers it.
+fn command(cmd: &str, gate: &Gate, crash_dir: bool) {
+    match cmd {
+        "crash" if crash_dir => crash::fatal("operator asked for a crash (stdin command `crash`)"),
+        "crash" => say("error: crash needs --crash-dir DIR (where the bundle goes)"),
+        "pause" => {
+            gate.pause();
+            say("ok: pause");
+        }
+        "resume" => {
+            gate.resume();
+            say("ok: resume");
+        }
+        "help" => say("ok: help: commands are pause, resume, crash, help"),
+        other => say(&format!(
+            "error: unknown command {other:?} (commands: pause, resume, crash, help)"
+        )),
+    }
 }
 
 fn main() -> ExitCode {
@@ -413,7 +450,32 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let handle = match start_exporter(&args, &reg) {
+    // The crash reporter first, so that the exporter serves the registry
+    // through it: a bundle then falls back to the last scrape's body.
+    let reporter = match &args.crash_dir {
+        Some(dir) => {
+            let config = CrashConfig::new(dir)
+                .program("oxg_agent", env!("CARGO_PKG_VERSION"))
+                .registry(&reg);
+            match crash::install(config) {
+                Ok(r) => {
+                    // A panic of the main thread ends the agent: it is fatal.
+                    crash::mark_thread_fatal();
+                    r.breadcrumb(format!(
+                        "crash reporter installed; bundles go to {}",
+                        dir.display()
+                    ));
+                    Some(r)
+                }
+                Err(e) => {
+                    eprintln!("error: --crash-dir: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        None => None,
+    };
+    let handle = match start_exporter(&args, &reg, reporter.as_ref()) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("error: {e}");
@@ -451,8 +513,12 @@ fn main() -> ExitCode {
         let (d, g) = (Arc::clone(&daemon), Arc::clone(&gate));
         wanted.push(("ticker".into(), Box::new(move || ticker_loop(&d, &g))));
     }
+    let started = wanted.len();
     let threads = match common::spawn_all(&gate, wanted) {
-        Ok(t) => t,
+        Ok(t) => {
+            crash::breadcrumb(format!("{started} workload threads started"));
+            t
+        }
         Err(e) => {
             eprintln!("error: {e}");
             if let Some(h) = handle {
@@ -466,20 +532,10 @@ fn main() -> ExitCode {
         match events.next_before(Instant::now() + Duration::from_secs(3600)) {
             None => continue,
             Some(Event::Signal(name)) => break name,
-            Some(Event::Command(cmd)) => match cmd.as_str() {
-                "pause" => {
-                    gate.pause();
-                    say("ok: pause");
-                }
-                "resume" => {
-                    gate.resume();
-                    say("ok: resume");
-                }
-                "help" => say("ok: help: commands are pause, resume, help"),
-                other => say(&format!(
-                    "error: unknown command {other:?} (commands: pause, resume, help)"
-                )),
-            },
+            Some(Event::Command(cmd)) => {
+                crash::breadcrumb(format!("stdin: {cmd}"));
+                command(&cmd, &gate, args.crash_dir.is_some());
+            }
         }
     };
     eprintln!("received {signal}: stopping");

@@ -95,6 +95,8 @@ mod sync;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+#[cfg(feature = "crash")]
+pub mod crash;
 pub mod encode;
 pub mod fingerprint;
 pub mod parse;

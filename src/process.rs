@@ -71,6 +71,19 @@ pub fn register(reg: &Registry) -> Result<(), Error> {
     }
 }
 
+/// When this process started, in seconds since the Unix epoch (Linux; `None`
+/// elsewhere or when `/proc` cannot be read): crash bundles give uptime.
+pub(crate) fn start_time_seconds() -> Option<f64> {
+    #[cfg(target_os = "linux")]
+    {
+        linux::start_time()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
 /// Registers one unlabelled callback that emits `read()`'s value, or counts
 /// a failed read.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
@@ -253,7 +266,7 @@ mod linux {
             .ok()
     }
 
-    fn start_time() -> Option<f64> {
+    pub(super) fn start_time() -> Option<f64> {
         let ticks = parse_stat_field(&read("/proc/self/stat")?, STARTTIME)?;
         let boot = parse_btime(&read("/proc/stat")?)?;
         Some(boot as f64 + ticks as f64 / clock_ticks()? as f64)

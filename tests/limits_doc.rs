@@ -123,6 +123,18 @@ fn every_named_constant_has_the_value_the_row_shows() {
         ),
         ("MAX_BUCKETS", format!("{} bounds", thousands(MAX_BUCKETS))),
         ("DEFAULT_SCRAPE_DEADLINE", secs(DEFAULT_SCRAPE_DEADLINE)),
+        (
+            "MAX_BREADCRUMBS",
+            thousands(telemeter::crash::MAX_BREADCRUMBS),
+        ),
+        (
+            "MAX_BREADCRUMB_BYTES",
+            format!("{} KiB", telemeter::crash::MAX_BREADCRUMB_BYTES / 1024),
+        ),
+        (
+            "DEFAULT_COLLECT_DEADLINE",
+            secs(telemeter::crash::DEFAULT_COLLECT_DEADLINE),
+        ),
     ];
     for (name, value) in shown {
         let text = format!("`{name}` = {value}");

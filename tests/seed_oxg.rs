@@ -416,3 +416,129 @@ fn thread_counts_past_the_limit_or_the_system_are_clear_errors() {
         &["--metrics-addr", "127.0.0.1:0"],
     );
 }
+
+#[test]
+fn the_crash_command_writes_a_redacted_bundle_that_telemeter_crash_reads() {
+    let dir = std::env::temp_dir().join(format!("telemeter-oxg-crash-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let planted = [
+        ("OXG_API_TOKEN", "tok-plain-0001"),
+        ("OPERATOR", "carol@example.com"),
+        ("UPSTREAM", "https://svc:pw-9911@up.internal/"),
+    ];
+    let dir_arg = dir.display().to_string();
+    let mut agent = Agent::start_with_env(
+        &example_bin("oxg_agent"),
+        &["--metrics-addr", "127.0.0.1:0", "--crash-dir", &dir_arg],
+        &planted,
+        1,
+    );
+    eventually(Duration::from_secs(30), "RPC calls to be counted", || {
+        let (_, exp) = scrape(&agent);
+        total(&exp, "oxg_rpc_requests_total") > 0.0
+    });
+    agent.command("pause");
+    let note = "note deploy by dave@example.net key=sk-abcdefghijklmnop1234";
+    agent.send(note);
+    agent.send("crash");
+    let (status, stderr) = agent.wait(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(101), "the panic's status: {stderr}");
+    assert!(stderr.contains("operator asked for a crash"), "{stderr}");
+    assert!(
+        stderr.contains("telemeter: crash bundle written to"),
+        "{stderr}"
+    );
+
+    let all = telemeter::crash::list(&dir).unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    let b = &all[0];
+    assert_eq!(b.thread, "main");
+    assert_eq!(
+        b.program,
+        format!("oxg_agent {}", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(
+        b.message,
+        "operator asked for a crash (stdin command `crash`)"
+    );
+    assert!(b.location.starts_with("examples/oxg_agent.rs:"), "{b:?}");
+    let read = |f: &str| std::fs::read_to_string(b.path.join(f)).unwrap();
+    for f in telemeter::crash::FILES {
+        let text = read(f);
+        for secret in [
+            "tok-plain-0001",
+            "carol@",
+            "pw-9911",
+            "dave@",
+            "sk-abcdefghijklmnop1234",
+        ] {
+            assert!(!text.contains(secret), "{secret} reached {f}:\n{text}");
+        }
+    }
+    let crumbs = read("breadcrumbs.txt");
+    for line in [
+        "stdin: pause",
+        "stdin: note deploy by [redacted:email] key=[redacted:token]",
+        "stdin: crash",
+    ] {
+        assert!(crumbs.contains(line), "{line:?} in\n{crumbs}");
+    }
+    assert!(
+        crumbs.starts_with("crash reporter installed; bundles go to "),
+        "{crumbs}"
+    );
+    let metrics = read("metrics.txt");
+    let exp = parse(&metrics).unwrap_or_else(|e| panic!("{e}\n{metrics}"));
+    assert!(total(&exp, "oxg_rpc_requests_total") > 0.0);
+    assert!(read("summary.txt").contains("\nreadiness: "));
+    assert!(read("environment.txt").contains("OXG_API_TOKEN=[redacted:secret-name]\n"));
+
+    // The CLI reads the same bundle.
+    let cli = |args: &[&str]| {
+        std::process::Command::new(seed_support::telemeter_bin())
+            .arg("crash")
+            .args(args)
+            .output()
+            .expect("run telemeter crash")
+    };
+    let ls = cli(&["ls", &dir_arg]);
+    let ls_out = String::from_utf8_lossy(&ls.stdout);
+    assert!(ls.status.success());
+    assert!(ls_out.starts_with("BUNDLE"), "{ls_out}");
+    assert!(
+        ls_out.contains(&b.name) && ls_out.contains("operator asked for a crash"),
+        "{ls_out}"
+    );
+    let packed = telemeter::crash::pack(&b.path).unwrap();
+    let show = cli(&["show", &dir_arg]);
+    assert!(show.status.success());
+    assert_eq!(String::from_utf8_lossy(&show.stdout), packed);
+    let out_file = dir.join("handoff.txt");
+    let out_arg = out_file.display().to_string();
+    let pack = cli(&["pack", &dir_arg, &b.name, "-o", &out_arg]);
+    assert!(
+        pack.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pack.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), packed);
+    let again = cli(&["pack", &dir_arg, "latest", "-o", &out_arg]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not replaced"));
+    let missing = cli(&["show", &dir_arg, "crash-nope"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains(&b.name));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn crash_needs_a_crash_dir() {
+    let mut agent = start("127.0.0.1:0");
+    agent.send("crash");
+    let line = agent.line();
+    assert!(line.starts_with("error: crash needs --crash-dir"), "{line}");
+    assert_eq!(
+        agent.command("help"),
+        "ok: help: commands are pause, resume, crash, help"
+    );
+}

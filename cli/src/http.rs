@@ -335,9 +335,19 @@ pub fn snippet(raw: &[u8]) -> String {
 /// (`\u{1b}`, `\r`, ...), so that an endpoint's text cannot drive the
 /// terminal or break a table.
 pub fn printable(s: &str) -> String {
+    escape_controls(s, |_| false)
+}
+
+/// As [`printable`], but keeps newlines and tabs: text of several lines
+/// (a crash bundle) that must not drive the terminal.
+pub fn printable_lines(s: &str) -> String {
+    escape_controls(s, |c| c == '\n' || c == '\t')
+}
+
+fn escape_controls(s: &str, keep: impl Fn(char) -> bool) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if c.is_control() {
+        if c.is_control() && !keep(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);

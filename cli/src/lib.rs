@@ -4,6 +4,9 @@
 //!   every HTTP surface (`/metrics`, `/health`, `/ready`, the admin console).
 //! - `telemeter status` reads an admin console's agent directory and prints
 //!   it as a table or JSON.
+//! - `telemeter load` load-tests a Prometheus endpoint.
+//! - `telemeter crash ls|show|pack DIR` lists, prints and packs the crash
+//!   bundles a host's `telemeter::crash` reporter wrote.
 //!
 //! Run `telemeter <command> --help` for each command's options.
 //!
@@ -11,6 +14,7 @@
 //! it exists so that the fuzz targets of `fuzz/` can drive the commands'
 //! response handling ([`fuzzing`]).
 
+mod crash;
 mod demo;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -41,6 +45,9 @@ enum Command {
     /// Load-test a Prometheus endpoint: N keep-alive connections scraping.
     #[command(after_help = load::AFTER_HELP)]
     Load(load::LoadArgs),
+    /// List, print or pack the crash bundles a telemeter host wrote.
+    #[command(after_help = crash::AFTER_HELP)]
+    Crash(crash::CrashArgs),
 }
 
 /// Parses the command line and runs the command: the whole of the
@@ -51,5 +58,6 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Status(args) => status::run(args),
         Command::Load(args) => load::run(args),
+        Command::Crash(args) => crash::run(args),
     }
 }

@@ -146,8 +146,14 @@ pub struct Agent {
 impl Agent {
     /// Runs `bin` with `args` and waits for its first `lines` stdout lines.
     pub fn start(bin: &Path, args: &[&str], lines: usize) -> Agent {
+        Agent::start_with_env(bin, args, &[], lines)
+    }
+
+    /// As [`Agent::start`], with `env` added to the environment.
+    pub fn start_with_env(bin: &Path, args: &[&str], env: &[(&str, &str)], lines: usize) -> Agent {
         let mut child = Command::new(bin)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -237,6 +243,14 @@ impl Agent {
                 "command {cmd:?} failed: {line}"
             );
         }
+    }
+
+    /// Sends one stdin line without waiting for an answer (a command
+    /// that ends the process answers none).
+    pub fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("write a line");
+        stdin.flush().expect("flush stdin");
     }
 
     /// The process id.
