@@ -101,6 +101,8 @@ pub mod encode;
 pub mod fingerprint;
 pub mod parse;
 pub mod process;
+#[cfg(feature = "push")]
+pub mod push;
 #[cfg(feature = "exporter")]
 pub mod server;
 

@@ -73,6 +73,7 @@ pub fn register(reg: &Registry) -> Result<(), Error> {
 
 /// When this process started, in seconds since the Unix epoch (Linux; `None`
 /// elsewhere or when `/proc` cannot be read): crash bundles give uptime.
+#[cfg_attr(not(feature = "crash"), allow(dead_code))]
 pub(crate) fn start_time_seconds() -> Option<f64> {
     #[cfg(target_os = "linux")]
     {

@@ -132,6 +132,10 @@ fn every_named_constant_has_the_value_the_row_shows() {
             format!("{} KiB", telemeter::crash::MAX_BREADCRUMB_BYTES / 1024),
         ),
         (
+            "DEFAULT_PUSH_TIMEOUT",
+            secs(telemeter::push::DEFAULT_PUSH_TIMEOUT),
+        ),
+        (
             "DEFAULT_COLLECT_DEADLINE",
             secs(telemeter::crash::DEFAULT_COLLECT_DEADLINE),
         ),

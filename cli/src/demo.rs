@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::json;
 use telemeter::fingerprint::Fingerprint;
+use telemeter::push::Pushgateway;
 use telemeter::server::{Exporter, ExporterHandle, HostRequest, HostResponse, Route, Surface};
 use telemeter::{fixed_label, Buckets, ByLabel, Counter, Gauge, Histogram, Opts, Registry};
 
@@ -33,8 +34,13 @@ OS-chosen port, or \"\" to disable):
 On SIGINT or SIGTERM /ready turns 503, the server drains for --drain-ms, and
 the process exits 0.
 
+With --pushgateway URL the demo also pushes its registry to that
+Pushgateway (group job=<--push-job>) every --push-interval seconds, and
+deletes the group when it stops.
+
 Examples:
   telemeter demo
+  telemeter demo --pushgateway http://127.0.0.1:9091 --admin-addr \"\"
   curl -s http://127.0.0.1:9090/metrics | head
   curl -s http://127.0.0.1:8080/ready
   telemeter status";
@@ -63,6 +69,84 @@ pub struct DemoArgs {
     /// How long /ready answers 503 before the listeners close at shutdown.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     drain_ms: u64,
+    /// Also push the registry to this Pushgateway (http://host:port) every
+    /// --push-interval, and delete the push group on shutdown.
+    #[arg(long, value_name = "URL")]
+    pushgateway: Option<String>,
+    /// The push group's job.
+    #[arg(long, value_name = "NAME", default_value = "telemeter-demo")]
+    push_job: String,
+    /// Seconds between pushes (0.1 to 3600).
+    #[arg(long, value_name = "SECS", default_value_t = 15.0)]
+    push_interval: f64,
+}
+
+/// The demo's pusher: a thread that pushes the registry to a Pushgateway
+/// every interval until told to stop, then deletes its group.
+struct Pusher {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: thread::JoinHandle<()>,
+}
+
+impl Pusher {
+    /// Checks `--pushgateway`, `--push-job` and `--push-interval`, and
+    /// starts pushing; `Ok(None)` without `--pushgateway`. The error is a
+    /// usage error's message.
+    fn start(args: &DemoArgs, reg: &Registry) -> Result<Option<Pusher>, String> {
+        let Some(url) = &args.pushgateway else {
+            return Ok(None);
+        };
+        if !(0.1..=3600.0).contains(&args.push_interval) {
+            return Err(format!(
+                "--push-interval {}: give 0.1 to 3600 seconds",
+                args.push_interval
+            ));
+        }
+        let interval = Duration::from_secs_f64(args.push_interval);
+        let gateway = Pushgateway::builder(url.as_str())
+            .job(args.push_job.as_str())
+            .build()
+            .map_err(|e| format!("--pushgateway: {e}"))?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let reg = reg.clone();
+        eprintln!("pushing to {} every {interval:?}", gateway.url());
+        let thread = thread::Builder::new()
+            .name("demo-pusher".into())
+            .spawn(move || {
+                let mut failing = false;
+                loop {
+                    match gateway.push(&reg) {
+                        Ok(()) if failing => {
+                            eprintln!("push to {}: delivered again", gateway.url());
+                            failing = false;
+                        }
+                        Ok(()) => {}
+                        // Said once per outage, not at every interval.
+                        Err(e) if !failing => {
+                            eprintln!("push failed (retrying every {interval:?}): {e}");
+                            failing = true;
+                        }
+                        Err(_) => {}
+                    }
+                    match stopped.recv_timeout(interval) {
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                        _ => break,
+                    }
+                }
+                match gateway.delete() {
+                    Ok(()) => eprintln!("deleted the push group {}", gateway.url()),
+                    Err(e) => eprintln!("could not delete the push group: {e}"),
+                }
+            })
+            .map_err(|e| format!("cannot start the pusher thread: {e}"))?;
+        Ok(Some(Pusher { stop, thread }))
+    }
+
+    /// Stops pushing and waits for the group to be deleted.
+    fn finish(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
 }
 
 fixed_label! {
@@ -691,6 +775,14 @@ pub fn run(args: DemoArgs) -> ExitCode {
         }
     };
     announce(&handle);
+    let pusher = match Pusher::start(&args, &reg) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            handle.shutdown();
+            return ExitCode::from(2);
+        }
+    };
 
     let (sig_tx, sig_rx) = std::sync::mpsc::channel();
     if let Err(e) = thread::Builder::new()
@@ -792,6 +884,9 @@ pub fn run(args: DemoArgs) -> ExitCode {
     world.stop.store(true, Ordering::Relaxed);
     for w in workers {
         let _ = w.join();
+    }
+    if let Some(p) = pusher {
+        p.finish();
     }
     eprintln!("stopped");
     ExitCode::SUCCESS

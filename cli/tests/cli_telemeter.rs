@@ -1,10 +1,10 @@
 //! The `telemeter` binary: `demo` serves every surface and exits 0 on
 //! SIGTERM; `status` reads its admin console, and fails clearly otherwise.
 
+#[path = "../../tests/prom_support/mod.rs"]
+mod prom_support;
 #[path = "../../tests/seed_support/mod.rs"]
 mod seed_support;
-#[path = "../../tests/server_support/mod.rs"]
-mod server_support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -13,8 +13,8 @@ use std::process::{Command, ExitStatus, Output};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use prom_support::server_support::{get, gunzip, request, try_get};
 use seed_support::Agent;
-use server_support::{get, gunzip, request, try_get};
 
 const BIN: &str = env!("CARGO_BIN_EXE_telemeter");
 
@@ -530,4 +530,119 @@ fn help_on_every_command() {
     }
     let out = Command::new(BIN).arg("nonsense").output().unwrap();
     assert!(!out.status.success());
+}
+
+/// The demo's pushed series as the gateway shows them: (line, value).
+fn pushed(gw: SocketAddr, job: &str) -> Vec<(String, f64)> {
+    let body = get(gw, "/metrics").text();
+    body.lines()
+        .filter(|l| !l.starts_with('#') && l.contains(&format!("job=\"{job}\"")))
+        .filter_map(|l| {
+            let (series, v) = l.rsplit_once(' ')?;
+            Some((series.to_string(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn demo_pushes_to_a_pushgateway_and_deletes_its_group_on_shutdown() {
+    let Some(bin) = prom_support::tool_or_skip("prometheus-pushgateway", "prometheus-pushgateway")
+    else {
+        return;
+    };
+    let gw = prom_support::Pushgateway::start(&bin, None);
+    let url = format!("http://{}", gw.addr);
+    let demo = Demo::start_with(
+        "127.0.0.1:0",
+        "",
+        "",
+        &[
+            "--pushgateway",
+            &url,
+            "--push-job",
+            "demo-push",
+            "--push-interval",
+            "0.2",
+            "--drain-ms",
+            "0",
+        ],
+    );
+    let rpc = |gw: SocketAddr| -> f64 {
+        pushed(gw, "demo-push")
+            .iter()
+            .filter(|(s, _)| s.starts_with("oxg_rpc_requests_total{"))
+            .map(|(_, v)| v)
+            .sum()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let first = loop {
+        let n = rpc(gw.addr);
+        if n > 0.0 {
+            break n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing pushed:\n{}\n{}",
+            demo.stderr(),
+            gw.report()
+        );
+        thread::sleep(Duration::from_millis(100));
+    };
+    // Each push replaces the group with the registry as it is now.
+    loop {
+        if rpc(gw.addr) > first {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the pushed counts never moved");
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(demo.stderr().contains(&format!(
+        "pushing to {url}/metrics/job/demo-push every 200ms"
+    )));
+    demo.signal("TERM");
+    let (exit, stderr) = demo.wait(Duration::from_secs(20));
+    assert!(exit.success(), "{stderr}");
+    assert!(stderr.contains("deleted the push group"), "{stderr}");
+    assert!(pushed(gw.addr, "demo-push").is_empty(), "the group is gone");
+}
+
+#[test]
+fn demo_refuses_a_pushgateway_it_cannot_use_as_a_usage_error() {
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--pushgateway", "https://gw:9091"],
+            "--pushgateway: invalid Pushgateway URL \"https://gw:9091\"",
+        ),
+        (
+            &[
+                "--pushgateway",
+                "http://127.0.0.1:9",
+                "--push-interval",
+                "0",
+            ],
+            "--push-interval 0: give 0.1 to 3600 seconds",
+        ),
+        (
+            &["--pushgateway", "http://127.0.0.1:9", "--push-job", ""],
+            "no job was given",
+        ),
+    ];
+    for (extra, said) in cases {
+        let out = Command::new(BIN)
+            .args([
+                "demo",
+                "--metrics-addr",
+                "127.0.0.1:0",
+                "--health-addr",
+                "",
+                "--admin-addr",
+                "",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(said), "{extra:?}: {err}");
+    }
 }

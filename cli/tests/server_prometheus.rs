@@ -7,178 +7,19 @@
 //! without it the tests say so on stderr and pass, except under CI (`CI`
 //! set), where `.ci/run` installs it and its absence fails them.
 
-#[path = "../../tests/server_support/mod.rs"]
-mod server_support;
+#[path = "../../tests/prom_support/mod.rs"]
+mod prom_support;
 
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use server_support::try_get;
+use prom_support::{prometheus_or_skip, query, try_get, Prometheus, Reaped};
 
 const BIN: &str = env!("CARGO_BIN_EXE_telemeter");
-
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
-/// The `prometheus` binary, or `None` (with a note) outside CI.
-fn prometheus_or_skip() -> Option<PathBuf> {
-    let found = find_on_path("prometheus");
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "no `prometheus` on PATH but CI is set: .ci/run must install Debian's prometheus"
-        );
-        eprintln!(
-            "SKIPPED: no `prometheus` binary on PATH (install Debian's `prometheus` package \
-             to run this test)"
-        );
-    }
-    found
-}
-
-/// A Prometheus server scraping `target` every second, with its own config
-/// and data directory, stopped (SIGTERM, then kill) and cleaned up when
-/// dropped.
-struct Prometheus {
-    addr: SocketAddr,
-    dir: TempDir,
-    child: Reaped,
-}
-
-impl Prometheus {
-    fn start(binary: &Path, job: &str, target: SocketAddr) -> Prometheus {
-        let dir = std::env::temp_dir().join(format!(
-            "telemeter-prometheus-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let dir = TempDir(dir);
-        let config = dir.0.join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-                 scrape_configs:\n  - job_name: {job}\n    scrape_interval: 1s\n    \
-                 scrape_timeout: 1s\n    static_configs:\n      - targets: ['{target}']\n"
-            ),
-        )
-        .unwrap();
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let child = Command::new(binary)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.0.join("data").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
-            .stdout(std::fs::File::create(dir.0.join("prometheus.log")).unwrap())
-            .stderr(std::fs::File::create(dir.0.join("prometheus.err")).unwrap())
-            .spawn()
-            .expect("run prometheus");
-        Prometheus {
-            addr,
-            dir,
-            child: Reaped(Some(child)),
-        }
-    }
-
-    /// The tail of its logs and its target list, for a failure message.
-    fn report(&self) -> String {
-        let targets = try_get(self.addr, "/api/v1/targets").map(|r| r.text());
-        format!(
-            "targets: {targets:?}\nprometheus log:\n{}\n{}",
-            log_tail(&self.dir.0.join("prometheus.log")),
-            log_tail(&self.dir.0.join("prometheus.err")),
-        )
-    }
-
-    /// Stops the server with SIGTERM, waiting up to 15 s before a kill.
-    fn stop(mut self) {
-        let Some(mut p) = self.child.0.take() else {
-            return;
-        };
-        let _ = Command::new("kill")
-            .args(["-TERM", &p.id().to_string()])
-            .status();
-        let stop = Instant::now() + Duration::from_secs(15);
-        while p.try_wait().unwrap().is_none() && Instant::now() < stop {
-            thread::sleep(Duration::from_millis(50));
-        }
-        let _ = p.kill();
-        let _ = p.wait();
-    }
-}
-
-/// Kills (if still running) and reaps a child when dropped.
-struct Reaped(Option<Child>);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// Removes a directory when dropped.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn percent_encode(q: &str) -> String {
-    let mut out = String::new();
-    for b in q.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Runs an instant query; the first sample's value, if any.
-fn query(prom: SocketAddr, q: &str) -> Option<f64> {
-    let r = try_get(prom, &format!("/api/v1/query?query={}", percent_encode(q)))?;
-    if r.status != 200 {
-        return None;
-    }
-    let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
-    let value = v["data"]["result"].get(0)?["value"].get(1)?.as_str()?;
-    value.parse().ok()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn log_tail(path: &Path) -> String {
-    let s = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
-}
 
 #[test]
 fn real_prometheus_scrapes_the_demo_skipped_without_prometheus_binary() {

@@ -1,0 +1,382 @@
+//! Pushing a registry to where a scraper cannot reach it: a Prometheus
+//! Pushgateway ([`Pushgateway`]), for batch jobs that end before a scrape.
+//!
+//! The gateway keeps the last push of each group (a `job` and grouping
+//! labels, which become labels of every pushed series) until it is
+//! replaced or deleted, and Prometheus scrapes the gateway (with
+//! `honor_labels: true`, so that the pushed `job` and `instance` stay).
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use telemeter::push::Pushgateway;
+//! use telemeter::Registry;
+//!
+//! let reg = Registry::new();
+//! let done = reg.counter("backup_files_total", "Files backed up.")?;
+//! done.add(1_204);
+//! let gateway = Pushgateway::builder("http://pushgateway.internal:9091")
+//!     .job("nightly_backup")
+//!     .grouping("instance", "db-3")
+//!     .build()?;
+//! gateway.push(&reg)?; // PUT: this group is now exactly this registry
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+
+mod client;
+mod grouping;
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use crate::Registry;
+
+/// How long a push may take by default (connect, send, answer).
+pub const DEFAULT_PUSH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most of a gateway's error body kept in [`PushError::Rejected`].
+const MAX_ERROR_BODY: usize = 4096;
+
+/// A Prometheus Pushgateway group: where to push, and the grouping key.
+/// Built with [`Pushgateway::builder`].
+///
+/// Calls block (each on a small runtime of the gateway's own); call them
+/// from a plain thread, or from `spawn_blocking` in an async program (from
+/// an async task they return [`PushError::InsideRuntime`]).
+pub struct Pushgateway {
+    endpoint: client::Endpoint,
+    /// `/metrics/job/<job>{/<label>/<value>}`, encoded.
+    group_path: String,
+    authorization: Option<String>,
+    timeout: Duration,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl fmt::Debug for Pushgateway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pushgateway")
+            .field("url", &self.url())
+            .field("basic_auth", &self.authorization.is_some())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// Configures a [`Pushgateway`]; [`build`](Self::build) checks it all.
+#[derive(Debug, Clone)]
+pub struct PushgatewayBuilder {
+    url: String,
+    job: Option<String>,
+    grouping: Vec<(String, String)>,
+    basic_auth: Option<(String, String)>,
+    timeout: Duration,
+}
+
+impl Pushgateway {
+    /// A builder for the gateway at `url` (`http://host[:port][/prefix]`,
+    /// port 80 when omitted; the gateway's own default port is 9091).
+    #[must_use]
+    pub fn builder(url: impl Into<String>) -> PushgatewayBuilder {
+        PushgatewayBuilder {
+            url: url.into(),
+            job: None,
+            grouping: Vec::new(),
+            basic_auth: None,
+            timeout: DEFAULT_PUSH_TIMEOUT,
+        }
+    }
+
+    /// The group's URL (`http://host:9091/metrics/job/backup/instance/db-3`).
+    #[must_use]
+    pub fn url(&self) -> String {
+        self.endpoint.url(&self.group_path)
+    }
+
+    /// Replaces the group with `registry`'s series (HTTP `PUT`): series
+    /// the group had and the registry lacks are gone.
+    ///
+    /// # Errors
+    ///
+    /// Any [`PushError`]: the gateway unreachable or slow, or refusing
+    /// the push (with its reason).
+    pub fn push(&self, registry: &Registry) -> Result<(), PushError> {
+        self.send("PUT", Some(registry))
+    }
+
+    /// Adds `registry`'s series to the group (HTTP `POST`): series of the
+    /// same names are replaced, others kept.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pushgateway::push`].
+    pub fn push_add(&self, registry: &Registry) -> Result<(), PushError> {
+        self.send("POST", Some(registry))
+    }
+
+    /// Deletes the group from the gateway (HTTP `DELETE`); deleting a
+    /// group that does not exist succeeds.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pushgateway::push`].
+    pub fn delete(&self) -> Result<(), PushError> {
+        self.send("DELETE", None)
+    }
+
+    fn send(&self, method: &'static str, registry: Option<&Registry>) -> Result<(), PushError> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(PushError::InsideRuntime);
+        }
+        let body = match registry {
+            Some(reg) => {
+                let mut body = Vec::new();
+                reg.encode(&mut body);
+                body
+            }
+            None => Vec::new(),
+        };
+        let request = client::Request {
+            method,
+            path: &self.group_path,
+            content_type: registry.map(|_| crate::CONTENT_TYPE),
+            authorization: self.authorization.as_deref(),
+            body,
+        };
+        let url = self.url();
+        let answer = self
+            .runtime
+            .block_on(async {
+                tokio::time::timeout(self.timeout, client::send(&self.endpoint, request)).await
+            })
+            .map_err(|_| PushError::Timeout {
+                url: url.clone(),
+                after: self.timeout,
+            })??;
+        match answer.status {
+            200..=299 => Ok(()),
+            status => {
+                let body = String::from_utf8_lossy(&answer.body).trim().to_string();
+                Err(PushError::Rejected { url, status, body })
+            }
+        }
+    }
+}
+
+impl PushgatewayBuilder {
+    /// The job's name: the group's `job` label (required).
+    #[must_use]
+    pub fn job(mut self, job: impl Into<String>) -> Self {
+        self.job = Some(job.into());
+        self
+    }
+
+    /// Adds a grouping label (`instance`, `shard`, ...): part of the
+    /// group's key, and a label of every series pushed to it. Values may
+    /// hold any text, `/` and the empty string included.
+    #[must_use]
+    pub fn grouping(mut self, label: impl Into<String>, value: impl Into<String>) -> Self {
+        self.grouping.push((label.into(), value.into()));
+        self
+    }
+
+    /// Sends `Authorization: Basic ...` with every request (the gateway's
+    /// `--web.config.file` `basic_auth_users`). Over plain http the
+    /// password crosses the network readable: use it on loopback or a
+    /// private network, or behind a TLS-terminating proxy.
+    #[must_use]
+    pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.basic_auth = Some((user.into(), password.into()));
+        self
+    }
+
+    /// How long one call may take in all (default
+    /// [`DEFAULT_PUSH_TIMEOUT`]; more than 0, at most an hour).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Checks the URL, the job and the grouping labels, and makes the
+    /// gateway's runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::InvalidUrl`], [`PushError::InvalidGrouping`] (no job,
+    /// a bad or repeated label name, `job` among the labels),
+    /// [`PushError::InvalidTimeout`], or [`PushError::Runtime`].
+    pub fn build(self) -> Result<Pushgateway, PushError> {
+        let endpoint =
+            client::Endpoint::parse(&self.url).map_err(|reason| PushError::InvalidUrl {
+                url: self.url.clone(),
+                reason,
+            })?;
+        let job = match self.job {
+            Some(job) if !job.is_empty() => job,
+            _ => {
+                return Err(PushError::InvalidGrouping {
+                    label: "job".into(),
+                    reason: "no job was given; call .job(\"name\") with a non-empty name".into(),
+                })
+            }
+        };
+        let group_path = format!(
+            "{}{}",
+            endpoint.base_path(),
+            grouping::path(&job, &self.grouping)?
+        );
+        if self.timeout.is_zero() || self.timeout > Duration::from_secs(3600) {
+            return Err(PushError::InvalidTimeout {
+                timeout: self.timeout,
+            });
+        }
+        let authorization = self.basic_auth.map(|(user, password)| {
+            format!(
+                "Basic {}",
+                grouping::base64(format!("{user}:{password}").as_bytes())
+            )
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(PushError::Runtime)?;
+        Ok(Pushgateway {
+            endpoint,
+            group_path,
+            authorization,
+            timeout: self.timeout,
+            runtime,
+        })
+    }
+}
+
+/// Why a push could not be configured or did not land. Each message names
+/// the problem and what to do.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PushError {
+    /// The gateway's URL is not `http://host[:port][/prefix]`.
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The job or a grouping label is not acceptable.
+    InvalidGrouping {
+        /// The label (`job` for the job itself).
+        label: String,
+        /// Why.
+        reason: String,
+    },
+    /// The timeout is zero or over an hour.
+    InvalidTimeout {
+        /// The timeout given.
+        timeout: Duration,
+    },
+    /// The gateway's runtime could not be made.
+    Runtime(io::Error),
+    /// Called from inside an async runtime, where a blocking call would
+    /// stall it.
+    InsideRuntime,
+    /// The gateway could not be reached (resolving or connecting).
+    Connect {
+        /// `host:port`.
+        addr: String,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The exchange broke off, or the answer was not HTTP.
+    Protocol {
+        /// The group's URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The whole call took longer than the timeout.
+    Timeout {
+        /// The group's URL.
+        url: String,
+        /// The timeout.
+        after: Duration,
+    },
+    /// The gateway answered with an error status: 400 for metrics it finds
+    /// invalid or inconsistent with what other groups hold, 401 for
+    /// missing or wrong credentials, 5xx for its own trouble.
+    Rejected {
+        /// The group's URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The gateway's explanation (its response body, cut at 4 KiB).
+        body: String,
+    },
+}
+
+impl fmt::Display for PushError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushError::InvalidUrl { url, reason } => write!(
+                f,
+                "invalid Pushgateway URL {url:?}: {reason}; give http://host:port (the \
+                 gateway listens on 9091 by default)"
+            ),
+            PushError::InvalidGrouping { label, reason } => {
+                write!(f, "invalid Pushgateway grouping label {label:?}: {reason}")
+            }
+            PushError::InvalidTimeout { timeout } => write!(
+                f,
+                "invalid push timeout {timeout:?}: give more than 0 and at most an hour"
+            ),
+            PushError::Runtime(e) => write!(
+                f,
+                "cannot make the Pushgateway client's runtime: {e}; check the process's thread \
+                 and file descriptor limits"
+            ),
+            PushError::InsideRuntime => write!(
+                f,
+                "Pushgateway calls block, and this one was made from inside an async runtime; \
+                 call it from tokio::task::spawn_blocking or a thread of its own"
+            ),
+            PushError::Connect { addr, source } => write!(
+                f,
+                "cannot reach the Pushgateway at {addr}: {source}; check that it runs and the \
+                 URL's host and port"
+            ),
+            PushError::Protocol { url, reason } => {
+                write!(f, "the push to {url} failed: {reason}")
+            }
+            PushError::Timeout { url, after } => write!(
+                f,
+                "the push to {url} did not finish within {after:?}; the gateway is slow or \
+                 unreachable (raise .timeout(..) if it is only slow)"
+            ),
+            PushError::Rejected { url, status, body } => {
+                let hint = match status {
+                    400 => "the gateway found the metrics invalid or inconsistent with another group's (same name, other type or HELP)",
+                    401 | 403 => "the gateway wants credentials: check .basic_auth(..)",
+                    404 => "no Pushgateway API at that URL: check its path prefix",
+                    405 => "the gateway refuses that method (is it read-only, or an admin API that is off?)",
+                    500..=599 => "the gateway failed; retry later",
+                    _ => "the gateway refused the request",
+                };
+                write!(f, "the Pushgateway refused {url} with {status}: {hint}")?;
+                if !body.is_empty() {
+                    write!(f, "; it said: {body}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for PushError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PushError::Runtime(e) | PushError::Connect { source: e, .. } => Some(e),
+            _ => None,
+        }
+    }
+}

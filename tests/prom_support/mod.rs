@@ -1,0 +1,245 @@
+//! Real Prometheus-ecosystem servers for tests: a Prometheus server and a
+//! Pushgateway, each started on a free loopback port with a directory of
+//! its own, and stopped and cleaned up when dropped. Shared by the root
+//! package's tests and the CLI's (`#[path]`).
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::thread;
+use std::time::{Duration, Instant};
+
+#[path = "../server_support/mod.rs"]
+pub mod server_support;
+#[allow(unused_imports)] // each includer uses its own subset
+pub use server_support::{get, request, try_get, Resp};
+
+/// The program `name` on PATH, or `None` (with a note) outside CI; under
+/// CI its absence fails the test (`.ci/run` installs Debian's `package`).
+pub fn tool_or_skip(name: &str, package: &str) -> Option<PathBuf> {
+    let found = find_on_path(name);
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no `{name}` on PATH but CI is set: .ci/run must install Debian's {package}"
+        );
+        eprintln!(
+            "SKIPPED: no `{name}` on PATH (install Debian's `{package}` package to run this test)"
+        );
+    }
+    found
+}
+
+/// The `prometheus` binary, or `None` (with a note) outside CI.
+pub fn prometheus_or_skip() -> Option<PathBuf> {
+    tool_or_skip("prometheus", "prometheus")
+}
+
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// A Prometheus server scraping `target` every second, with its own config
+/// and data directory, stopped (SIGTERM, then kill) and cleaned up when
+/// dropped.
+pub struct Prometheus {
+    pub addr: SocketAddr,
+    pub dir: TempDir,
+    child: Reaped,
+}
+
+impl Prometheus {
+    pub fn start(binary: &Path, job: &str, target: SocketAddr) -> Prometheus {
+        Prometheus::start_with(
+            binary,
+            &format!(
+                "  - job_name: {job}\n    scrape_interval: 1s\n    \
+                 scrape_timeout: 1s\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+    }
+
+    /// A server whose `scrape_configs:` list is `scrape_configs` (YAML
+    /// list items, indented two spaces).
+    pub fn start_with(binary: &Path, scrape_configs: &str) -> Prometheus {
+        let dir = TempDir::new("prometheus");
+        let config = dir.0.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+                 scrape_configs:\n{scrape_configs}"
+            ),
+        )
+        .unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let child = Command::new(binary)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.0.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdout(std::fs::File::create(dir.0.join("prometheus.log")).unwrap())
+            .stderr(std::fs::File::create(dir.0.join("prometheus.err")).unwrap())
+            .spawn()
+            .expect("run prometheus");
+        Prometheus {
+            addr,
+            dir,
+            child: Reaped(Some(child)),
+        }
+    }
+
+    /// The tail of its logs and its target list, for a failure message.
+    pub fn report(&self) -> String {
+        let targets = try_get(self.addr, "/api/v1/targets").map(|r| r.text());
+        format!(
+            "targets: {targets:?}\nprometheus log:\n{}\n{}",
+            log_tail(&self.dir.0.join("prometheus.log")),
+            log_tail(&self.dir.0.join("prometheus.err")),
+        )
+    }
+
+    /// Stops the server with SIGTERM, waiting up to 15 s before a kill.
+    pub fn stop(mut self) {
+        let Some(mut p) = self.child.0.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &p.id().to_string()])
+            .status();
+        let stop = Instant::now() + Duration::from_secs(15);
+        while p.try_wait().unwrap().is_none() && Instant::now() < stop {
+            thread::sleep(Duration::from_millis(50));
+        }
+        let _ = p.kill();
+        let _ = p.wait();
+    }
+}
+
+/// Kills (if still running) and reaps a child when dropped.
+pub struct Reaped(pub Option<Child>);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Removes a directory when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A fresh directory under the system's temporary one.
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "telemeter-{tag}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn percent_encode(q: &str) -> String {
+    let mut out = String::new();
+    for b in q.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Runs an instant query; the first sample's value, if any.
+pub fn query(prom: SocketAddr, q: &str) -> Option<f64> {
+    let r = try_get(prom, &format!("/api/v1/query?query={}", percent_encode(q)))?;
+    if r.status != 200 {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
+    let value = v["data"]["result"].get(0)?["value"].get(1)?.as_str()?;
+    value.parse().ok()
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn log_tail(path: &Path) -> String {
+    let s = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+/// A Pushgateway (Debian's `prometheus-pushgateway`) on a free loopback
+/// port, ready when `start` returns; stopped when dropped.
+pub struct Pushgateway {
+    pub addr: SocketAddr,
+    pub dir: TempDir,
+    child: Reaped,
+}
+
+impl Pushgateway {
+    /// Starts it; with `web_config`, that text as its `--web.config.file`
+    /// (for `basic_auth_users`).
+    pub fn start(binary: &Path, web_config: Option<&str>) -> Pushgateway {
+        let dir = TempDir::new("pushgateway");
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let mut cmd = Command::new(binary);
+        cmd.arg(format!("--web.listen-address={addr}"))
+            .stdout(std::fs::File::create(dir.0.join("pushgateway.log")).unwrap())
+            .stderr(std::fs::File::create(dir.0.join("pushgateway.err")).unwrap());
+        if let Some(config) = web_config {
+            let path = dir.0.join("web.yml");
+            std::fs::write(&path, config).unwrap();
+            cmd.arg(format!("--web.config.file={}", path.display()));
+        }
+        let child = Reaped(Some(cmd.spawn().expect("run prometheus-pushgateway")));
+        let gw = Pushgateway { addr, dir, child };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // Ready: it answers at all (401 counts, when it wants credentials).
+        while try_get(addr, "/-/ready").is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the pushgateway did not start:\n{}",
+                gw.report()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+        gw
+    }
+
+    /// Its logs, for a failure message.
+    pub fn report(&self) -> String {
+        format!(
+            "{}\n{}",
+            log_tail(&self.dir.0.join("pushgateway.log")),
+            log_tail(&self.dir.0.join("pushgateway.err"))
+        )
+    }
+}
