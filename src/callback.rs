@@ -40,6 +40,8 @@ pub(crate) struct CallbackFamily {
 struct Call {
     f: Box<CallbackFn>,
     label_names: Box<[String]>,
+    /// The registry's constant labels, rendered (empty for none).
+    const_text: Box<str>,
     counter: bool,
     #[cfg(not(telemeter_loom))]
     state: crate::sync::StdMutex<CallState>,
@@ -104,6 +106,7 @@ impl CallbackFamily {
     pub(crate) fn new(
         name: &str,
         label_names: &[String],
+        const_text: &str,
         variants: Box<[Variant]>,
         kind: Kind,
         f: Box<CallbackFn>,
@@ -111,6 +114,7 @@ impl CallbackFamily {
         let call = Call {
             f,
             label_names: label_names.into(),
+            const_text: const_text.into(),
             counter: kind == Kind::Counter,
             #[cfg(not(telemeter_loom))]
             state: crate::sync::StdMutex::new(CallState::default()),
@@ -291,6 +295,7 @@ impl Call {
         samples.clear();
         let mut sink = CallbackSink {
             label_names: &self.label_names,
+            const_text: &self.const_text,
             samples,
             counter: self.counter,
             rejected: 0,
@@ -316,6 +321,7 @@ impl Call {
 /// zero) is dropped and counted in `telemeter_scrape_callback_errors_total`.
 pub struct CallbackSink<'a> {
     label_names: &'a [String],
+    const_text: &'a str,
     samples: &'a mut Samples,
     /// A counter family's sink: only values `>= 0` are samples.
     counter: bool,
@@ -335,7 +341,9 @@ impl CallbackSink<'_> {
     pub fn sample(&mut self, values: &[&str], value: f64) {
         if values.len() != self.label_names.len()
             || (self.counter && (value.is_nan() || value < 0.0))
-            || !self.samples.push(self.label_names, values, value)
+            || !self
+                .samples
+                .push(self.label_names, self.const_text, values, value)
         {
             self.rejected += 1;
         }
@@ -388,7 +396,13 @@ impl Samples {
     }
 
     /// Adds a sample unless its label set is already here.
-    fn push(&mut self, label_names: &[String], values: &[&str], value: f64) -> bool {
+    fn push(
+        &mut self,
+        label_names: &[String],
+        const_text: &str,
+        values: &[&str],
+        value: f64,
+    ) -> bool {
         let mut h = self.hasher.build_hasher();
         for v in values {
             h.write(v.as_bytes());
@@ -398,6 +412,17 @@ impl Samples {
         if !label_names.is_empty() {
             render_prefix(&mut self.text, "", "", label_names, values, None);
             self.text.pop(); // the trailing space
+        }
+        if !const_text.is_empty() {
+            // As `append_const_labels`, on the tail of the shared buffer.
+            if self.text.len() > start {
+                self.text.pop();
+                self.text.push(',');
+            } else {
+                self.text.push('{');
+            }
+            self.text.push_str(const_text);
+            self.text.push('}');
         }
         if !self.seen.insert(h.finish()) && self.is_duplicate(start) {
             self.text.truncate(start);

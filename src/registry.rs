@@ -82,12 +82,109 @@ pub(crate) struct Inner {
 #[derive(Clone)]
 pub struct Registry {
     pub(crate) inner: Arc<Inner>,
+    /// The prefix and constant labels this handle registers with
+    /// ([`Registry::with_prefix`], [`Registry::with_const_labels`]).
+    scope: Arc<Scope>,
+}
+
+/// What a registry handle adds to everything it registers.
+#[derive(Debug, Default)]
+struct Scope {
+    prefix: String,
+    labels: Vec<(String, String)>,
+    /// `labels` rendered: `n="v",...` (empty for none).
+    text: String,
+    /// A bad prefix or constant label given to the builder: every
+    /// registration through this handle returns it.
+    error: Option<Error>,
+}
+
+impl Scope {
+    /// This scope with `prefix` added after its own and `labels` after
+    /// its own, checked.
+    fn extend(
+        &self,
+        prefix: &str,
+        labels: &[(&str, &str)],
+        max_value: usize,
+    ) -> Result<Scope, Error> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        let full = format!("{}{prefix}", self.prefix);
+        if !full.is_empty() {
+            // A prefix is a name's start: checked as the name it would
+            // give an `x` (so `__`, digits first and the reserved
+            // namespace are refused here, not at each registration).
+            check_metric_name(&format!("{full}x"))?;
+        }
+        let mut all = self.labels.clone();
+        for (name, value) in labels {
+            check_label_name(name)?;
+            if *name == "le" {
+                return Err(Error::ReservedLabel {
+                    family: format!("{full}*"),
+                    label: "le".into(),
+                });
+            }
+            if all.iter().any(|(n, _)| n == name) {
+                return Err(Error::DuplicateLabelName {
+                    family: format!("{full}*"),
+                    label: (*name).to_string(),
+                });
+            }
+            if value.len() > max_value {
+                return Err(Error::LabelValueTooLong {
+                    family: format!("{full}*"),
+                    label: (*name).to_string(),
+                    len: value.len(),
+                    max: max_value,
+                });
+            }
+            all.push(((*name).to_string(), (*value).to_string()));
+        }
+        Ok(Scope {
+            prefix: full,
+            text: crate::encode::layout::render_const_labels(&all),
+            labels: all,
+            error: None,
+        })
+    }
+
+    /// `opts` as registered through this scope: names prefixed, and the
+    /// family's labels checked against the constant ones.
+    fn apply(&self, opts: &Opts) -> Result<Opts, Error> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        let mut scoped = opts.clone();
+        if !self.prefix.is_empty() {
+            scoped.name = format!("{}{}", self.prefix, opts.name);
+            for alias in &mut scoped.aliases {
+                *alias = format!("{}{alias}", self.prefix);
+            }
+        }
+        if let Some((label, _)) = self
+            .labels
+            .iter()
+            .find(|(n, _)| opts.labels.iter().any(|l| l == n))
+        {
+            return Err(Error::DuplicateLabelName {
+                family: scoped.name.clone(),
+                label: label.clone(),
+            });
+        }
+        Ok(scoped)
+    }
 }
 
 #[derive(Default)]
 struct Registered {
     names: HashSet<String>,
     list: Vec<Entry>,
+    /// Per entry of `list` (same index): its name as registered and every
+    /// sample name it reserved, for [`Registry::unregister`].
+    reserved: Vec<(String, Vec<String>)>,
 }
 
 impl Inner {
@@ -119,6 +216,8 @@ impl fmt::Debug for Registry {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct RegistryBuilder {
+    prefix: String,
+    const_labels: Vec<(String, String)>,
     self_metrics: bool,
     default_max_series: usize,
     max_label_value_bytes: usize,
@@ -168,9 +267,62 @@ impl RegistryBuilder {
         self
     }
 
-    /// Builds the registry.
+    /// A prefix for every name registered (`"nexo_"`: `requests_total`
+    /// is served as `nexo_requests_total`), as client_golang's
+    /// `WrapRegistererWithPrefix`. The self-metrics keep their names.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Labels with fixed values on every series registered
+    /// (`[("instance", "agent-7")]`), as client_golang's
+    /// `WrapRegistererWith`; they come after each series' own labels. A
+    /// family that declares one of them itself is refused
+    /// ([`Error::DuplicateLabelName`]).
+    pub fn const_labels(mut self, labels: &[(&str, &str)]) -> Self {
+        self.const_labels = labels
+            .iter()
+            .map(|(n, v)| ((*n).to_string(), (*v).to_string()))
+            .collect();
+        self
+    }
+
+    /// Builds the registry, checking the prefix and constant labels.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidMetricName`] or [`Error::ReservedPrefix`] for a
+    /// prefix no name may start with; [`Error::InvalidLabelName`],
+    /// [`Error::ReservedName`], [`Error::ReservedLabel`] (`le`),
+    /// [`Error::DuplicateLabelName`] or [`Error::LabelValueTooLong`] for a
+    /// constant label.
+    pub fn try_build(self) -> Result<Registry, Error> {
+        let reg = self.build();
+        match &reg.scope.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(reg),
+        }
+    }
+
+    /// Builds the registry. With a prefix or constant label
+    /// [`RegistryBuilder::try_build`] would refuse, every registration
+    /// returns that error (nothing panics); use `try_build` to see it at
+    /// once.
     pub fn build(self) -> Registry {
+        let labels: Vec<(&str, &str)> = self
+            .const_labels
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let scope = Scope::default()
+            .extend(&self.prefix, &labels, self.max_label_value_bytes)
+            .unwrap_or_else(|e| Scope {
+                error: Some(e),
+                ..Scope::default()
+            });
         Registry {
+            scope: Arc::new(scope),
             inner: Arc::new(Inner {
                 entries: Published::new(Vec::new()),
                 stale: AtomicBool::new(false),
@@ -216,6 +368,8 @@ impl Registry {
     /// A builder for a configured registry.
     pub fn builder() -> RegistryBuilder {
         RegistryBuilder {
+            prefix: String::new(),
+            const_labels: Vec::new(),
             self_metrics: true,
             default_max_series: DEFAULT_MAX_SERIES,
             max_label_value_bytes: DEFAULT_MAX_LABEL_VALUE_BYTES,
@@ -281,16 +435,19 @@ impl Registry {
             .collect();
         let entry = make(variants);
         reg.list.push(entry.clone());
-        reg.names.extend(wanted);
+        reg.names.extend(wanted.iter().cloned());
+        reg.reserved.push((opts.name.clone(), wanted));
         // Release (and the mutex): a reader that sees the flag sees the entry.
         self.inner.stale.store(true, Ordering::Release);
         Ok(entry)
     }
 
     fn family<M: Metric>(&self, opts: Opts, layout: Layout) -> Result<Family<M>, Error> {
+        let opts = self.scope.apply(&opts)?;
         let histogram = matches!(layout, Layout::Histogram(_));
         let default_max = self.inner.default_max_series;
         let max_value_bytes = self.inner.max_label_value_bytes;
+        let consts = (self.scope.text.as_str(), self.scope.labels.len());
         let entry = self.register(&opts, layout.type_name(), histogram, |variants| {
             Entry::Family(Arc::new(FamilyCore::new(
                 &opts,
@@ -298,6 +455,7 @@ impl Registry {
                 variants,
                 default_max,
                 max_value_bytes,
+                consts,
             )))
         })?;
         match entry {
@@ -309,6 +467,113 @@ impl Registry {
     fn single<M: Metric>(&self, name: &str, help: &str, layout: Layout) -> Result<M, Error> {
         self.family::<M>(Opts::new(name, help), layout)?
             .with_label_values(&[])
+    }
+
+    /// A handle to the same registry that registers every name with
+    /// `prefix` before it, after this handle's own prefix: a library's
+    /// metrics under a sub-prefix (client_golang's
+    /// `WrapRegistererWithPrefix`). Scraping either handle scrapes the
+    /// whole registry.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidMetricName`] (or [`Error::ReservedName`],
+    /// [`Error::ReservedPrefix`]) for a prefix no name may start with.
+    ///
+    /// ```
+    /// use telemeter::Registry;
+    /// let reg = Registry::builder().prefix("nexo_").build();
+    /// let cache = reg.with_prefix("cache_")?;
+    /// cache.counter("hits_total", "Cache hits.")?.inc();
+    /// assert!(reg.encode_to_string().contains("\nnexo_cache_hits_total 1\n"));
+    /// assert!(Registry::new().with_prefix("9lives_").is_err()); // a name cannot start with a digit
+    /// assert!(reg.with_prefix("9lives_").is_ok()); // nexo_9lives_ can
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    pub fn with_prefix(&self, prefix: &str) -> Result<Registry, Error> {
+        let scope = self
+            .scope
+            .extend(prefix, &[], self.inner.max_label_value_bytes)?;
+        Ok(Registry {
+            inner: Arc::clone(&self.inner),
+            scope: Arc::new(scope),
+        })
+    }
+
+    /// A handle to the same registry that adds `labels`, with their fixed
+    /// values, to every series it registers, after this handle's own
+    /// constant labels (client_golang's `WrapRegistererWith`). Recording
+    /// costs nothing more: the labels are part of each series' label text,
+    /// rendered once when the series is created.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidLabelName`], [`Error::ReservedName`],
+    /// [`Error::ReservedLabel`] (`le`), [`Error::DuplicateLabelName`] (a
+    /// label given twice, or already constant here) or
+    /// [`Error::LabelValueTooLong`]. A family that declares a constant
+    /// label itself is refused at its registration with
+    /// [`Error::DuplicateLabelName`].
+    ///
+    /// ```
+    /// use telemeter::{Opts, Registry};
+    /// let reg = Registry::builder().self_metrics(false).build();
+    /// let shard = reg.with_const_labels(&[("shard", "3")])?;
+    /// let ops = shard.counter_family(Opts::new("ops_total", "Ops.").labels(&["op"]))?;
+    /// ops.with_label_values(&["get"])?.inc();
+    /// shard.gauge("up", "Up.")?.set(1);
+    /// let body = reg.encode_to_string();
+    /// assert!(body.contains("ops_total{op=\"get\",shard=\"3\"} 1\n"));
+    /// assert!(body.contains("up{shard=\"3\"} 1\n"));
+    /// assert!(shard.counter_family(Opts::new("x_total", "X.").labels(&["shard"])).is_err());
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    pub fn with_const_labels(&self, labels: &[(&str, &str)]) -> Result<Registry, Error> {
+        let scope = self
+            .scope
+            .extend("", labels, self.inner.max_label_value_bytes)?;
+        Ok(Registry {
+            inner: Arc::clone(&self.inner),
+            scope: Arc::new(scope),
+        })
+    }
+
+    /// Unregisters the family or callback registered as `name` (its
+    /// aliases go with it): scrapes that start afterwards leave it out, and
+    /// its names are free to register again, as a new family whose series
+    /// start from zero. Handles to the old family keep working but record
+    /// into series nobody scrapes; their slots are reused only once the
+    /// last handle is dropped (as with [`Family::remove`]), and a callback's
+    /// thread ends. Returns whether `name` was registered. `name` is as
+    /// this handle registered it: its prefix ([`Registry::with_prefix`])
+    /// is added.
+    ///
+    /// ```
+    /// let reg = telemeter::Registry::new();
+    /// let jobs = reg.counter("jobs_total", "Jobs.")?;
+    /// jobs.inc();
+    /// assert!(reg.unregister("jobs_total"));
+    /// assert!(!reg.encode_to_string().contains("jobs_total"));
+    /// jobs.inc(); // still fine, but not scraped
+    /// let again = reg.counter("jobs_total", "Jobs, restarted.")?;
+    /// assert_eq!(again.get(), 0);
+    /// assert!(!reg.unregister("no_such_total"));
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    pub fn unregister(&self, name: &str) -> bool {
+        let name = format!("{}{name}", self.scope.prefix);
+        let mut reg = lock(&self.inner.names);
+        let Some(i) = reg.reserved.iter().position(|(n, _)| *n == name) else {
+            return false;
+        };
+        let (_, reserved) = reg.reserved.remove(i);
+        reg.list.remove(i);
+        for n in &reserved {
+            reg.names.remove(n);
+        }
+        // As for a registration: the next reader republishes the list.
+        self.inner.stale.store(true, Ordering::Release);
+        true
     }
 
     /// Registers an unlabelled [`Counter`].
@@ -371,6 +636,7 @@ impl Registry {
         type_name: &'static str,
         f: Box<CallbackFn>,
     ) -> Result<(), Error> {
+        let opts = self.scope.apply(&opts)?;
         let kind = if type_name == "counter" {
             Kind::Counter
         } else {
@@ -380,6 +646,7 @@ impl Registry {
             Entry::Callback(Arc::new(CallbackFamily::new(
                 &opts.name,
                 &opts.labels,
+                &self.scope.text,
                 variants,
                 kind,
                 f,

@@ -264,6 +264,11 @@ impl<K: std::hash::Hash + Eq> ConcurrentSet<K> {
     {
         self.0.pin().remove(q)
     }
+
+    /// Removes every key.
+    pub(crate) fn clear(&self) {
+        self.0.pin().clear();
+    }
 }
 
 #[cfg(telemeter_loom)]
@@ -300,6 +305,10 @@ impl<K: std::hash::Hash + Eq> ConcurrentSet<K> {
             }
             None => false,
         }
+    }
+
+    pub(crate) fn clear(&self) {
+        lock(&self.0).clear();
     }
 }
 

@@ -748,3 +748,277 @@ fn registration_past_the_family_limit_is_a_typed_error() {
         Err(Error::FamilyLimit { max: 100_000, .. })
     ));
 }
+
+#[test]
+fn clear_removes_every_series_and_the_overflow_and_new_ones_start_from_zero() {
+    let reg = Registry::builder().self_metrics(false).build();
+    let fam = reg
+        .counter_family(
+            Opts::new("conn_total", "Per connection.")
+                .labels(&["peer"])
+                .max_series(2),
+        )
+        .unwrap();
+    let held = fam.with_label_values(&["a"]).unwrap();
+    held.add(5);
+    fam.with_label_values(&["b"]).unwrap().add(6);
+    fam.with_label_values(&["c"]).unwrap().add(7); // overflow
+    assert_eq!(fam.overflowed(), 1);
+    assert_eq!(fam.clear(), 3);
+    assert!(fam.is_empty());
+    assert_eq!(
+        reg.encode_to_string(),
+        "# HELP conn_total Per connection.\n# TYPE conn_total counter\n"
+    );
+    // A handle from before keeps its own counts and is not scraped.
+    held.inc();
+    assert_eq!(held.get(), 6);
+    assert!(!reg.encode_to_string().contains("peer="));
+    // New series start from zero, the limit applies afresh, and the
+    // overflow count (a counter) does not go back.
+    assert_eq!(fam.with_label_values(&["a"]).unwrap().get(), 0);
+    fam.with_label_values(&["d"]).unwrap().inc();
+    fam.with_label_values(&["e"]).unwrap().inc();
+    assert_eq!(fam.len(), 3, "a, d and the overflow series");
+    assert_eq!(fam.overflowed(), 2);
+    // An unlabelled family clears its one series too.
+    let one = reg.gauge("one", "One.").unwrap();
+    one.set(9);
+    let fam_one = reg.gauge_family(Opts::new("two", "Two.")).unwrap();
+    fam_one.with_label_values(&[]).unwrap().set(4);
+    assert_eq!(fam_one.clear(), 1);
+    assert_eq!(fam_one.with_label_values(&[]).unwrap().get(), 0);
+}
+
+#[test]
+fn series_created_while_another_thread_clears_start_at_zero_and_keep_exact_counts() {
+    // Four writers create fresh series and count into them while a fifth
+    // thread clears the family over and over: slots are reused all the
+    // time, and no series may start with, or receive, another's counts.
+    let reg = Registry::builder().self_metrics(false).build();
+    let fam = reg
+        .counter_family(
+            Opts::new("churn_total", "Churn.")
+                .labels(&["w", "i"])
+                .max_series(1_000_000),
+        )
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clearer = {
+        let (fam, stop) = (fam.clone(), std::sync::Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut clears = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                fam.clear();
+                clears += 1;
+                std::thread::yield_now();
+            }
+            clears
+        })
+    };
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let fam = fam.clone();
+            std::thread::spawn(move || {
+                for i in 0..2_000u64 {
+                    let w = w.to_string();
+                    let i_s = i.to_string();
+                    let h = fam.with_label_values(&[&w, &i_s]).unwrap();
+                    assert_eq!(h.get(), 0, "series {w}/{i} started non-zero");
+                    for _ in 0..(i % 7 + 1) {
+                        h.inc();
+                    }
+                    assert_eq!(h.get(), i % 7 + 1, "series {w}/{i}");
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(clearer.join().unwrap() > 0);
+    fam.clear();
+    assert!(fam.is_empty());
+}
+
+#[test]
+fn unregister_drops_a_family_with_its_aliases_and_frees_the_names() {
+    let reg = Registry::builder().self_metrics(false).build();
+    let fam = reg
+        .counter_family(
+            Opts::new("new_total", "New.")
+                .labels(&["k"])
+                .alias("old_total"),
+        )
+        .unwrap();
+    fam.with_label_values(&["x"]).unwrap().add(3);
+    reg.gauge_fn("cb", "A callback.", || 1.0).unwrap();
+    let keep = reg.counter("keep_total", "Kept.").unwrap();
+    keep.inc();
+    assert!(reg.unregister("new_total"));
+    assert!(reg.unregister("cb"));
+    assert!(!reg.unregister("new_total"), "only once");
+    assert!(
+        !reg.unregister("old_total"),
+        "an alias is not a registration"
+    );
+    assert_eq!(
+        reg.encode_to_string(),
+        "# HELP keep_total Kept.\n# TYPE keep_total counter\nkeep_total 1\n"
+    );
+    // Every reserved name is free again, the alias's included.
+    let old = reg.counter("old_total", "Reused.").unwrap();
+    assert_eq!(old.get(), 0);
+    reg.gauge_fn("cb", "Again.", || 2.0).unwrap();
+    let again = reg
+        .counter_family(Opts::new("new_total", "New again.").labels(&["k"]))
+        .unwrap();
+    assert_eq!(again.with_label_values(&["x"]).unwrap().get(), 0);
+    // The old family's handles still work, unscraped.
+    fam.with_label_values(&["x"]).unwrap().inc();
+    assert_eq!(fam.with_label_values(&["x"]).unwrap().get(), 4);
+    assert!(reg.encode_to_string().contains("new_total{k=\"x\"} 0\n"));
+    assert!(reg.encode_to_string().contains("cb 2\n"));
+}
+
+#[test]
+fn a_prefix_and_constant_labels_apply_to_every_family_callback_and_alias() {
+    let reg = Registry::builder()
+        .self_metrics(false)
+        .prefix("nexo_")
+        .const_labels(&[("instance", "agent-7"), ("zone", "eu \"west\"")])
+        .try_build()
+        .unwrap();
+    let calls = reg
+        .counter_family(
+            Opts::new("calls_total", "Calls.")
+                .labels(&["method"])
+                .alias("old_calls_total"),
+        )
+        .unwrap();
+    calls.with_label_values(&["GET"]).unwrap().add(2);
+    // The same label values find the same series (the constant labels are
+    // in its text, after the family's own).
+    calls.with_label_values(&["GET"]).unwrap().inc();
+    assert_eq!(calls.len(), 1);
+    let lat = reg
+        .histogram_family(
+            Opts::new("latency_seconds", "Latency.").labels(&["method"]),
+            Buckets::new(vec![0.5]).unwrap(),
+        )
+        .unwrap();
+    lat.with_label_values(&["GET"]).unwrap().observe(0.1);
+    reg.gauge("up", "Up.").unwrap().set(1);
+    reg.gauge_fn("plugins", "Plugins.", || 3.0).unwrap();
+    reg.gauge_callback(Opts::new("breaker", "Breakers.").labels(&["name"]), |s| {
+        s.sample(&["nats"], 0.0)
+    })
+    .unwrap();
+    let body = reg.encode_to_string();
+    let c = r#"instance="agent-7",zone="eu \"west\"""#;
+    for line in [
+        format!("nexo_calls_total{{method=\"GET\",{c}}} 3\n"),
+        format!("nexo_old_calls_total{{method=\"GET\",{c}}} 3\n"),
+        format!("nexo_latency_seconds_bucket{{method=\"GET\",{c},le=\"0.5\"}} 1\n"),
+        format!("nexo_latency_seconds_bucket{{method=\"GET\",{c},le=\"+Inf\"}} 1\n"),
+        format!("nexo_latency_seconds_count{{method=\"GET\",{c}}} 1\n"),
+        format!("nexo_up{{{c}}} 1\n"),
+        format!("nexo_plugins{{{c}}} 3\n"),
+        format!("nexo_breaker{{name=\"nats\",{c}}} 0\n"),
+    ] {
+        assert!(body.contains(&line), "{line:?} in\n{body}");
+    }
+    telemeter::parse::parse(&body).unwrap_or_else(|e| panic!("{e}\n{body}"));
+    // Removal, clearing and unregistering work through the scope.
+    assert!(calls.remove(&["GET"]).unwrap());
+    assert_eq!(calls.with_label_values(&["GET"]).unwrap().get(), 0);
+    assert_eq!(calls.clear(), 1);
+    assert!(
+        reg.unregister("calls_total"),
+        "the handle's own prefix is added"
+    );
+    assert!(!reg.encode_to_string().contains("calls_total"));
+}
+
+#[test]
+fn sub_prefixes_and_labels_compose_and_share_one_registry() {
+    let root = Registry::builder()
+        .self_metrics(false)
+        .prefix("app_")
+        .build();
+    let lib = root
+        .with_prefix("cache_")
+        .unwrap()
+        .with_const_labels(&[("tier", "l1")])
+        .unwrap();
+    let deeper = lib.with_const_labels(&[("shard", "2")]).unwrap();
+    lib.counter("hits_total", "Hits.").unwrap().inc();
+    deeper.counter("misses_total", "Misses.").unwrap().inc();
+    let body = root.encode_to_string();
+    assert!(
+        body.contains("app_cache_hits_total{tier=\"l1\"} 1\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("app_cache_misses_total{tier=\"l1\",shard=\"2\"} 1\n"),
+        "{body}"
+    );
+    // One registry: the names clash across handles.
+    assert!(matches!(
+        root.counter("cache_hits_total", "Again."),
+        Err(Error::DuplicateMetric { .. })
+    ));
+    assert_eq!(lib.encode_to_string(), body);
+}
+
+#[test]
+fn bad_prefixes_and_constant_labels_are_typed_errors_at_build_or_registration() {
+    type Check = fn(&Error) -> bool;
+    let cases: Vec<(telemeter::RegistryBuilder, Check)> = vec![
+        (Registry::builder().prefix("9x_"), |e| {
+            matches!(e, Error::InvalidMetricName { .. })
+        }),
+        (Registry::builder().prefix("__x_"), |e| {
+            matches!(e, Error::ReservedName { .. })
+        }),
+        (Registry::builder().prefix("telemeter_"), |e| {
+            matches!(e, Error::ReservedPrefix { .. })
+        }),
+        (Registry::builder().const_labels(&[("le", "1")]), |e| {
+            matches!(e, Error::ReservedLabel { .. })
+        }),
+        (Registry::builder().const_labels(&[("a-b", "1")]), |e| {
+            matches!(e, Error::InvalidLabelName { .. })
+        }),
+        (
+            Registry::builder().const_labels(&[("a", "1"), ("a", "2")]),
+            |e| matches!(e, Error::DuplicateLabelName { .. }),
+        ),
+        (
+            Registry::builder()
+                .max_label_value_bytes(4)
+                .const_labels(&[("a", "12345")]),
+            |e| matches!(e, Error::LabelValueTooLong { .. }),
+        ),
+    ];
+    for (builder, is) in cases {
+        let err = builder.clone().try_build().unwrap_err();
+        assert!(is(&err), "{err:?}");
+        // `build` never panics: every registration returns the error.
+        let reg = builder.build();
+        assert_eq!(reg.counter("x_total", "X.").unwrap_err(), err);
+        assert_eq!(reg.gauge_fn("g", "G.", || 1.0).unwrap_err(), err);
+    }
+    let reg = Registry::new()
+        .with_const_labels(&[("instance", "a")])
+        .unwrap();
+    assert!(matches!(
+        reg.counter_family(Opts::new("x_total", "X.").labels(&["instance"])),
+        Err(Error::DuplicateLabelName { .. })
+    ));
+    assert!(matches!(
+        reg.with_const_labels(&[("instance", "b")]),
+        Err(Error::DuplicateLabelName { .. })
+    ));
+}

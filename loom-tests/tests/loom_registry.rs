@@ -163,3 +163,58 @@ fn removals_during_two_overlapping_scrapes_are_freed_after_both() {
         assert_eq!(fam.len(), 0);
     });
 }
+
+#[test]
+fn a_scrape_racing_clear_and_a_writer_reads_no_freed_series_and_no_mixed_counts() {
+    // `Family::clear` unlists every series as `remove` does one: a scrape
+    // racing it sees the series or none, never a freed one; a writer that
+    // still holds a handle keeps its counts; a series created after the
+    // clear, possibly in a reused slot, starts at zero.
+    loom::model(|| {
+        let reg = quiet();
+        let fam = reg
+            .counter_family(Opts::new("cl_total", "h").labels(&["k"]))
+            .unwrap();
+        let old = fam.with_label_values(&["a"]).unwrap();
+        drop(fam.with_label_values(&["b"]).unwrap());
+        let r2 = reg.clone();
+        let scrape = thread::spawn(move || r2.encode_to_string());
+        let writer = thread::spawn(move || {
+            old.add(3);
+            old.get()
+        });
+        assert_eq!(fam.clear(), 2);
+        let fresh = fam.with_label_values(&["c"]).unwrap();
+        assert_eq!(fresh.get(), 0);
+        let during = scrape.join().unwrap();
+        assert!(!during.contains("k=\"c\"} 3"), "{during}");
+        assert_eq!(writer.join().unwrap(), 3);
+        assert_eq!(fresh.get(), 0);
+        let head = "# HELP cl_total h\n# TYPE cl_total counter\n";
+        assert_eq!(
+            reg.encode_to_string(),
+            format!("{head}cl_total{{k=\"c\"}} 0\n")
+        );
+    });
+}
+
+#[test]
+fn a_scrape_racing_unregister_sees_the_family_whole_or_not_at_all() {
+    loom::model(|| {
+        let reg = quiet();
+        let c = reg.counter("un_total", "h").unwrap();
+        let c2 = c.clone();
+        thread::spawn(move || c2.add(2)).join().unwrap();
+        let r2 = reg.clone();
+        let scrape = thread::spawn(move || r2.encode_to_string());
+        assert!(reg.unregister("un_total"));
+        let during = scrape.join().unwrap();
+        let whole = "# HELP un_total h\n# TYPE un_total counter\nun_total 2\n";
+        assert!(during.is_empty() || during == whole, "{during}");
+        assert_eq!(reg.encode_to_string(), "");
+        // The name is free again; the new counter starts at zero.
+        let again = reg.counter("un_total", "h").unwrap();
+        assert_eq!(again.get(), 0);
+        assert_eq!(c.get(), 2);
+    });
+}

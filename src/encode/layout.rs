@@ -99,6 +99,39 @@ pub(crate) fn render_labels(label_names: &[String], values: &[&str]) -> String {
     out
 }
 
+/// Adds a registry's constant labels (`const_text`: `n="v",...`, escaped;
+/// empty for none) to a rendered label set (`{...}`, or empty for a family
+/// without labels of its own).
+pub(crate) fn append_const_labels(text: &mut String, const_text: &str) {
+    if const_text.is_empty() {
+        return;
+    }
+    if text.pop().is_some() {
+        // `{a="x"}` less its `}`.
+        text.push(',');
+    } else {
+        text.push('{');
+    }
+    text.push_str(const_text);
+    text.push('}');
+}
+
+/// `n="v",...` for constant labels, values escaped: what
+/// [`append_const_labels`] appends.
+pub(crate) fn render_const_labels(labels: &[(String, String)]) -> String {
+    let mut out = String::new();
+    for (i, (name, value)) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(name);
+        out.push_str("=\"");
+        escape_label_value(&mut out, value);
+        out.push('"');
+    }
+    out
+}
+
 /// The tail of each bucket line after a series' label text, per bound and
 /// then `+Inf`: `,le="<bound>"} ` after a label set (the label text's `}`
 /// is not copied), or `{le="<bound>"} ` for a family without labels.

@@ -229,6 +229,19 @@ impl Writing<'_> {
         self.list.reclaim(w);
     }
 
+    /// Unlists every series, the overflow series included (each as
+    /// [`Writing::remove`] does); returns how many there were.
+    pub(crate) fn remove_all(&mut self) -> usize {
+        let before = self.w.live;
+        for index in 0..self.w.used {
+            if !self.slot(index).load(Ordering::Relaxed).is_null() {
+                self.remove(index);
+            }
+        }
+        self.w.overflow = None;
+        before
+    }
+
     /// The slot at `index` (below `used`).
     fn slot(&self, index: usize) -> &AtomicPtr<Header> {
         if index == 0 {

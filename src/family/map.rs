@@ -32,7 +32,7 @@ impl Eq for SeriesKey {}
 /// A label set as given by a caller, with its hash
 /// ([`LabelMap::hash_of`]); hashes exactly like its [`SeriesKey`].
 #[derive(Debug)]
-struct LabelRef<'a>(&'a [&'a str], u32);
+struct LabelRef<'a>(&'a [&'a str], u32, usize);
 
 /// Values are hashed in order, each followed by a 0xff separator byte
 /// (never part of UTF-8), so ("ab", "c") and ("a", "bc") hash differently;
@@ -125,14 +125,17 @@ fn unescape(esc: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     std::borrow::Cow::Owned(out)
 }
 
-/// Whether the rendered label set `text` holds exactly `values`.
-fn text_is(text: &[u8], values: &[&str]) -> bool {
+/// Whether the rendered label set `text` holds exactly `values`, then
+/// `extra` more (the registry's constant labels, the same in every series
+/// of a family).
+fn text_is(text: &[u8], values: &[&str], extra: usize) -> bool {
     let mut found = TextValues::new(text);
     values.iter().all(|v| {
         found
             .next()
             .is_some_and(|esc| escaped_eq(esc, v.as_bytes()))
-    }) && found.next().is_none()
+    }) && found.by_ref().take(extra).count() == extra
+        && found.next().is_none()
 }
 
 impl Hash for SeriesKey {
@@ -149,7 +152,7 @@ impl Hash for LabelRef<'_> {
 
 impl Equivalent<SeriesKey> for LabelRef<'_> {
     fn equivalent(&self, key: &SeriesKey) -> bool {
-        text_is(key.0.text(), self.0)
+        text_is(key.0.text(), self.0, self.2)
     }
 }
 
@@ -170,11 +173,14 @@ pub(super) struct LabelMap {
     /// A family without labels: its one series, always in slot 0 (it
     /// has no other series, and no overflow series, to share the list).
     single: SwapOption<Series>,
+    /// Constant labels after each series' own in its text.
+    consts: usize,
 }
 
 impl LabelMap {
-    pub(super) fn new() -> LabelMap {
+    pub(super) fn new(consts: usize) -> LabelMap {
         LabelMap {
+            consts,
             map: OnceLock::new(),
             seed: FixedState::with_seed(foldhash::fast::RandomState::default().hash_one(0u8)),
             single: SwapOption::none(),
@@ -193,7 +199,7 @@ impl LabelMap {
 
     #[inline]
     fn label_ref<'a>(&self, values: &'a [&'a str]) -> LabelRef<'a> {
-        LabelRef(values, self.hash_of(values))
+        LabelRef(values, self.hash_of(values), self.consts)
     }
 
     #[inline]
@@ -232,6 +238,14 @@ impl LabelMap {
         map.insert(SeriesKey(series, slot, self.hash_of(values)));
     }
 
+    /// Forgets every series.
+    pub(super) fn clear(&self) {
+        self.single.take();
+        if let Some(m) = self.map.get() {
+            m.clear();
+        }
+    }
+
     pub(super) fn remove(&self, values: &[&str]) -> bool {
         if values.is_empty() {
             return self.single.take().is_some();
@@ -251,7 +265,7 @@ mod tests {
 
     fn key(values: &[&str]) -> SeriesKey {
         let names: Vec<String> = (0..values.len()).map(|i| format!("l{i}")).collect();
-        let map = LabelMap::new();
+        let map = LabelMap::new(0);
         let hash = map.hash_of(values);
         SeriesKey(Series::sharded(1, &render_labels(&names, values)), 0, hash)
     }
@@ -263,12 +277,12 @@ mod tests {
             .collect();
         let want: Vec<Vec<u8>> = values.iter().map(|v| v.as_bytes().to_vec()).collect();
         assert_eq!(found, want, "values of {:?}", k.0);
-        assert!(text_is(k.0.text(), values), "{values:?}");
+        assert!(text_is(k.0.text(), values, 0), "{values:?}");
     }
 
     #[test]
     fn a_label_sets_hash_separates_its_values_and_is_keyed_per_map() {
-        let map = LabelMap::new();
+        let map = LabelMap::new(0);
         assert_eq!(map.hash_of(&["ab", "c"]), map.hash_of(&["ab", "c"]));
         assert_ne!(map.hash_of(&["ab", "c"]), map.hash_of(&["a", "bc"]));
         assert_ne!(map.hash_of(&["ab", ""]), map.hash_of(&["ab"]));
@@ -277,7 +291,7 @@ mod tests {
         assert_eq!(state.hash_one(&k), state.hash_one(map.label_ref(&["x"])));
         // Another map draws another key.
         assert_ne!(
-            LabelMap::new().hash_of(&["ab", "c"]),
+            LabelMap::new(0).hash_of(&["ab", "c"]),
             map.hash_of(&["ab", "c"])
         );
     }
@@ -310,7 +324,7 @@ mod tests {
             &["a\"b", "c"],
             &["a\\b", "c\""],
         ] {
-            assert!(!text_is(k.0.text(), other), "{other:?}");
+            assert!(!text_is(k.0.text(), other, 0), "{other:?}");
         }
         assert!(escaped_eq(b"a\\\\b", b"a\\b"));
         assert!(!escaped_eq(b"a\\\\b", b"a\\\\"));
@@ -328,7 +342,7 @@ mod tests {
             let other: Vec<&str> = other.iter().map(String::as_str).collect();
             check(&values);
             let k = key(&values);
-            proptest::prop_assert_eq!(text_is(k.0.text(), &other), values == other);
+            proptest::prop_assert_eq!(text_is(k.0.text(), &other, 0), values == other);
         }
     }
 }

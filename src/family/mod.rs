@@ -15,7 +15,9 @@ pub use metric::Metric;
 pub(crate) use opts::Layout;
 pub use opts::{Opts, DEFAULT_MAX_LABEL_VALUE_BYTES, DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE};
 
-use crate::encode::layout::{render_labels, render_le_tails, LeTails, Variant};
+use crate::encode::layout::{
+    append_const_labels, render_labels, render_le_tails, LeTails, Variant,
+};
 use crate::handle::Found;
 pub(crate) use crate::series::Series;
 use crate::sync::{process, Arc, AtomicU64, Ordering};
@@ -30,6 +32,9 @@ pub(crate) struct FamilyCore {
     /// Histograms: what follows a series' label text on each bucket line
     /// (see [`render_le_tails`]); empty otherwise.
     pub(crate) le_tails: LeTails,
+    /// The registry's constant labels, rendered (`n="v",...`; empty for
+    /// none): every series' label text ends with them.
+    const_text: Box<str>,
     max_series: usize,
     /// Longest label value a new series may carry, in bytes.
     max_value_bytes: usize,
@@ -68,11 +73,12 @@ impl FamilyCore {
         variants: Box<[Variant]>,
         default_max: usize,
         max_value_bytes: usize,
+        consts: (&str, usize),
     ) -> FamilyCore {
+        let (const_text, const_count) = consts;
+        let labelled = !opts.labels.is_empty() || !const_text.is_empty();
         let le_tails = match &layout {
-            Layout::Histogram(b) => {
-                LeTails::new(render_le_tails(b.bounds(), !opts.labels.is_empty()))
-            }
+            Layout::Histogram(b) => LeTails::new(render_le_tails(b.bounds(), labelled)),
             _ => LeTails::default(),
         };
         FamilyCore {
@@ -80,10 +86,11 @@ impl FamilyCore {
             layout,
             variants,
             le_tails,
+            const_text: const_text.into(),
             // A series' list slot is stored in 32 bits (`map.rs`).
             max_series: opts.max_series.unwrap_or(default_max).min(MAX_SERIES),
             max_value_bytes,
-            map: LabelMap::new(),
+            map: LabelMap::new(const_count),
             list: SeriesList::default(),
             overflowed: AtomicU64::new(0),
             id: NEXT_FAMILY_ID.fetch_add(1, process::Ordering::Relaxed),
@@ -108,7 +115,8 @@ impl FamilyCore {
     }
 
     fn new_series(&self, values: &[&str]) -> Series {
-        let text = render_labels(&self.label_names, values);
+        let mut text = render_labels(&self.label_names, values);
+        append_const_labels(&mut text, &self.const_text);
         match &self.layout {
             Layout::Counter | Layout::FloatCounter => Series::sharded(1, &text),
             Layout::Gauge => Series::gauge(0, &text),
@@ -345,6 +353,34 @@ impl<M: Metric> Family<M> {
         // (coherence), so it never records into the removed series.
         self.core.removals.fetch_add(1, Ordering::Relaxed);
         Ok(true)
+    }
+
+    /// Removes every series from the family, the overflow series
+    /// included, as [`Family::remove`] removes one: handles keep working
+    /// but record into series nobody scrapes, slots are reused only once
+    /// their last handle is dropped, and a series created afterwards for
+    /// any label values starts from zero. The family itself stays
+    /// registered (HELP and TYPE are still served). Returns how many
+    /// series were removed.
+    ///
+    /// ```
+    /// use telemeter::{Opts, Registry};
+    /// let reg = Registry::new();
+    /// let conns = reg.gauge_family(Opts::new("conn_bytes", "Bytes per connection.").labels(&["peer"]))?;
+    /// conns.with_label_values(&["10.0.0.1"])?.set(10);
+    /// conns.with_label_values(&["10.0.0.2"])?.set(20);
+    /// assert_eq!(conns.clear(), 2);
+    /// assert!(conns.is_empty());
+    /// assert_eq!(conns.with_label_values(&["10.0.0.1"])?.get(), 0);
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    pub fn clear(&self) -> usize {
+        let mut list = self.core.list.write();
+        self.core.map.clear();
+        let removed = list.remove_all();
+        // As in `remove`: every cached lookup from before now is stale.
+        self.core.removals.fetch_add(1, Ordering::Relaxed);
+        removed
     }
 
     /// Resolves the series for every value of the fixed label `L` at once,
