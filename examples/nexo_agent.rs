@@ -48,7 +48,9 @@ use clap::Parser;
 use serde_json::json;
 use telemeter::fingerprint::Fingerprint;
 use telemeter::server::{Exporter, ExporterHandle, Method, Route, Surface};
-use telemeter::{fixed_label, Buckets, ByLabel, Counter, Gauge, Histogram, Opts, Registry};
+use telemeter::{
+    fixed_label, static_metrics, Buckets, ByLabel, Counter, Gauge, Histogram, Opts, Registry,
+};
 
 use common::{announce, say, Event, Events, Gate, Rng};
 
@@ -164,6 +166,16 @@ fixed_label! {
 fixed_label! {
     /// `nexo pair approve` outcomes.
     pub enum ApprovalResult: "result" { Ok = "ok", Expired = "expired", NotFound = "not_found" }
+}
+
+static_metrics! {
+    /// Setup codes pruned past their TTL or found expired on approve: a
+    /// program-wide static on the default registry, the way a user
+    /// declares a metric once (`telemeter::static_metrics!`).
+    static CODES_EXPIRED: Counter = counter(
+        "pairing_codes_expired_total",
+        "Setup codes pruned past TTL or rejected as expired on approve."
+    );
 }
 
 /// (id, provider, model); each provider has its own LLM breaker.
@@ -314,7 +326,7 @@ impl PairingStore {
         let r = p.swap_remove(i);
         self.gauges[r.channel].dec();
         let result = if r.created.elapsed() > PAIRING_TTL {
-            m.codes_expired.inc();
+            CODES_EXPIRED.inc();
             ApprovalResult::Expired
         } else {
             ApprovalResult::Ok
@@ -347,13 +359,13 @@ impl PairingStore {
     }
 
     /// Prunes requests past their TTL.
-    fn prune(&self, m: &Metrics) {
+    fn prune(&self) {
         let mut p = self.lock();
         p.retain(|r| {
             let keep = r.created.elapsed() <= PAIRING_TTL;
             if !keep {
                 self.gauges[r.channel].dec();
-                m.codes_expired.inc();
+                CODES_EXPIRED.inc();
             }
             keep
         });
@@ -426,7 +438,6 @@ struct Metrics {
     /// [channel]
     challenged: Vec<ByLabel<ChallengeResult, Counter>>,
     approvals: Vec<ByLabel<ApprovalResult, Counter>>,
-    codes_expired: Counter,
     /// [profile]
     bootstrap_tokens: Vec<Counter>,
 }
@@ -564,10 +575,9 @@ fn register(
         "nexo pair approve outcomes.",
         &["channel", "result"],
     ))?;
-    let codes_expired = reg.counter(
-        "pairing_codes_expired_total",
-        "Setup codes pruned past TTL or rejected as expired on approve.",
-    )?;
+    // Declared once for the program (below); forced here so that it is
+    // registered, in this order, before the first scrape.
+    CODES_EXPIRED.force().map_err(Clone::clone)?;
     let bootstrap_tokens = reg.counter_family(fam(
         "pairing_bootstrap_tokens_issued_total",
         "Bootstrap tokens minted by BootstrapTokenIssuer::issue.",
@@ -597,7 +607,6 @@ fn register(
         token_refresh: Vec::new(),
         challenged: Vec::new(),
         approvals: Vec::new(),
-        codes_expired,
         bootstrap_tokens: Vec::new(),
     };
     for (a, (agent, provider, model)) in AGENTS.iter().enumerate() {
@@ -881,7 +890,7 @@ fn churn(m: &Metrics, w: &World, store: &PairingStore, rng: &mut Rng) {
         // An operator mistypes a code.
         store.approve(rng.below(CHANNELS.len()), u64::MAX, m);
     }
-    store.prune(m);
+    store.prune();
     if rng.chance(0.05) {
         m.bootstrap_tokens[rng.below(TOKEN_PROFILES.len())].inc();
     }
@@ -1082,7 +1091,8 @@ fn main() -> ExitCode {
         cred_breakers: INSTANCES.iter().map(|_| CredBreaker::default()).collect(),
         tick: AtomicU64::new(0),
     });
-    let reg = Registry::new();
+    // The default registry: the `static_metrics!` statics register there.
+    let reg = telemeter::default_registry().clone();
     let (metrics, pending_gauges) = match register(&reg, &world, &args) {
         Ok((m, g)) => (Arc::new(m), g),
         Err(e) => {

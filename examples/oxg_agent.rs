@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use telemeter::crash::{self, CrashConfig, CrashReporter};
 use telemeter::server::{Exporter, ExporterHandle};
-use telemeter::{Buckets, Counter, Gauge, Histogram, Opts, Registry};
+use telemeter::{static_metrics, Buckets, Counter, Family, Gauge, Histogram, Opts, Registry};
 
 use common::{announce, say, Event, Events, Gate, Rng};
 
@@ -101,6 +101,17 @@ const BACKOFF_STATUSES: [&str; 2] = ["429", "503"];
 const HOSTS: usize = 3;
 /// A plugin queue past this depth refuses new events (backpressure).
 const QUEUE_CAP: i64 = 256;
+
+static_metrics! {
+    /// Outbound HTTP requests the NetGate delayed, by bucket (`global`,
+    /// `host`): a program-wide static on the default registry, the way a
+    /// user declares a metric once (`telemeter::static_metrics!`).
+    static THROTTLE: Family<Counter> = counter_family(
+        "oxg_http_throttle_total",
+        "Number of outbound HTTP requests delayed by throttling.",
+        ["scope"]
+    ).alias("glyph_http_throttle_total");
+}
 
 /// The legacy name of an `oxg_*` series.
 fn legacy(name: &str) -> String {
@@ -201,11 +212,9 @@ fn register(reg: &Registry, daemon: &Arc<Daemon>) -> Result<Metrics, telemeter::
         ),
         Buckets::default_prometheus(),
     )?;
-    let throttle = reg.counter_family(opts(
-        "oxg_http_throttle_total",
-        "Number of outbound HTTP requests delayed by throttling.",
-        &["scope"],
-    ))?;
+    // Declared once for the program (below); forced here so that it is
+    // registered, in this order, before the first scrape.
+    let throttle = THROTTLE.force().map_err(Clone::clone)?;
     let backoff = reg.counter_family(opts(
         "oxg_http_backoff_total",
         "Number of outbound HTTP retries triggered by upstream status codes.",
@@ -431,7 +440,8 @@ fn main() -> ExitCode {
         global_tokens: AtomicI64::new(16),
         host_tokens: (0..HOSTS).map(|_| AtomicI64::new(6)).collect(),
     });
-    let reg = Registry::new();
+    // The default registry: the `static_metrics!` statics register there.
+    let reg = telemeter::default_registry().clone();
     let metrics = match register(&reg, &daemon) {
         Ok(m) => Arc::new(m),
         Err(e) => {

@@ -45,10 +45,33 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Declaring metrics once, for the whole program, as `static`s on the
+//! [`default_registry`] (no `unwrap` at use sites; bad names do not
+//! compile):
+//!
+//! ```
+//! use telemeter::{static_metrics, Counter, Family};
+//!
+//! static_metrics! {
+//!     /// Jobs run.
+//!     pub static JOBS: Counter = counter("lib_doc_jobs_total", "Jobs run.");
+//!     static FAILURES: Family<Counter> =
+//!         counter_family("lib_doc_failures_total", "Failures by step.", ["step"]);
+//! }
+//!
+//! JOBS.inc();
+//! FAILURES.with_label_values(&["fetch"])?.inc();
+//! assert!(JOBS.force().is_ok()); // at start-up: the registration, or why not
+//! # Ok::<(), telemeter::Error>(())
+//! ```
+//!
 //! ## Index
 //!
 //! * Metric handles: [`Counter`], [`FloatCounter`], [`Gauge`],
 //!   [`FloatGauge`], [`Histogram`] (with [`Buckets`]).
+//! * Declared once: [`static_metrics!`] and [`StaticMetric`]; one registry
+//!   for many parts: [`Registry::with_prefix`],
+//!   [`Registry::with_const_labels`], [`RegistryBuilder::prefix`].
 //! * Labels: [`Family`], [`Opts`], fixed label sets with
 //!   [`FixedCardinalityLabel`] / [`fixed_label!`].
 //! * Scrape-time values: [`Registry::gauge_fn`], [`Registry::gauge_callback`].
@@ -63,6 +86,9 @@
 //!   [`RegistrySummary::to_json`] through serde_json. With
 //!   `default-features = false` the crate is the engine and the text
 //!   encoder, with none of those dependencies.
+//! * `crash` (default): [`crash`] — redacted, text-only crash bundles
+//!   (regex for the redaction patterns).
+//! * `push` (default): [`push`] — the Pushgateway client (hyper's client).
 //! * `bench-internals`: hidden floors for `benches/`; not API.
 //!
 //! `docs/ARCHITECTURE.md` describes the layers, the shard protocol and its
@@ -105,6 +131,8 @@ pub mod process;
 pub mod push;
 #[cfg(feature = "exporter")]
 pub mod server;
+#[cfg(not(telemeter_loom))]
+pub mod statics;
 
 pub use callback::CallbackSink;
 pub use counter::{Counter, FloatCounter};
@@ -128,6 +156,8 @@ pub use server::{
 #[doc(hidden)]
 pub use shard::loom_thread_exit;
 pub use shard::{pool_stats, PoolStats};
+#[cfg(not(telemeter_loom))]
+pub use statics::StaticMetric;
 pub use summary::{FamilySummary, RegistrySummary};
 
 /// The benchmarks' hardware floors, which must use exactly the engine's own

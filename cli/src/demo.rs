@@ -20,7 +20,10 @@ use serde_json::json;
 use telemeter::fingerprint::Fingerprint;
 use telemeter::push::Pushgateway;
 use telemeter::server::{Exporter, ExporterHandle, HostRequest, HostResponse, Route, Surface};
-use telemeter::{fixed_label, Buckets, ByLabel, Counter, Gauge, Histogram, Opts, Registry};
+use telemeter::{
+    fixed_label, static_metrics, Buckets, ByLabel, Counter, Family, Gauge, Histogram, Opts,
+    Registry,
+};
 
 pub const AFTER_HELP: &str = "\
 Surfaces (each address is host:port, :port for every interface, port 0 for an
@@ -239,6 +242,16 @@ struct Metrics {
     pairing_pending: Gauge,
 }
 
+static_metrics! {
+    /// Inbound messages that reached an agent: a program-wide static on
+    /// the default registry, the way a user declares a metric once.
+    static MESSAGES: Family<Counter> = counter_family(
+        "messages_processed_total",
+        "Inbound messages that reached an agent.",
+        ["agent"]
+    );
+}
+
 fn register(reg: &Registry, world: &Arc<World>) -> Result<Metrics, telemeter::Error> {
     // 0xgen: RPC and plugins, legacy glyph_* names kept as aliases.
     let rpc_requests = reg.counter_family(
@@ -319,13 +332,9 @@ fn register(reg: &Registry, world: &Arc<World>) -> Result<Metrics, telemeter::Er
             50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0,
         ])?,
     )?;
-    let messages = reg.counter_family(
-        Opts::new(
-            "messages_processed_total",
-            "Inbound messages that reached an agent.",
-        )
-        .labels(&["agent"]),
-    )?;
+    // Declared once for the program (`static_metrics!` below); forced
+    // here so that it is registered, in this order, before the first scrape.
+    let messages = MESSAGES.force().map_err(Clone::clone)?;
     let tool_calls = reg.counter_family(
         Opts::new("nexo_tool_calls_total", "Tool invocations.")
             .labels(&["agent", "outcome", "tool"]),
@@ -747,7 +756,8 @@ pub fn run(args: DemoArgs) -> ExitCode {
         active_plugins: AtomicI64::new(0),
         stop: AtomicBool::new(false),
     });
-    let reg = Registry::new();
+    // The default registry: the `static_metrics!` statics register there.
+    let reg = telemeter::default_registry().clone();
     let metrics = match register(&reg, &world) {
         Ok(m) => Arc::new(m),
         Err(e) => {
