@@ -121,6 +121,11 @@ mod sync;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+/// docs/MIGRATING.md's telemeter snippets, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/MIGRATING.md")]
+pub struct MigratingDoctests;
+
 #[cfg(feature = "crash")]
 pub mod crash;
 pub mod encode;

@@ -85,10 +85,11 @@ pub struct DemoArgs {
 }
 
 /// The demo's pusher: a thread that pushes the registry to a Pushgateway
-/// every interval until told to stop, then deletes its group.
+/// every interval until it is dropped, which deletes the group (on every
+/// way out of the demo, early failures included).
 struct Pusher {
-    stop: std::sync::mpsc::Sender<()>,
-    thread: thread::JoinHandle<()>,
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
 }
 
 impl Pusher {
@@ -142,13 +143,22 @@ impl Pusher {
                 }
             })
             .map_err(|e| format!("cannot start the pusher thread: {e}"))?;
-        Ok(Some(Pusher { stop, thread }))
+        Ok(Some(Pusher {
+            stop: Some(stop),
+            thread: Some(thread),
+        }))
     }
+}
 
+impl Drop for Pusher {
     /// Stops pushing and waits for the group to be deleted.
-    fn finish(self) {
-        let _ = self.stop.send(());
-        let _ = self.thread.join();
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -895,9 +905,7 @@ pub fn run(args: DemoArgs) -> ExitCode {
     for w in workers {
         let _ = w.join();
     }
-    if let Some(p) = pusher {
-        p.finish();
-    }
+    drop(pusher);
     eprintln!("stopped");
     ExitCode::SUCCESS
 }

@@ -6,6 +6,11 @@
 //! replaced or deleted, and Prometheus scrapes the gateway (with
 //! `honor_labels: true`, so that the pushed `job` and `instance` stay).
 //!
+//! Every push sends the whole registry, its `telemeter_*` self-metrics
+//! included; the gateway keeps them per group like any other series. A
+//! batch job that wants only its own series pushes a registry built with
+//! `Registry::builder().self_metrics(false)`.
+//!
 //! # Examples
 //!
 //! ```no_run
