@@ -12,6 +12,10 @@
 //! * `labelled_lookup_inc` — 2 labels, 100 existing series, label values
 //!   looked up by string on every call, then `inc`; floor: a one-thread
 //!   table of plain counters keyed by the two values (`LookupFloor`).
+//! * `typed_lookup_inc` — a label set of two `fixed_label!` enums (4 × 5
+//!   values) resolved through `Family::typed`, cycled over all 20
+//!   combinations, then `inc`; against an unlabelled `inc` in the same
+//!   group (issue 18's bar: at most 2x) and `Family::by_label` on one enum.
 //! * `counter_inc_2threads`, `histogram_observe_2threads` — two threads,
 //!   pinned one per CPU and released by a spin barrier, hammer ONE shared
 //!   handle; the figure is wall time / iterations per thread.
@@ -621,10 +625,85 @@ fn labelled_lookup_observe(c: &mut Criterion) {
     g.finish();
 }
 
+telemeter::fixed_label! {
+    /// The bench's first label.
+    pub enum BenchMethod: "method" { Get = "GET", Post = "POST", Put = "PUT", Delete = "DELETE" }
+}
+telemeter::fixed_label! {
+    /// The bench's second label.
+    pub enum BenchClass: "class" { A = "1xx", B = "2xx", C = "3xx", D = "4xx", E = "5xx" }
+}
+telemeter::label_set! {
+    /// The bench's label set: 20 combinations.
+    pub struct BenchLabels { method: BenchMethod, class: BenchClass }
+}
+
+/// A typed (`Family::typed`) lookup of a two-enum label set, then `inc`,
+/// against an unlabelled `inc` in the same group.
+fn typed_lookup_inc(c: &mut Criterion) {
+    let mut g = c.benchmark_group("typed_lookup_inc");
+    g.throughput(Throughput::Elements(1));
+    let reg = telemeter::Registry::new();
+    let plain = reg.counter("plain_total", "help").expect("valid counter");
+    g.bench_function("floor/telemeter_unlabelled_inc", |b| {
+        b.iter(|| black_box(&plain).inc())
+    });
+    let fam = reg
+        .counter_family(telemeter::Opts::new("typed_total", "help").labels(BenchLabels::NAMES))
+        .expect("valid family");
+    let typed = fam.typed::<BenchLabels>().expect("20 combinations");
+    let sets: Vec<BenchLabels> = BenchMethod::ALL
+        .iter()
+        .flat_map(|&method| {
+            BenchClass::ALL
+                .iter()
+                .map(move |&class| BenchLabels { method, class })
+        })
+        .collect();
+    // The cycling alone, with no lookup and no record: what the typed
+    // figure spends on the bench's own choice of label set.
+    g.bench_function("floor/cycle_label_sets", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i += 1;
+            if i == sets.len() {
+                i = 0;
+            }
+            black_box(sets[i]);
+        })
+    });
+    // The next combination by a compare, not `%` (a division would cost
+    // more than the lookup).
+    g.bench_function("telemeter/typed", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i += 1;
+            if i == sets.len() {
+                i = 0;
+            }
+            black_box(&typed).get(black_box(sets[i])).inc();
+        })
+    });
+    let by_class = fam
+        .by_label::<BenchClass>(&["GET"])
+        .expect("one enum of the set");
+    g.bench_function("telemeter/by_label", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % BenchClass::ALL.len();
+            black_box(&by_class)
+                .get(black_box(BenchClass::ALL[i]))
+                .inc();
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = single;
     config = config();
-    targets = counter_inc, histogram_observe, labelled_lookup_inc, labelled_lookup_observe
+    targets = counter_inc, histogram_observe, labelled_lookup_inc, labelled_lookup_observe,
+        typed_lookup_inc
 }
 criterion_group! {
     name = contended;

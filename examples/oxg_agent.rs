@@ -47,7 +47,10 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use telemeter::crash::{self, CrashConfig, CrashReporter};
 use telemeter::server::{Exporter, ExporterHandle};
-use telemeter::{static_metrics, Buckets, Counter, Family, Gauge, Histogram, Opts, Registry};
+use telemeter::{
+    fixed_label, label_set, static_metrics, Buckets, Counter, Family, FixedCardinalityLabel, Gauge,
+    Histogram, Opts, Registry, Typed,
+};
 
 use common::{announce, say, Event, Events, Gate, Rng};
 
@@ -90,12 +93,36 @@ const COMPONENTS: [(&str, &[&str]); 3] = [
 ];
 /// gRPC status codes; the first is success.
 const CODES: [&str; 4] = ["OK", "InvalidArgument", "PermissionDenied", "Unavailable"];
-const PLUGINS: [&str; 4] = ["seer", "excavator", "raider", "cartographer"];
+fixed_label! {
+    /// A connected plugin.
+    pub enum Plugin: "plugin" {
+        Seer = "seer", Excavator = "excavator", Raider = "raider", Cartographer = "cartographer",
+    }
+}
+const PLUGINS: &[&str] = <Plugin as FixedCardinalityLabel>::VALUES;
 const EVENTS: [&str; 3] = ["flow_request", "flow_response", "finding"];
-const CAPABILITIES: [&str; 2] = ["CAP_HTTP_ACTIVE", "CAP_HTTP_PASSIVE"];
-const HTTP_METHODS: [&str; 2] = ["GET", "POST"];
-/// Upstream answers; 429 and 503 trigger a retry with backoff.
-const HTTP_STATUSES: [&str; 4] = ["200", "404", "429", "503"];
+fixed_label! {
+    /// The capability an outbound HTTP request runs under.
+    pub enum Capability: "capability" { Active = "CAP_HTTP_ACTIVE", Passive = "CAP_HTTP_PASSIVE" }
+}
+fixed_label! {
+    /// An outbound request's method.
+    pub enum HttpMethod: "method" { Get = "GET", Post = "POST" }
+}
+fixed_label! {
+    /// An upstream answer's status; 429 and 503 are retried with backoff.
+    pub enum HttpStatus: "status" { Ok = "200", NotFound = "404", TooMany = "429", Unavailable = "503" }
+}
+label_set! {
+    /// The labels of `oxg_http_request_duration_seconds`: every
+    /// combination is resolved once into a dense table (`Family::typed`).
+    pub struct HttpLabels {
+        plugin: Plugin,
+        capability: Capability,
+        method: HttpMethod,
+        status: HttpStatus,
+    }
+}
 const THROTTLE_SCOPES: [&str; 2] = ["global", "host"];
 const BACKOFF_STATUSES: [&str; 2] = ["429", "503"];
 const HOSTS: usize = 3;
@@ -136,7 +163,7 @@ struct Metrics {
     /// [plugin]: the push-tracked queue depth (the queue's own counter).
     queue: Vec<Gauge>,
     /// [plugin][capability][method][status]
-    http_duration: Vec<Vec<Vec<Vec<Histogram>>>>,
+    http_duration: Typed<HttpLabels, Histogram>,
     /// [scope]
     throttle: Vec<Counter>,
     /// [429, 503]
@@ -208,7 +235,7 @@ fn register(reg: &Registry, daemon: &Arc<Daemon>) -> Result<Metrics, telemeter::
         opts(
             "oxg_http_request_duration_seconds",
             "Latency for outbound HTTP requests executed via the NetGate.",
-            &["plugin", "capability", "method", "status"],
+            HttpLabels::NAMES,
         ),
         Buckets::default_prometheus(),
     )?;
@@ -227,7 +254,7 @@ fn register(reg: &Registry, daemon: &Arc<Daemon>) -> Result<Metrics, telemeter::
         rpc_duration: Vec::new(),
         plugin_event: Vec::new(),
         queue: Vec::new(),
-        http_duration: Vec::new(),
+        http_duration: http_duration.typed()?,
         throttle: Vec::new(),
         backoff: Vec::new(),
     };
@@ -245,7 +272,7 @@ fn register(reg: &Registry, daemon: &Arc<Daemon>) -> Result<Metrics, telemeter::
         m.rpc_errors.push(errors);
         m.rpc_duration.push(durations);
     }
-    for p in PLUGINS {
+    for &p in PLUGINS {
         m.plugin_event.push(
             EVENTS
                 .iter()
@@ -253,20 +280,6 @@ fn register(reg: &Registry, daemon: &Arc<Daemon>) -> Result<Metrics, telemeter::
                 .collect::<Result<_, _>>()?,
         );
         m.queue.push(queue.with_label_values(&[p])?);
-        let mut by_cap = Vec::new();
-        for cap in CAPABILITIES {
-            let mut by_method = Vec::new();
-            for hm in HTTP_METHODS {
-                by_method.push(
-                    HTTP_STATUSES
-                        .iter()
-                        .map(|st| http_duration.with_label_values(&[p, cap, hm, st]))
-                        .collect::<Result<_, _>>()?,
-                );
-            }
-            by_cap.push(by_method);
-        }
-        m.http_duration.push(by_cap);
     }
     for scope in THROTTLE_SCOPES {
         m.throttle.push(throttle.with_label_values(&[scope])?);
@@ -288,8 +301,8 @@ fn take_token(bucket: &AtomicI64) -> bool {
 
 /// One outbound HTTP request through the NetGate, retried on 429/503.
 fn netgate_request(m: &Metrics, d: &Daemon, rng: &mut Rng, plugin: usize) {
-    let cap = rng.below(CAPABILITIES.len());
-    let method = rng.below(HTTP_METHODS.len());
+    let capability = Capability::ALL[rng.below(Capability::ALL.len())];
+    let method = HttpMethod::ALL[rng.below(HttpMethod::ALL.len())];
     let host = rng.below(HOSTS);
     if !take_token(&d.global_tokens) {
         m.throttle[0].inc();
@@ -305,7 +318,13 @@ fn netgate_request(m: &Metrics, d: &Daemon, rng: &mut Rng, plugin: usize) {
             8..=10 => 3, // 503
             _ => 0,      // 200
         };
-        m.http_duration[plugin][cap][method][status].observe(rng.latency(0.15));
+        let labels = HttpLabels {
+            plugin: Plugin::ALL[plugin],
+            capability,
+            method,
+            status: HttpStatus::ALL[status],
+        };
+        m.http_duration.get(labels).observe(rng.latency(0.15));
         if status < 2 || attempt == 2 {
             return;
         }

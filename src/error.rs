@@ -105,6 +105,17 @@ pub enum Error {
         /// The limit.
         max: usize,
     },
+    /// A typed label set ([`Family::typed`](crate::Family::typed)) has
+    /// more combinations than the family may hold.
+    LabelSetTooLarge {
+        /// The metric family.
+        family: String,
+        /// The label set's combinations.
+        combinations: usize,
+        /// The most the family takes (its cardinality limit, at most
+        /// [`MAX_TYPED_COMBINATIONS`](crate::MAX_TYPED_COMBINATIONS)).
+        max: usize,
+    },
     /// A fixed-cardinality label type names a label the family lacks.
     UnknownLabel {
         /// The metric family.
@@ -196,6 +207,14 @@ impl fmt::Display for Error {
                 f,
                 "a counter cannot add {value}: counters only go up; use a gauge for values \
                  that can decrease"
+            ),
+            Error::LabelSetTooLarge {
+                family,
+                combinations,
+                max,
+            } => write!(
+                f,
+                "family {family:?} cannot take a typed label set of {combinations}                  combinations: it holds at most {max}; raise the family's Opts::max_series,                  or leave a label of many values out of the typed set (Family::by_label,                  with_label_values)"
             ),
             Error::UnknownLabel { family, label } => write!(
                 f,

@@ -144,8 +144,9 @@ pub use counter::{Counter, FloatCounter};
 pub use encode::text::CONTENT_TYPE;
 pub use error::Error;
 pub use family::{
-    ByLabel, Family, FixedCardinalityLabel, Metric, Opts, DEFAULT_MAX_LABEL_VALUE_BYTES,
-    DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE,
+    ByLabel, Family, FixedCardinalityLabel, LabelSet, Metric, Opts, Typed,
+    DEFAULT_MAX_LABEL_VALUE_BYTES, DEFAULT_MAX_SERIES, MAX_TYPED_COMBINATIONS,
+    OVERFLOW_LABEL_VALUE,
 };
 pub use gauge::{FloatGauge, Gauge};
 pub use histogram::{Buckets, Histogram, HistogramSnapshot, HistogramTimer, MAX_BUCKETS};

@@ -4,6 +4,7 @@ mod list;
 mod map;
 mod metric;
 mod opts;
+mod typed;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -14,6 +15,7 @@ use metric::with_borrowed;
 pub use metric::Metric;
 pub(crate) use opts::Layout;
 pub use opts::{Opts, DEFAULT_MAX_LABEL_VALUE_BYTES, DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE};
+pub use typed::{LabelSet, Typed, MAX_TYPED_COMBINATIONS};
 
 use crate::encode::layout::{
     append_const_labels, render_labels, render_le_tails, LeTails, Variant,
@@ -221,6 +223,11 @@ impl FamilyCore {
     #[cfg(test)]
     pub(crate) fn refs_of(&self, values: &[&str]) -> Option<u64> {
         self.map.get_with(values, |s| s.ref_count() - 1)
+    }
+
+    /// The family's cardinality limit.
+    pub(crate) fn max_series(&self) -> usize {
+        self.max_series
     }
 
     pub(crate) fn series_count(&self) -> usize {
@@ -527,6 +534,10 @@ macro_rules! fixed_label {
         }
 
         impl $ty {
+            /// Every value, in index order.
+            #[allow(dead_code)]
+            $vis const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
             /// The label value.
             #[allow(dead_code)]
             $vis fn as_str(self) -> &'static str {
