@@ -684,6 +684,11 @@ fn typed_lookup_inc(c: &mut Criterion) {
             black_box(&typed).get(black_box(sets[i])).inc();
         })
     });
+    // The same label set every call: the lookup without the change of
+    // series (tells the table's cost from recording into 20 series).
+    g.bench_function("telemeter/typed_same_set", |b| {
+        b.iter(|| black_box(&typed).get(black_box(sets[7])).inc())
+    });
     let by_class = fam
         .by_label::<BenchClass>(&["GET"])
         .expect("one enum of the set");
