@@ -779,6 +779,34 @@ impl Registry {
         state.finish(start);
     }
 
+    /// Appends the registry as one Prometheus remote-write 1.0
+    /// `WriteRequest` (protobuf, before snappy compression), every sample
+    /// stamped `timestamp_ms` (milliseconds since the epoch); returns how
+    /// many series it holds. Histograms are their `_bucket{le}` (cumulative),
+    /// `_sum` and `_count` series; each series' labels are sorted by name,
+    /// `__name__` among them. [`RemoteWrite`](crate::push::RemoteWrite)
+    /// compresses and sends it.
+    ///
+    /// ```
+    /// let reg = telemeter::Registry::builder().self_metrics(false).build();
+    /// reg.counter("jobs_total", "Jobs.")?.add(3);
+    /// let mut body = Vec::new();
+    /// assert_eq!(reg.encode_remote_write(&mut body, 1_700_000_000_000), 1);
+    /// assert_eq!(body[0], 0x0a); // WriteRequest.timeseries
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    #[cfg(feature = "push")]
+    pub fn encode_remote_write(&self, out: &mut Vec<u8>, timestamp_ms: i64) -> usize {
+        let start = Instant::now();
+        let deadline = start + self.inner.scrape_deadline;
+        let entries = self.inner.entries();
+        let state = &self.inner.scrape;
+        let mut enc = crate::encode::prompb::RemoteWriteEncoder::new(out, timestamp_ms);
+        state.collect(&entries, self.inner.self_metrics, start, deadline, &mut enc);
+        state.finish(start);
+        enc.series
+    }
+
     /// Encodes into a new `String` (convenient in tests; servers should
     /// reuse a buffer with [`Registry::encode`]).
     #[must_use]

@@ -70,11 +70,16 @@ fn each_process_metric_matches_an_independent_reading() {
         process::register(&reg),
         Err(Error::DuplicateMetric { .. })
     ));
-    // Burn some CPU so that the counter has something to count.
+    // Burn 0.2 s of CPU (by getrusage, not by the clock: on a loaded
+    // machine 200 ms of wall time can be much less CPU) so that the
+    // counter has something to count; bounded in wall time.
     let mut x = 0u64;
-    let until = std::time::Instant::now() + Duration::from_millis(200);
-    while std::time::Instant::now() < until {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+    let burn_from = rusage_cpu_seconds();
+    let give_up = std::time::Instant::now() + Duration::from_secs(20);
+    while rusage_cpu_seconds() - burn_from < 0.2 && std::time::Instant::now() < give_up {
+        for _ in 0..10_000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
     }
     std::hint::black_box(x);
 

@@ -28,6 +28,8 @@ pub(crate) mod layout;
 mod lines;
 mod number;
 mod pen;
+#[cfg(feature = "push")]
+pub(crate) mod prompb;
 pub mod text;
 
 use layout::{LeTails, Variant};

@@ -105,6 +105,8 @@ pub(crate) struct Request<'a> {
     pub(crate) path: &'a str,
     pub(crate) content_type: Option<&'static str>,
     pub(crate) authorization: Option<&'a str>,
+    /// More headers (remote write's, a tenant header).
+    pub(crate) headers: &'a [(String, String)],
     pub(crate) body: Vec<u8>,
 }
 
@@ -149,6 +151,9 @@ pub(crate) async fn send(endpoint: &Endpoint, req: Request<'_>) -> Result<Answer
     }
     if let Some(auth) = req.authorization {
         builder = builder.header(header::AUTHORIZATION, auth);
+    }
+    for (name, value) in req.headers {
+        builder = builder.header(name.as_str(), value.as_str());
     }
     let request = builder
         .body(Full::new(Bytes::from(req.body)))

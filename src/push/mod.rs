@@ -31,12 +31,15 @@
 
 mod client;
 mod grouping;
+mod remote_write;
 
 use std::fmt;
 use std::io;
 use std::time::Duration;
 
 use crate::Registry;
+
+pub use remote_write::{RemoteWrite, RemoteWriteBuilder, Sent};
 
 /// How long a push may take by default (connect, send, answer).
 pub const DEFAULT_PUSH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -51,12 +54,62 @@ const MAX_ERROR_BODY: usize = 4096;
 /// from a plain thread, or from `spawn_blocking` in an async program (from
 /// an async task they return [`PushError::InsideRuntime`]).
 pub struct Pushgateway {
-    endpoint: client::Endpoint,
+    conn: Conn,
     /// `/metrics/job/<job>{/<label>/<value>}`, encoded.
     group_path: String,
     authorization: Option<String>,
+}
+
+/// What every push client holds: where the server is, how long a call may
+/// take, and the small runtime its blocking calls run on.
+struct Conn {
+    endpoint: client::Endpoint,
     timeout: Duration,
     runtime: tokio::runtime::Runtime,
+}
+
+impl Conn {
+    /// Checks `url` and `timeout`, and makes the runtime.
+    fn new(url: &str, timeout: Duration) -> Result<Conn, PushError> {
+        let endpoint = client::Endpoint::parse(url).map_err(|reason| PushError::InvalidUrl {
+            url: url.to_string(),
+            reason,
+        })?;
+        if timeout.is_zero() || timeout > Duration::from_secs(3600) {
+            return Err(PushError::InvalidTimeout { timeout });
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(PushError::Runtime)?;
+        Ok(Conn {
+            endpoint,
+            timeout,
+            runtime,
+        })
+    }
+
+    /// One exchange under the timeout; a status outside 2xx is
+    /// [`PushError::Rejected`] with the server's reason.
+    fn exchange(&self, request: client::Request<'_>) -> Result<(), PushError> {
+        let url = self.endpoint.url(request.path);
+        let answer = self
+            .runtime
+            .block_on(async {
+                tokio::time::timeout(self.timeout, client::send(&self.endpoint, request)).await
+            })
+            .map_err(|_| PushError::Timeout {
+                url: url.clone(),
+                after: self.timeout,
+            })??;
+        match answer.status {
+            200..=299 => Ok(()),
+            status => {
+                let body = String::from_utf8_lossy(&answer.body).trim().to_string();
+                Err(PushError::Rejected { url, status, body })
+            }
+        }
+    }
 }
 
 impl fmt::Debug for Pushgateway {
@@ -64,7 +117,7 @@ impl fmt::Debug for Pushgateway {
         f.debug_struct("Pushgateway")
             .field("url", &self.url())
             .field("basic_auth", &self.authorization.is_some())
-            .field("timeout", &self.timeout)
+            .field("timeout", &self.conn.timeout)
             .finish()
     }
 }
@@ -96,7 +149,7 @@ impl Pushgateway {
     /// The group's URL (`http://host:9091/metrics/job/backup/instance/db-3`).
     #[must_use]
     pub fn url(&self) -> String {
-        self.endpoint.url(&self.group_path)
+        self.conn.endpoint.url(&self.group_path)
     }
 
     /// Replaces the group with `registry`'s series (HTTP `PUT`): series
@@ -147,25 +200,10 @@ impl Pushgateway {
             path: &self.group_path,
             content_type: registry.map(|_| crate::CONTENT_TYPE),
             authorization: self.authorization.as_deref(),
+            headers: &[],
             body,
         };
-        let url = self.url();
-        let answer = self
-            .runtime
-            .block_on(async {
-                tokio::time::timeout(self.timeout, client::send(&self.endpoint, request)).await
-            })
-            .map_err(|_| PushError::Timeout {
-                url: url.clone(),
-                after: self.timeout,
-            })??;
-        match answer.status {
-            200..=299 => Ok(()),
-            status => {
-                let body = String::from_utf8_lossy(&answer.body).trim().to_string();
-                Err(PushError::Rejected { url, status, body })
-            }
-        }
+        self.conn.exchange(request)
     }
 }
 
@@ -213,11 +251,7 @@ impl PushgatewayBuilder {
     /// a bad or repeated label name, `job` among the labels),
     /// [`PushError::InvalidTimeout`], or [`PushError::Runtime`].
     pub fn build(self) -> Result<Pushgateway, PushError> {
-        let endpoint =
-            client::Endpoint::parse(&self.url).map_err(|reason| PushError::InvalidUrl {
-                url: self.url.clone(),
-                reason,
-            })?;
+        let conn = Conn::new(&self.url, self.timeout)?;
         let job = match self.job {
             Some(job) if !job.is_empty() => job,
             _ => {
@@ -229,30 +263,19 @@ impl PushgatewayBuilder {
         };
         let group_path = format!(
             "{}{}",
-            endpoint.base_path(),
+            conn.endpoint.base_path(),
             grouping::path(&job, &self.grouping)?
         );
-        if self.timeout.is_zero() || self.timeout > Duration::from_secs(3600) {
-            return Err(PushError::InvalidTimeout {
-                timeout: self.timeout,
-            });
-        }
         let authorization = self.basic_auth.map(|(user, password)| {
             format!(
                 "Basic {}",
                 grouping::base64(format!("{user}:{password}").as_bytes())
             )
         });
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(PushError::Runtime)?;
         Ok(Pushgateway {
-            endpoint,
+            conn,
             group_path,
             authorization,
-            timeout: self.timeout,
-            runtime,
         })
     }
 }
@@ -273,6 +296,13 @@ pub enum PushError {
     InvalidGrouping {
         /// The label (`job` for the job itself).
         label: String,
+        /// Why.
+        reason: String,
+    },
+    /// A header given to a remote-write client is not acceptable.
+    InvalidHeader {
+        /// The header's name as given.
+        name: String,
         /// Why.
         reason: String,
     },
@@ -307,9 +337,10 @@ pub enum PushError {
         /// The timeout.
         after: Duration,
     },
-    /// The gateway answered with an error status: 400 for metrics it finds
-    /// invalid or inconsistent with what other groups hold, 401 for
-    /// missing or wrong credentials, 5xx for its own trouble.
+    /// The gateway or receiver answered with an error status: 400 for
+    /// metrics it finds invalid (inconsistent with other groups, out of
+    /// order), 401 for missing or wrong credentials, 429 and 5xx for load
+    /// or its own trouble.
     Rejected {
         /// The group's URL.
         url: String,
@@ -331,6 +362,9 @@ impl fmt::Display for PushError {
             PushError::InvalidGrouping { label, reason } => {
                 write!(f, "invalid Pushgateway grouping label {label:?}: {reason}")
             }
+            PushError::InvalidHeader { name, reason } => {
+                write!(f, "invalid header {name:?} for remote write: {reason}")
+            }
             PushError::InvalidTimeout { timeout } => write!(
                 f,
                 "invalid push timeout {timeout:?}: give more than 0 and at most an hour"
@@ -347,8 +381,8 @@ impl fmt::Display for PushError {
             ),
             PushError::Connect { addr, source } => write!(
                 f,
-                "cannot reach the Pushgateway at {addr}: {source}; check that it runs and the \
-                 URL's host and port"
+                "cannot reach the Pushgateway or receiver at {addr}: {source}; check that it \
+                 runs and the URL's host and port"
             ),
             PushError::Protocol { url, reason } => {
                 write!(f, "the push to {url} failed: {reason}")
@@ -360,14 +394,15 @@ impl fmt::Display for PushError {
             ),
             PushError::Rejected { url, status, body } => {
                 let hint = match status {
-                    400 => "the gateway found the metrics invalid or inconsistent with another group's (same name, other type or HELP)",
-                    401 | 403 => "the gateway wants credentials: check .basic_auth(..)",
-                    404 => "no Pushgateway API at that URL: check its path prefix",
-                    405 => "the gateway refuses that method (is it read-only, or an admin API that is off?)",
-                    500..=599 => "the gateway failed; retry later",
-                    _ => "the gateway refused the request",
+                    400 => "the server found the metrics invalid or inconsistent with another group's (a Pushgateway: same name, other type or HELP; a remote-write receiver: out-of-order or duplicate samples)",
+                    401 | 403 => "the server wants credentials: check .basic_auth(..) or .bearer_token(..)",
+                    404 => "no such API at that URL: check its path (a Prometheus receiver needs --web.enable-remote-write-receiver and /api/v1/write)",
+                    405 => "the server refuses that method",
+                    429 => "the server is rate-limiting; retry later",
+                    500..=599 => "the server failed; retry later",
+                    _ => "the server refused the request",
                 };
-                write!(f, "the Pushgateway refused {url} with {status}: {hint}")?;
+                write!(f, "{url} answered {status}: {hint}")?;
                 if !body.is_empty() {
                     write!(f, "; it said: {body}")?;
                 }

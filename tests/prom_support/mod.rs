@@ -66,6 +66,12 @@ impl Prometheus {
     /// A server whose `scrape_configs:` list is `scrape_configs` (YAML
     /// list items, indented two spaces).
     pub fn start_with(binary: &Path, scrape_configs: &str) -> Prometheus {
+        Prometheus::start_with_args(binary, scrape_configs, &[])
+    }
+
+    /// As [`Prometheus::start_with`], with more command-line flags
+    /// (`--web.enable-remote-write-receiver`).
+    pub fn start_with_args(binary: &Path, scrape_configs: &str, args: &[&str]) -> Prometheus {
         let dir = TempDir::new("prometheus");
         let config = dir.0.join("prometheus.yml");
         std::fs::write(
@@ -84,6 +90,7 @@ impl Prometheus {
                 dir.0.join("data").display()
             ))
             .arg(format!("--web.listen-address={addr}"))
+            .args(args)
             .stdout(std::fs::File::create(dir.0.join("prometheus.log")).unwrap())
             .stderr(std::fs::File::create(dir.0.join("prometheus.err")).unwrap())
             .spawn()
