@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::json;
 use telemeter::fingerprint::Fingerprint;
-use telemeter::push::Pushgateway;
+use telemeter::push::{Pushgateway, RemoteWrite};
 use telemeter::server::{Exporter, ExporterHandle, HostRequest, HostResponse, Route, Surface};
 use telemeter::{
     fixed_label, static_metrics, Buckets, ByLabel, Counter, Family, Gauge, Histogram, Opts,
@@ -39,7 +39,9 @@ the process exits 0.
 
 With --pushgateway URL the demo also pushes its registry to that
 Pushgateway (group job=<--push-job>) every --push-interval seconds, and
-deletes the group when it stops.
+deletes the group when it stops. With --remote-write URL it sends the
+registry to a Prometheus remote-write receiver every
+--remote-write-interval seconds.
 
 Examples:
   telemeter demo
@@ -82,52 +84,53 @@ pub struct DemoArgs {
     /// Seconds between pushes (0.1 to 3600).
     #[arg(long, value_name = "SECS", default_value_t = 15.0)]
     push_interval: f64,
+    /// Also send the registry to this Prometheus remote-write receiver
+    /// (http://host:port/api/v1/write) every --remote-write-interval.
+    #[arg(long, value_name = "URL")]
+    remote_write: Option<String>,
+    /// Seconds between remote-write sends (0.1 to 3600).
+    #[arg(long, value_name = "SECS", default_value_t = 15.0)]
+    remote_write_interval: f64,
+    /// A header for every remote-write request (NAME=VALUE; repeatable),
+    /// such as X-Scope-OrgID=tenant for Mimir.
+    #[arg(long, value_name = "NAME=VALUE")]
+    remote_write_header: Vec<String>,
+    /// Basic auth for the remote-write receiver.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    remote_write_basic_auth: Option<String>,
 }
 
-/// The demo's pusher: a thread that pushes the registry to a Pushgateway
-/// every interval until it is dropped, which deletes the group (on every
-/// way out of the demo, early failures included).
-struct Pusher {
+/// A thread that sends the registry somewhere every interval until it is
+/// dropped (on every way out of the demo, early failures included), then
+/// runs its `finish` (the Pushgateway's group delete).
+struct Periodic {
     stop: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
-impl Pusher {
-    /// Checks `--pushgateway`, `--push-job` and `--push-interval`, and
-    /// starts pushing; `Ok(None)` without `--pushgateway`. The error is a
-    /// usage error's message.
-    fn start(args: &DemoArgs, reg: &Registry) -> Result<Option<Pusher>, String> {
-        let Some(url) = &args.pushgateway else {
-            return Ok(None);
-        };
-        if !(0.1..=3600.0).contains(&args.push_interval) {
-            return Err(format!(
-                "--push-interval {}: give 0.1 to 3600 seconds",
-                args.push_interval
-            ));
-        }
-        let interval = Duration::from_secs_f64(args.push_interval);
-        let gateway = Pushgateway::builder(url.as_str())
-            .job(args.push_job.as_str())
-            .build()
-            .map_err(|e| format!("--pushgateway: {e}"))?;
+impl Periodic {
+    /// Starts `send` every `interval`; a failure is said once per outage,
+    /// and so is the recovery.
+    fn start(
+        what: &'static str,
+        interval: Duration,
+        mut send: impl FnMut() -> Result<(), String> + Send + 'static,
+        finish: impl FnOnce() + Send + 'static,
+    ) -> Result<Periodic, String> {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let reg = reg.clone();
-        eprintln!("pushing to {} every {interval:?}", gateway.url());
         let thread = thread::Builder::new()
-            .name("demo-pusher".into())
+            .name(format!("demo-{what}"))
             .spawn(move || {
                 let mut failing = false;
                 loop {
-                    match gateway.push(&reg) {
+                    match send() {
                         Ok(()) if failing => {
-                            eprintln!("push to {}: delivered again", gateway.url());
+                            eprintln!("{what}: delivered again");
                             failing = false;
                         }
                         Ok(()) => {}
-                        // Said once per outage, not at every interval.
                         Err(e) if !failing => {
-                            eprintln!("push failed (retrying every {interval:?}): {e}");
+                            eprintln!("{what} failed (retrying every {interval:?}): {e}");
                             failing = true;
                         }
                         Err(_) => {}
@@ -137,21 +140,18 @@ impl Pusher {
                         _ => break,
                     }
                 }
-                match gateway.delete() {
-                    Ok(()) => eprintln!("deleted the push group {}", gateway.url()),
-                    Err(e) => eprintln!("could not delete the push group: {e}"),
-                }
+                finish();
             })
-            .map_err(|e| format!("cannot start the pusher thread: {e}"))?;
-        Ok(Some(Pusher {
+            .map_err(|e| format!("cannot start the {what} thread: {e}"))?;
+        Ok(Periodic {
             stop: Some(stop),
             thread: Some(thread),
-        }))
+        })
     }
 }
 
-impl Drop for Pusher {
-    /// Stops pushing and waits for the group to be deleted.
+impl Drop for Periodic {
+    /// Stops sending and waits for `finish`.
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -160,6 +160,75 @@ impl Drop for Pusher {
             let _ = thread.join();
         }
     }
+}
+
+/// An interval flag's value, checked: 0.1 to 3600 seconds.
+fn interval(flag: &str, secs: f64) -> Result<Duration, String> {
+    if !(0.1..=3600.0).contains(&secs) {
+        return Err(format!("{flag} {secs}: give 0.1 to 3600 seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// `--pushgateway`: pushes every `--push-interval`, deletes the group at
+/// the end; `Ok(None)` without the flag. The error is a usage error's.
+fn start_pusher(args: &DemoArgs, reg: &Registry) -> Result<Option<Periodic>, String> {
+    let Some(url) = &args.pushgateway else {
+        return Ok(None);
+    };
+    let every = interval("--push-interval", args.push_interval)?;
+    let gateway = std::sync::Arc::new(
+        Pushgateway::builder(url.as_str())
+            .job(args.push_job.as_str())
+            .build()
+            .map_err(|e| format!("--pushgateway: {e}"))?,
+    );
+    eprintln!("pushing to {} every {every:?}", gateway.url());
+    let (g1, g2, reg) = (Arc::clone(&gateway), gateway, reg.clone());
+    Periodic::start(
+        "push",
+        every,
+        move || g1.push(&reg).map_err(|e| e.to_string()),
+        move || match g2.delete() {
+            Ok(()) => eprintln!("deleted the push group {}", g2.url()),
+            Err(e) => eprintln!("could not delete the push group: {e}"),
+        },
+    )
+    .map(Some)
+}
+
+/// `--remote-write`: sends the registry every `--remote-write-interval`;
+/// `Ok(None)` without the flag. The error is a usage error's.
+fn start_remote_write(args: &DemoArgs, reg: &Registry) -> Result<Option<Periodic>, String> {
+    let Some(url) = &args.remote_write else {
+        return Ok(None);
+    };
+    let every = interval("--remote-write-interval", args.remote_write_interval)?;
+    let mut builder = RemoteWrite::builder(url.as_str());
+    for h in &args.remote_write_header {
+        let Some((name, value)) = h.split_once('=') else {
+            return Err(format!("--remote-write-header {h:?}: give NAME=VALUE"));
+        };
+        builder = builder.header(name.trim(), value.trim());
+    }
+    if let Some(auth) = &args.remote_write_basic_auth {
+        let Some((user, password)) = auth.split_once(':') else {
+            return Err("--remote-write-basic-auth: give USER:PASSWORD".to_string());
+        };
+        builder = builder.basic_auth(user, password);
+    }
+    let rw = builder
+        .build()
+        .map_err(|e| format!("--remote-write: {e}"))?;
+    eprintln!("remote-writing to {url} every {every:?}");
+    let reg = reg.clone();
+    Periodic::start(
+        "remote write",
+        every,
+        move || rw.send(&reg).map(|_| ()).map_err(|e| e.to_string()),
+        || {},
+    )
+    .map(Some)
 }
 
 fixed_label! {
@@ -795,9 +864,9 @@ pub fn run(args: DemoArgs) -> ExitCode {
         }
     };
     announce(&handle);
-    let pusher = match Pusher::start(&args, &reg) {
-        Ok(p) => p,
-        Err(e) => {
+    let senders = match (start_pusher(&args, &reg), start_remote_write(&args, &reg)) {
+        (Ok(p), Ok(r)) => (p, r),
+        (Err(e), _) | (_, Err(e)) => {
             eprintln!("error: {e}");
             handle.shutdown();
             return ExitCode::from(2);
@@ -905,7 +974,7 @@ pub fn run(args: DemoArgs) -> ExitCode {
     for w in workers {
         let _ = w.join();
     }
-    drop(pusher);
+    drop(senders);
     eprintln!("stopped");
     ExitCode::SUCCESS
 }

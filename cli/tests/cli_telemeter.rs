@@ -608,7 +608,7 @@ fn demo_pushes_to_a_pushgateway_and_deletes_its_group_on_shutdown() {
 
 #[test]
 fn demo_refuses_a_pushgateway_it_cannot_use_as_a_usage_error() {
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 6] = [
         (
             &["--pushgateway", "https://gw:9091"],
             "--pushgateway: invalid Pushgateway URL \"https://gw:9091\"",
@@ -625,6 +625,33 @@ fn demo_refuses_a_pushgateway_it_cannot_use_as_a_usage_error() {
         (
             &["--pushgateway", "http://127.0.0.1:9", "--push-job", ""],
             "no job was given",
+        ),
+        (
+            &[
+                "--remote-write",
+                "http://127.0.0.1:9/api/v1/write",
+                "--remote-write-header",
+                "X",
+            ],
+            "--remote-write-header \"X\": give NAME=VALUE",
+        ),
+        (
+            &[
+                "--remote-write",
+                "http://127.0.0.1:9/api/v1/write",
+                "--remote-write-basic-auth",
+                "u",
+            ],
+            "--remote-write-basic-auth: give USER:PASSWORD",
+        ),
+        (
+            &[
+                "--remote-write",
+                "http://127.0.0.1:9/w",
+                "--remote-write-interval",
+                "0.01",
+            ],
+            "--remote-write-interval 0.01: give 0.1 to 3600 seconds",
         ),
     ];
     for (extra, said) in cases {
@@ -645,4 +672,66 @@ fn demo_refuses_a_pushgateway_it_cannot_use_as_a_usage_error() {
         assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
         assert!(err.contains(said), "{extra:?}: {err}");
     }
+}
+
+#[test]
+fn demo_remote_writes_into_a_real_prometheus_receiver() {
+    let Some(prometheus) = prom_support::prometheus_or_skip() else {
+        return;
+    };
+    let prom = prom_support::Prometheus::start_with_args(
+        &prometheus,
+        "",
+        &["--web.enable-remote-write-receiver"],
+    );
+    let url = format!("http://{}/api/v1/write", prom.addr);
+    // Ready first, so that every send of the demo's can land.
+    let ready_by = Instant::now() + Duration::from_secs(60);
+    while try_get(prom.addr, "/-/ready").is_none_or(|r| r.status != 200) {
+        assert!(Instant::now() < ready_by, "{}", prom.report());
+        thread::sleep(Duration::from_millis(100));
+    }
+    let demo = Demo::start_with(
+        "127.0.0.1:0",
+        "",
+        "",
+        &[
+            "--remote-write",
+            &url,
+            "--remote-write-interval",
+            "0.2",
+            "--remote-write-header",
+            "X-Scope-OrgID=tenant-1",
+            "--drain-ms",
+            "0",
+        ],
+    );
+    // Nothing scrapes the demo: what Prometheus has came by remote write.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut got = None;
+    while Instant::now() < deadline {
+        got = prom_support::query(prom.addr, "sum(oxg_rpc_requests_total)");
+        if got.is_some_and(|v| v > 0.0) {
+            break;
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        got.is_some_and(|v| v > 0.0),
+        "{got:?}\n{}\n{}",
+        demo.stderr(),
+        prom.report()
+    );
+    assert!(demo
+        .stderr()
+        .contains(&format!("remote-writing to {url} every 200ms")));
+    assert!(
+        !demo.stderr().contains("remote write failed"),
+        "{}",
+        demo.stderr()
+    );
+    demo.signal("TERM");
+    let (exit, stderr) = demo.wait(Duration::from_secs(20));
+    assert!(exit.success(), "{stderr}");
+    prom.stop();
 }
