@@ -29,6 +29,12 @@ pub const MAX_BODY_BYTES_LIMIT: usize = 16 * 1024 * 1024;
 /// Paths the exporter serves itself, which no route may take.
 const BUILT_IN: [&str; 3] = ["/metrics", "/health", "/ready"];
 
+/// Whether `path` is one the exporter serves itself (a built-in or the
+/// admin console's), which [`Route::refusal`] keeps every route from.
+pub(crate) fn is_built_in(path: &str) -> bool {
+    BUILT_IN.contains(&path) || path == "/admin" || path.starts_with("/admin/")
+}
+
 /// Which requests a host route answers: a path (exact or prefix), the
 /// methods, and the largest body. Registered with
 /// [`ExporterBuilder::route`](super::ExporterBuilder::route).

@@ -15,7 +15,7 @@ use super::gzip::accepts_gzip;
 use super::host::{is_console_host, the_host, HostError};
 use super::query::Query;
 use super::readiness::Readiness;
-use super::route::{HostRequest, Route, RouteFn, Routes};
+use super::route::{is_built_in, HostRequest, Route, RouteFn, Routes};
 use super::scrape::{ScrapeFailed, Scraper};
 use super::source::CONTENT_TYPE_TEXT;
 use super::stats::StatsInner;
@@ -115,16 +115,14 @@ fn closing(mut resp: Resp) -> Resp {
     resp
 }
 
-/// The `400` text for a request whose `Host` headers are wrong, if they
-/// are.
-fn host_problem(headers: &HeaderMap, version: hyper::Version) -> Option<&'static str> {
-    match the_host(headers, version) {
-        Ok(_) => None,
-        Err(HostError::Missing) => Some(
-            "400 bad request: an HTTP/1.1 request needs a Host header (RFC 9112, section 3.2)\n",
-        ),
-        Err(HostError::Repeated) => {
-            Some("400 bad request: more than one Host header (RFC 9112, section 3.2)\n")
+/// The `400` text for a request whose `Host` headers are wrong.
+fn host_error_text(e: HostError) -> &'static str {
+    match e {
+        HostError::Missing => {
+            "400 bad request: an HTTP/1.1 request needs a Host header (RFC 9112, section 3.2)\n"
+        }
+        HostError::Repeated => {
+            "400 bad request: more than one Host header (RFC 9112, section 3.2)\n"
         }
     }
 }
@@ -146,7 +144,9 @@ impl Router {
     {
         self.shared.stats.requests.fetch_add(1, Ordering::Relaxed);
         let headers = std::mem::take(req.headers_mut());
-        if !self.shared.routes.is_empty() {
+        // Built-in paths first: no route can take one, so they skip the
+        // route table (a scrape pays nothing for it).
+        if !self.shared.routes.is_empty() && !is_built_in(req.uri().path()) {
             let path = req.uri().path();
             if let Some((route, handler)) = self.shared.routes.find(path, |s| self.serves(s)) {
                 return self.host_route(route, handler, req, headers).await;
@@ -172,10 +172,13 @@ impl Router {
                 "413 request body not accepted: GET and HEAD requests here take no body\n",
             ));
         }
-        if let Some(why) = host_problem(&headers, req.version()) {
-            return closing(respond(headers, StatusCode::BAD_REQUEST, TEXT, why));
-        }
-        let host = the_host(&headers, req.version()).ok().flatten();
+        let host = match the_host(&headers, req.version()) {
+            Ok(host) => host,
+            Err(e) => {
+                let why = host_error_text(e);
+                return closing(respond(headers, StatusCode::BAD_REQUEST, TEXT, why));
+            }
+        };
         let path = req.uri().path();
         let console = self.admin && (path == "/admin" || path.starts_with("/admin/"));
         if console && !host.is_some_and(|h| is_console_host(h.as_bytes(), &self.shared.admin_hosts))
@@ -367,7 +370,8 @@ impl Router {
             }
             return resp;
         }
-        if let Some(why) = host_problem(&headers, req.version()) {
+        if let Err(e) = the_host(&headers, req.version()) {
+            let why = host_error_text(e);
             return closing(respond(headers, StatusCode::BAD_REQUEST, TEXT, why));
         }
         let query = match Query::parse(req.uri().query().unwrap_or("")) {
