@@ -345,6 +345,8 @@ struct Reporter {
     capacity: usize,
     installed: Instant,
     written: AtomicU64,
+    /// Bundles begun: each takes the next number for its name.
+    started: AtomicU64,
     /// The body of the last scrape served through
     /// [`CrashReporter::metrics_source`], and when: the bundle's metrics
     /// when a fresh collection cannot finish.
@@ -528,6 +530,7 @@ pub fn install(config: CrashConfig) -> Result<CrashReporter, CrashError> {
         capacity: config.breadcrumbs,
         installed: Instant::now(),
         written: AtomicU64::new(0),
+        started: AtomicU64::new(0),
         last_body: Mutex::new((Vec::new(), None)),
     });
     if REPORTER.set(Arc::clone(&reporter)).is_err() {
@@ -618,7 +621,9 @@ impl Reporter {
         let now = SystemTime::now();
         let utc = Utc::of(now);
         let pid = std::process::id();
-        let seq = self.written.load(Ordering::Relaxed) + 1;
+        // Unique per bundle even when two threads panic in one second (the
+        // count of bundles written would give both the same name).
+        let seq = self.started.fetch_add(1, Ordering::Relaxed) + 1;
         let name = format!("crash-{}-{pid}-{seq}", utc.compact());
         let message = payload_text(info);
         let location = info
@@ -869,6 +874,7 @@ mod tests {
             capacity: 2,
             installed: Instant::now(),
             written: AtomicU64::new(0),
+            started: AtomicU64::new(0),
             last_body: Mutex::new((Vec::new(), None)),
         };
         // 1,023 ASCII bytes and a two-byte character across the limit.

@@ -89,11 +89,11 @@ impl Redactor {
     pub(crate) fn text(&self, text: &str) -> String {
         let mut out = text.to_string();
         for p in &self.patterns {
-            if p.regex.is_match(&out) {
-                out = p
-                    .regex
-                    .replace_all(&out, p.replacement.as_str())
-                    .into_owned();
+            // One pass: `replace_all` borrows when nothing matches.
+            if let std::borrow::Cow::Owned(replaced) =
+                p.regex.replace_all(&out, p.replacement.as_str())
+            {
+                out = replaced;
             }
         }
         out
