@@ -63,6 +63,10 @@
 #![allow(missing_docs)]
 
 /// Builds the `telemeter` CLI for the load group (another package's binary).
+// seed_support finds tools through prom_support (one PATH lookup for the
+// whole test suite).
+#[path = "../tests/prom_support/mod.rs"]
+mod prom_support;
 #[path = "../tests/seed_support/mod.rs"]
 mod seed_support;
 

@@ -6,8 +6,9 @@
 //! rules, the scrape config and the Kubernetes probes. docs/seeds.md maps
 //! each seed line to a test here.
 
+mod prom_support;
 mod seed_support;
-mod server_support;
+use prom_support::server_support;
 
 use std::collections::BTreeSet;
 use std::process::Command;

@@ -3,8 +3,9 @@
 //! series table, the legacy `glyph_*` aliases, the scrape config and the
 //! Grafana dashboard. docs/seeds.md maps each seed line to a test here.
 
+mod prom_support;
 mod seed_support;
-mod server_support;
+use prom_support::server_support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -426,24 +426,11 @@ pub fn promtool() -> Option<PathBuf> {
 }
 
 /// The program `name` on PATH; `None` (the test skips) outside CI, a
-/// failure under CI, where `.ci/run` installs Debian's `package`.
+/// failure under CI, where `.ci/run` installs Debian's `package`
+/// (`prom_support::tool_or_skip`, which every includer of this module
+/// also includes).
 pub fn tool(name: &str, package: &str) -> Option<PathBuf> {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .map(PathBuf::from);
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{name} is not installed but CI is set: .ci/run must install the {package} package"
-        );
-        eprintln!("SKIPPED: {name} not on PATH (apt-get install {package})");
-    }
-    found
+    crate::prom_support::tool_or_skip(name, package)
 }
 
 /// Runs headless Chromium (`chromium`) on `url` with `args` (`--dump-dom`,
