@@ -14,9 +14,10 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
+use prom_support::promtool_lint;
 use seed_support::{
     assert_selectors_exported, assert_specs, eventually, example_bin, label_values, promtool,
-    promtool_lint, run_promtool, value, Agent, Spec,
+    run_promtool, value, Agent, Spec,
 };
 use server_support::{get, post_form, try_get};
 use telemeter::fingerprint::Fingerprint;

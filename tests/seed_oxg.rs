@@ -10,9 +10,10 @@ use prom_support::server_support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use prom_support::promtool_lint;
 use seed_support::{
     assert_promql_parses, assert_selectors_exported, assert_specs, eventually, example_bin,
-    expand_grafana_vars, promtool, promtool_lint, run_promtool, Agent, Spec,
+    expand_grafana_vars, promtool, run_promtool, Agent, Spec,
 };
 use server_support::get;
 use telemeter::parse::{parse, Exposition, MetricType};

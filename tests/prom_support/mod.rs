@@ -4,9 +4,11 @@
 //! package's tests and the CLI's (`#[path]`).
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -29,6 +31,41 @@ pub fn tool_or_skip(name: &str, package: &str) -> Option<PathBuf> {
         );
     }
     found
+}
+
+/// `promtool check metrics` findings for a body, one per line, sorted.
+/// promtool exits 0 with none and 3 with lint findings; anything else is a
+/// parse failure and fails the test.
+pub fn promtool_lint(promtool: &Path, body: &str) -> BTreeSet<String> {
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool check metrics");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(body.as_bytes())
+        .expect("write the body");
+    let out = child.wait_with_output().expect("promtool output");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let code = out.status.code();
+    assert!(
+        matches!(code, Some(0) | Some(3)),
+        "promtool check metrics could not check the body ({code:?}):\n{text}"
+    );
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// The `prometheus` binary, or `None` (with a note) outside CI.

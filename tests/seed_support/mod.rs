@@ -512,41 +512,6 @@ pub fn run_promtool(promtool: &Path, dir: &Path, args: &[&str], stdin: &str) -> 
     (out.status.success(), text)
 }
 
-/// `promtool check metrics` findings for a body, one per line, sorted.
-/// promtool exits 0 with none and 3 with lint findings; anything else is a
-/// parse failure and fails the test.
-pub fn promtool_lint(promtool: &Path, body: &str) -> BTreeSet<String> {
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run promtool check metrics");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(body.as_bytes())
-        .expect("write the body");
-    let out = child.wait_with_output().expect("promtool output");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let code = out.status.code();
-    assert!(
-        matches!(code, Some(0) | Some(3)),
-        "promtool check metrics could not check the body ({code:?}):\n{text}"
-    );
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect()
-}
-
 /// Grafana's built-in interval variables, replaced by a duration so that an
 /// expression from a dashboard is plain PromQL.
 pub fn expand_grafana_vars(expr: &str) -> String {
