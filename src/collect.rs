@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::callback::{CallbackFamily, Samples, Ticket};
 use crate::encode::layout::Variant;
 use crate::encode::{Encoder, FamilyView, Kind};
-use crate::family::{FamilyCore, Layout};
+use crate::family::{FamilyCore, Group, Layout};
 use crate::histogram::read_at;
 use crate::shard::pool;
 use crate::sync::{Arc, AtomicU64, Mutex, Ordering};
@@ -20,6 +20,10 @@ use crate::sync::{Arc, AtomicU64, Mutex, Ordering};
 pub(crate) enum Entry {
     Family(Arc<FamilyCore>),
     Callback(Arc<CallbackFamily>),
+    /// One name over families with different label names, scraped as one
+    /// family (see `family/group.rs`).
+    #[cfg_attr(not(feature = "metrics-rs"), allow(dead_code))] // used by `facade` alone
+    Group(Arc<Group>),
 }
 
 /// Per-registry scrape bookkeeping and reusable buffers.
@@ -146,6 +150,7 @@ impl ScrapeState {
         for entry in entries {
             series += match entry {
                 Entry::Family(core) => collect_family(core, enc, &mut scratch.buckets),
+                Entry::Group(group) => collect_group(group, enc, &mut scratch.buckets),
                 Entry::Callback(cb) => {
                     let mut n = 0;
                     let t = ticket.next().expect("a ticket per callback");
@@ -206,14 +211,24 @@ impl ScrapeState {
         scratch.overflow_text.clear();
         scratch.overflow.clear();
         for entry in entries {
-            if let Entry::Family(core) = entry {
-                let n = core.overflowed.load(Ordering::Relaxed);
-                if n > 0 {
-                    scratch.overflow_text.push_str("{family=\"");
-                    scratch.overflow_text.push_str(core.name());
-                    scratch.overflow_text.push_str("\"}");
-                    scratch.overflow.push((scratch.overflow_text.len(), n));
-                }
+            let (name, n) = match entry {
+                Entry::Family(core) => (core.name(), core.overflowed.load(Ordering::Relaxed)),
+                // One series per exported name: a group's members summed.
+                Entry::Group(group) => (
+                    group.name(),
+                    group
+                        .members()
+                        .iter()
+                        .map(|c| c.overflowed.load(Ordering::Relaxed))
+                        .sum(),
+                ),
+                Entry::Callback(_) => continue,
+            };
+            if n > 0 {
+                scratch.overflow_text.push_str("{family=\"");
+                scratch.overflow_text.push_str(name);
+                scratch.overflow_text.push_str("\"}");
+                scratch.overflow.push((scratch.overflow_text.len(), n));
             }
         }
         let view = FamilyView::plain(&own.overflow, Kind::Counter);
@@ -263,82 +278,117 @@ fn counted<'a, T>(
 /// batch load in parallel instead of each waiting in its line's chain.
 const BATCH: usize = 64;
 
-fn collect_family<E: Encoder>(core: &FamilyCore, enc: &mut E, buckets: &mut Vec<u64>) -> usize {
-    // No lock: creation and removal go on while the family is written
-    // (see `family/list.rs`).
-    let list = core.list.read();
-    let pool = pool();
-    let mut listed = 0;
+/// A family's view under `variant` (its name or an alias).
+fn view<'a>(core: &'a FamilyCore, variant: &'a Variant) -> FamilyView<'a> {
     let (kind, bounds) = match &core.layout {
         Layout::Counter | Layout::FloatCounter => (Kind::Counter, &[][..]),
         Layout::Gauge | Layout::FloatGauge => (Kind::Gauge, &[][..]),
         Layout::Histogram(b) => (Kind::Histogram, b.bounds()),
     };
+    FamilyView {
+        variant,
+        kind,
+        le_tails: &core.le_tails,
+        bounds,
+    }
+}
+
+fn collect_family<E: Encoder>(core: &FamilyCore, enc: &mut E, buckets: &mut Vec<u64>) -> usize {
+    let mut listed = 0;
     for variant in core.variants.iter() {
-        let view = FamilyView {
-            variant,
-            kind,
-            le_tails: &core.le_tails,
-            bounds,
-        };
+        let view = view(core, variant);
         enc.family(&view);
-        match &core.layout {
-            Layout::Counter => {
-                let mut values = [0u64; BATCH];
-                let mut texts: [&[u8]; BATCH] = [&[]; BATCH];
-                listed = 0;
-                for batch in list.batches(BATCH) {
-                    let mut n = 0;
-                    for s in batch {
-                        values[n] = pool.sum(s.loc());
-                        texts[n] = s.text();
-                        n += 1;
-                    }
-                    listed += n;
-                    if n > 0 {
-                        enc.counters(
-                            &view,
-                            texts[..n].iter().zip(&values[..n]).map(
-                                #[inline(always)]
-                                |(t, v)| (*t, *v),
-                            ),
-                        );
-                    }
+        listed = collect_series(core, &view, enc, buckets);
+    }
+    listed
+}
+
+/// A group: its header once (with the first member's bounds: members of
+/// a histogram group may differ in buckets, which the text format allows),
+/// then every member's series under the group's name. A group with no
+/// member yet writes nothing.
+fn collect_group<E: Encoder>(group: &Group, enc: &mut E, buckets: &mut Vec<u64>) -> usize {
+    let members = group.members();
+    let Some(first) = members.first() else {
+        return 0;
+    };
+    let header = group.header();
+    enc.family(&view(first, &header));
+    members
+        .iter()
+        .map(|core| collect_series(core, &view(core, &core.variants[0]), enc, buckets))
+        .sum()
+}
+
+/// Hands `enc` the series of `core` under `view`; returns how many.
+fn collect_series<E: Encoder>(
+    core: &FamilyCore,
+    view: &FamilyView<'_>,
+    enc: &mut E,
+    buckets: &mut Vec<u64>,
+) -> usize {
+    // No lock: creation and removal go on while the family is written
+    // (see `family/list.rs`).
+    let list = core.list.read();
+    let pool = pool();
+    let view = *view;
+    let mut listed = 0;
+    match &core.layout {
+        Layout::Counter => {
+            let mut values = [0u64; BATCH];
+            let mut texts: [&[u8]; BATCH] = [&[]; BATCH];
+            listed = 0;
+            for batch in list.batches(BATCH) {
+                let mut n = 0;
+                for s in batch {
+                    values[n] = pool.sum(s.loc());
+                    texts[n] = s.text();
+                    n += 1;
+                }
+                listed += n;
+                if n > 0 {
+                    enc.counters(
+                        &view,
+                        texts[..n].iter().zip(&values[..n]).map(
+                            #[inline(always)]
+                            |(t, v)| (*t, *v),
+                        ),
+                    );
                 }
             }
-            Layout::Gauge => enc.gauges(
-                &view,
-                counted(list.iter(), &mut listed).map(
-                    #[inline(always)]
-                    |s| (s.text(), s.value().load(Ordering::Relaxed) as i64),
-                ),
+        }
+        Layout::Gauge => enc.gauges(
+            &view,
+            counted(list.iter(), &mut listed).map(
+                #[inline(always)]
+                |s| (s.text(), s.value().load(Ordering::Relaxed) as i64),
             ),
-            Layout::FloatCounter => enc.floats(
-                &view,
-                counted(list.iter(), &mut listed).map(
-                    #[inline(always)]
-                    |s| (s.text(), pool.sum_f64(s.loc())),
-                ),
+        ),
+        Layout::FloatCounter => enc.floats(
+            &view,
+            counted(list.iter(), &mut listed).map(
+                #[inline(always)]
+                |s| (s.text(), pool.sum_f64(s.loc())),
             ),
-            Layout::FloatGauge => enc.floats(
-                &view,
-                counted(list.iter(), &mut listed).map(
-                    #[inline(always)]
-                    |s| (s.text(), f64::from_bits(s.value().load(Ordering::Relaxed))),
-                ),
+        ),
+        Layout::FloatGauge => enc.floats(
+            &view,
+            counted(list.iter(), &mut listed).map(
+                #[inline(always)]
+                |s| (s.text(), f64::from_bits(s.value().load(Ordering::Relaxed))),
             ),
-            Layout::Histogram(_) => {
-                let n = core.le_tails.len(); // bucket cells, +Inf included
-                buckets.clear();
-                buckets.resize(n, 0);
-                enc.histograms(
-                    &view,
-                    buckets,
-                    counted(list.iter(), &mut listed),
-                    #[inline(always)]
-                    |s, buckets| (s.text(), read_at(pool, s.loc(), buckets)),
-                );
-            }
+        ),
+        Layout::Histogram(_) => {
+            let n = core.le_tails.len(); // bucket cells, +Inf included
+            buckets.clear();
+            buckets.resize(n, 0);
+            enc.histograms(
+                &view,
+                buckets,
+                counted(list.iter(), &mut listed),
+                #[inline(always)]
+                |s, buckets| (s.text(), read_at(pool, s.loc(), buckets)),
+            );
         }
     }
     listed

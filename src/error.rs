@@ -123,6 +123,20 @@ pub enum Error {
         /// The label the fixed set names.
         label: String,
     },
+    /// The `metrics` facade backend (`telemeter::facade`, feature
+    /// `metrics-rs`) was asked for a metric of one type under a name that
+    /// it registered with another.
+    KindConflict {
+        /// The (sanitized) name.
+        name: String,
+        /// The type the name has.
+        registered: &'static str,
+        /// The type asked for.
+        requested: &'static str,
+    },
+    /// A global `metrics` recorder is installed already
+    /// (`telemeter::facade::install`).
+    RecorderAlreadySet,
 }
 
 impl fmt::Display for Error {
@@ -214,7 +228,26 @@ impl fmt::Display for Error {
                 max,
             } => write!(
                 f,
-                "family {family:?} cannot take a typed label set of {combinations}                  combinations: it holds at most {max}; raise the family's Opts::max_series,                  or leave a label of many values out of the typed set (Family::by_label,                  with_label_values)"
+                "family {family:?} cannot take a typed label set of {combinations} \
+                 combinations: it holds at most {max}; raise the family's Opts::max_series, \
+                 or leave a label of many values out of the typed set (Family::by_label, \
+                 with_label_values)"
+            ),
+            Error::KindConflict {
+                name,
+                registered,
+                requested,
+            } => write!(
+                f,
+                "metric {name:?} is a {registered}, and a {requested} of the same name was \
+                 asked for: one name has one type; rename one of them (note that names are \
+                 sanitized first, so \"a.b\" and \"a_b\" are one name)"
+            ),
+            Error::RecorderAlreadySet => write!(
+                f,
+                "a global metrics recorder is already installed, and the metrics crate allows \
+                 one per process: install telemeter's facade once, at start, instead of the \
+                 other recorder, or record through metrics::with_local_recorder"
             ),
             Error::UnknownLabel { family, label } => write!(
                 f,

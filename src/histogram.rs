@@ -316,6 +316,29 @@ impl Histogram {
         });
     }
 
+    /// Records `v` `count` times at once (one bucket add and one sum add,
+    /// however large `count` is).
+    ///
+    /// ```
+    /// # let reg = telemeter::Registry::new();
+    /// let h = reg.histogram("batch_seconds", "Batch.", telemeter::Buckets::new(vec![0.1, 1.0])?)?;
+    /// h.observe_many(0.5, 1_000);
+    /// let snap = h.snapshot();
+    /// assert_eq!(snap.count, 1_000);
+    /// assert_eq!(snap.sum, 500.0);
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    #[inline]
+    pub fn observe_many(&self, v: f64, count: u64) {
+        let i = self.buckets.index(v);
+        let n = self.buckets.bounds.len() + 1;
+        let loc = self.loc;
+        with_shard(|s| {
+            s.add(loc.at(i), count);
+            s.add_f64(loc.at(n), v * count as f64);
+        });
+    }
+
     /// Starts a timer that observes the elapsed seconds when dropped.
     ///
     /// ```

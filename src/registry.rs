@@ -10,7 +10,7 @@ use crate::collect::{Entry, ScrapeState};
 use crate::encode::layout::Variant;
 use crate::encode::text::TextEncoder;
 use crate::encode::Kind;
-use crate::family::{FamilyCore, Layout, DEFAULT_MAX_LABEL_VALUE_BYTES, DEFAULT_MAX_SERIES};
+use crate::family::{FamilyCore, Group, Layout, DEFAULT_MAX_LABEL_VALUE_BYTES, DEFAULT_MAX_SERIES};
 
 /// The default limit on families and callbacks per registry (see
 /// [`RegistryBuilder::max_families`]): far above what a program declares,
@@ -164,17 +164,23 @@ impl Scope {
                 *alias = format!("{}{alias}", self.prefix);
             }
         }
+        self.check_labels(&scoped)?;
+        Ok(scoped)
+    }
+
+    /// Refuses a family that declares one of this scope's constant labels.
+    fn check_labels(&self, opts: &Opts) -> Result<(), Error> {
         if let Some((label, _)) = self
             .labels
             .iter()
             .find(|(n, _)| opts.labels.iter().any(|l| l == n))
         {
             return Err(Error::DuplicateLabelName {
-                family: scoped.name.clone(),
+                family: opts.name.clone(),
                 label: label.clone(),
             });
         }
-        Ok(scoped)
+        Ok(())
     }
 }
 
@@ -185,6 +191,9 @@ struct Registered {
     /// Per entry of `list` (same index): its name as registered and every
     /// sample name it reserved, for [`Registry::unregister`].
     reserved: Vec<(String, Vec<String>)>,
+    /// Members of groups, which count toward the family limit beside
+    /// `list` (see `family/group.rs`).
+    members: usize,
 }
 
 impl Inner {
@@ -344,6 +353,28 @@ impl Default for Registry {
     }
 }
 
+/// Checks a family's label names: valid, not `le` on a histogram, each
+/// once.
+fn check_labels(family: &str, labels: &[String], histogram: bool) -> Result<(), Error> {
+    let mut seen = HashSet::new();
+    for label in labels {
+        check_label_name(label)?;
+        if histogram && label == "le" {
+            return Err(Error::ReservedLabel {
+                family: family.to_string(),
+                label: label.clone(),
+            });
+        }
+        if !seen.insert(label.as_str()) {
+            return Err(Error::DuplicateLabelName {
+                family: family.to_string(),
+                label: label.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The sample names a family of this type emits under `name`.
 fn emitted_names(name: &str, layout_is_histogram: bool) -> Vec<String> {
     if layout_is_histogram {
@@ -392,22 +423,19 @@ impl Registry {
         for alias in &opts.aliases {
             check_metric_name(alias)?;
         }
-        let mut seen = HashSet::new();
-        for label in &opts.labels {
-            check_label_name(label)?;
-            if histogram && label == "le" {
-                return Err(Error::ReservedLabel {
-                    family: opts.name.clone(),
-                    label: label.clone(),
-                });
-            }
-            if !seen.insert(label.as_str()) {
-                return Err(Error::DuplicateLabelName {
-                    family: opts.name.clone(),
-                    label: label.clone(),
-                });
-            }
-        }
+        self.reserve(opts, type_name, histogram, make)
+    }
+
+    /// [`Registry::register`] past the name checks: for the crate's own
+    /// `telemeter_*` families, and after them.
+    fn reserve(
+        &self,
+        opts: &Opts,
+        type_name: &'static str,
+        histogram: bool,
+        make: impl FnOnce(Box<[Variant]>) -> Entry,
+    ) -> Result<Entry, Error> {
+        check_labels(&opts.name, &opts.labels, histogram)?;
         let mut wanted = Vec::new();
         for name in std::iter::once(&opts.name).chain(&opts.aliases) {
             for n in emitted_names(name, histogram) {
@@ -418,7 +446,7 @@ impl Registry {
             }
         }
         let mut reg = lock(&self.inner.names);
-        if reg.list.len() >= self.inner.max_families {
+        if reg.list.len() + reg.members >= self.inner.max_families {
             return Err(Error::FamilyLimit {
                 name: opts.name.clone(),
                 max: self.inner.max_families,
@@ -460,7 +488,106 @@ impl Registry {
         })?;
         match entry {
             Entry::Family(core) => Ok(Family::from_core(core)),
-            Entry::Callback(_) => unreachable!("register returns the entry `make` built"),
+            _ => unreachable!("register returns the entry `make` built"),
+        }
+    }
+
+    /// Registers a group: `name` exported as one family whose series come
+    /// from members with different label names (see `family/group.rs`;
+    /// the `metrics` facade's backend uses it). The name is prefixed as
+    /// for a family and reserved with every sample name of `layout`'s type.
+    #[cfg_attr(not(feature = "metrics-rs"), allow(dead_code))] // used by `facade` alone
+    pub(crate) fn group(
+        &self,
+        name: &str,
+        help: &str,
+        layout: &Layout,
+    ) -> Result<Arc<Group>, Error> {
+        let opts = self.scope.apply(&Opts::new(name, help))?;
+        let histogram = matches!(layout, Layout::Histogram(_));
+        let type_name = layout.type_name();
+        let entry = self.register(&opts, type_name, histogram, |_| {
+            Entry::Group(Arc::new(Group::new(&opts.name, &opts.help, type_name)))
+        })?;
+        match entry {
+            Entry::Group(g) => Ok(g),
+            _ => unreachable!("register returns the entry `make` built"),
+        }
+    }
+
+    /// The member of `group` with these label names (in this order),
+    /// added on first use. `M` must be `layout`'s handle type, and
+    /// `layout` of the group's type.
+    ///
+    /// # Errors
+    ///
+    /// A bad or duplicate label name, or one of this handle's constant
+    /// labels ([`Error::DuplicateLabelName`]); [`Error::FamilyLimit`] past
+    /// the registry's limit (members count toward it).
+    #[cfg_attr(not(feature = "metrics-rs"), allow(dead_code))] // used by `facade` alone
+    pub(crate) fn group_member<M: Metric>(
+        &self,
+        group: &Group,
+        labels: &[String],
+        layout: Layout,
+    ) -> Result<Family<M>, Error> {
+        debug_assert_eq!(layout.type_name(), group.type_name());
+        let histogram = matches!(layout, Layout::Histogram(_));
+        check_labels(group.name(), labels, histogram)?;
+        let opts = Opts {
+            labels: labels.to_vec(),
+            ..Opts::new(group.name(), "")
+        };
+        self.scope.check_labels(&opts)?;
+        let core = group.add(
+            |c| *c.label_names == *labels,
+            || {
+                let mut reg = lock(&self.inner.names);
+                if reg.list.len() + reg.members >= self.inner.max_families {
+                    return Err(Error::FamilyLimit {
+                        name: group.name().to_string(),
+                        max: self.inner.max_families,
+                    });
+                }
+                if !group.unregistered.load(Ordering::Relaxed) {
+                    reg.members += 1;
+                }
+                let type_name = layout.type_name();
+                let variants = Box::new([Variant::new(group.name(), group.name(), "", type_name)]);
+                Ok(Arc::new(FamilyCore::new(
+                    &opts,
+                    layout,
+                    variants,
+                    self.inner.default_max_series,
+                    self.inner.max_label_value_bytes,
+                    (self.scope.text.as_str(), self.scope.labels.len()),
+                )))
+            },
+        )?;
+        Ok(Family::from_core(core))
+    }
+
+    /// A counter family of the crate's own, in the reserved `telemeter_`
+    /// namespace, outside this handle's scope (no prefix, no constant
+    /// labels): the `metrics` facade's refusals.
+    #[cfg(feature = "metrics-rs")]
+    pub(crate) fn own_counter_family(&self, opts: Opts) -> Result<Family<Counter>, Error> {
+        debug_assert!(opts.name.starts_with(crate::names::RESERVED_PREFIX));
+        check_labels(&opts.name, &opts.labels, false)?;
+        let inner = &self.inner;
+        let entry = self.reserve(&opts, "counter", false, |variants| {
+            Entry::Family(Arc::new(FamilyCore::new(
+                &opts,
+                Layout::Counter,
+                variants,
+                inner.default_max_series,
+                inner.max_label_value_bytes,
+                ("", 0),
+            )))
+        })?;
+        match entry {
+            Entry::Family(core) => Ok(Family::from_core(core)),
+            _ => unreachable!("reserve returns the entry `make` built"),
         }
     }
 
@@ -567,7 +694,12 @@ impl Registry {
             return false;
         };
         let (_, reserved) = reg.reserved.remove(i);
-        reg.list.remove(i);
+        if let Entry::Group(g) = reg.list.remove(i) {
+            // Under the mutex, as every member's count is taken: a member
+            // added from now on is not counted.
+            g.unregistered.store(true, Ordering::Relaxed);
+            reg.members -= g.members().len();
+        }
         for n in &reserved {
             reg.names.remove(n);
         }
@@ -832,6 +964,18 @@ impl Registry {
                     series: core.series_count(),
                     overflow: core.overflowed.load(Ordering::Relaxed),
                 },
+                Entry::Group(g) => {
+                    let members = g.members();
+                    FamilySummary {
+                        name: g.name().to_string(),
+                        kind: g.type_name(),
+                        series: members.iter().map(|c| c.series_count()).sum(),
+                        overflow: members
+                            .iter()
+                            .map(|c| c.overflowed.load(Ordering::Relaxed))
+                            .sum(),
+                    }
+                }
                 Entry::Callback(cb) => FamilySummary {
                     name: cb.name.clone(),
                     kind: match cb.kind {

@@ -77,7 +77,9 @@ impl<'a> FamilyView<'a> {
 /// For each exported name of a family the collector calls
 /// [`family`](Encoder::family) once and then the sample method of the
 /// family's kind any number of times, each call appending the lines of the
-/// series it yields, in order. Label text is the series' rendered
+/// series it yields, in order. For a group (`family/group.rs`) the sample
+/// calls that follow come with the views of its members: the same name
+/// and kind, each member's own label text and (for histograms) bounds. Label text is the series' rendered
 /// `{name="value",...}` (empty for a family without labels). The
 /// iterators' closures carry the collector's reads; an encoder consumes
 /// each item once, in order, and keeps no reference past the call.

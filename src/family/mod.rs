@@ -1,5 +1,6 @@
 //! Labelled families: one metric name, fixed label names, many series.
 
+mod group;
 mod list;
 mod map;
 mod metric;
@@ -9,6 +10,7 @@ mod typed;
 use std::fmt;
 use std::marker::PhantomData;
 
+pub(crate) use group::Group;
 use list::SeriesList;
 use map::LabelMap;
 use metric::with_borrowed;
@@ -20,7 +22,7 @@ pub use typed::{LabelSet, Typed, MAX_TYPED_COMBINATIONS};
 use crate::encode::layout::{
     append_const_labels, render_labels, render_le_tails, LeTails, Variant,
 };
-use crate::handle::Found;
+use crate::handle::{Found, HandleRef};
 pub(crate) use crate::series::Series;
 use crate::sync::{process, Arc, AtomicU64, Ordering};
 use crate::{Buckets, Error};
@@ -308,6 +310,16 @@ impl<M: Metric> Family<M> {
     pub fn with_label_values(&self, values: &[&str]) -> Result<M, Error> {
         self.core
             .lookup(values, |found| M::__from_series(found.lend()))
+    }
+
+    /// The handle for this label-value set, past every cache, and whether
+    /// it is the overflow series (a redirect: the caller must not keep it
+    /// as this set's handle, since each redirect is counted).
+    #[cfg_attr(not(feature = "metrics-rs"), allow(dead_code))] // used by `facade` alone
+    pub(crate) fn resolve(&self, values: &[&str]) -> Result<(M, bool), Error> {
+        self.core.check_arity(values)?;
+        let (series, cacheable) = self.core.find_or_create(values)?;
+        Ok((M::__from_series(HandleRef::new(series)), !cacheable))
     }
 
     /// Runs `f` on the series for this label-value set, creating it on
