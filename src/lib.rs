@@ -78,6 +78,8 @@
 //! * Scrape: [`Registry::encode`], [`CONTENT_TYPE`], [`parse`] (a strict
 //!   text-format parser).
 //! * Labels that must not carry raw identifiers: [`fingerprint`].
+//! * Instrumentation already written for the `metrics` facade: `facade`
+//!   (feature `metrics-rs`).
 //!
 //! ## Features
 //!
@@ -88,7 +90,11 @@
 //!   encoder, with none of those dependencies.
 //! * `crash` (default): [`crash`] — redacted, text-only crash bundles
 //!   (regex for the redaction patterns).
-//! * `push` (default): [`push`] — the Pushgateway client (hyper's client).
+//! * `push` (default): [`push`] — the Pushgateway client and remote write
+//!   (hyper's client, snap).
+//! * `metrics-rs`: `facade` — a backend for the `metrics` facade (0.24),
+//!   so that `counter!`, `gauge!` and `histogram!` calls, yours and your
+//!   dependencies', record into a telemeter registry.
 //! * `bench-internals`: hidden floors for `benches/`; not API.
 //!
 //! `docs/ARCHITECTURE.md` describes the layers, the shard protocol and its
@@ -121,14 +127,17 @@ mod sync;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-/// docs/MIGRATING.md's telemeter snippets, compiled and run as doctests.
-#[cfg(doctest)]
+/// docs/MIGRATING.md's telemeter snippets, compiled and run as doctests
+/// (the `metrics` section records through the facade backend).
+#[cfg(all(doctest, feature = "metrics-rs"))]
 #[doc = include_str!("../docs/MIGRATING.md")]
 pub struct MigratingDoctests;
 
 #[cfg(feature = "crash")]
 pub mod crash;
 pub mod encode;
+#[cfg(all(feature = "metrics-rs", not(telemeter_loom)))]
+pub mod facade;
 pub mod fingerprint;
 pub mod parse;
 pub mod process;
