@@ -998,6 +998,44 @@ impl Registry {
     }
 }
 
+/// A group, for the loom models (`loom-tests`): groups are otherwise
+/// reached only through the `metrics` facade, which loom builds leave out.
+#[cfg(telemeter_loom)]
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct LoomGroup {
+    group: Arc<Group>,
+    registry: Registry,
+}
+
+#[cfg(telemeter_loom)]
+impl LoomGroup {
+    /// The counter for `values` in the member with label names `labels`.
+    pub fn counter(&self, labels: &[&str], values: &[&str]) -> Result<Counter, Error> {
+        let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
+        self.registry
+            .group_member::<Counter>(&self.group, &labels, Layout::Counter)?
+            .with_label_values(values)
+    }
+
+    /// Replaces the group's HELP.
+    pub fn set_help(&self, help: &str) {
+        self.group.set_help(help);
+    }
+}
+
+#[cfg(telemeter_loom)]
+impl Registry {
+    /// Registers a counter group named `name` (see [`LoomGroup`]).
+    #[doc(hidden)]
+    pub fn loom_group(&self, name: &str, help: &str) -> Result<LoomGroup, Error> {
+        Ok(LoomGroup {
+            group: self.group(name, help, &Layout::Counter)?,
+            registry: self.clone(),
+        })
+    }
+}
+
 /// The process-wide default registry, for programs that want one without
 /// passing it around.
 ///

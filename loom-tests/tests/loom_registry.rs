@@ -218,3 +218,33 @@ fn a_scrape_racing_unregister_sees_the_family_whole_or_not_at_all() {
         assert_eq!(c.get(), 2);
     });
 }
+
+#[test]
+fn a_scrape_racing_a_new_group_member_and_a_help_change_sees_one_whole_family() {
+    loom::model(|| {
+        let reg = quiet();
+        let group = reg.loom_group("g_total", "old").unwrap();
+        let first = group.counter(&["a"], &["1"]).unwrap();
+        thread::spawn(move || first.add(2)).join().unwrap();
+        let r2 = reg.clone();
+        let scrape = thread::spawn(move || r2.encode_to_string());
+        let second = group.counter(&["b"], &["2"]).unwrap();
+        group.set_help("new");
+        thread::spawn(move || second.inc()).join().unwrap();
+        let during = scrape.join().unwrap();
+        // One header (old or new), the first member's series, and the
+        // second member's whole or not at all: never a second header.
+        let ok = ["old", "new"].iter().any(|help| {
+            let head =
+                format!("# HELP g_total {help}\n# TYPE g_total counter\ng_total{{a=\"1\"}} 2\n");
+            during == head
+                || during == format!("{head}g_total{{b=\"2\"}} 0\n")
+                || during == format!("{head}g_total{{b=\"2\"}} 1\n")
+        });
+        assert!(ok, "{during}");
+        assert_eq!(
+            reg.encode_to_string(),
+            "# HELP g_total new\n# TYPE g_total counter\ng_total{a=\"1\"} 2\ng_total{b=\"2\"} 1\n"
+        );
+    });
+}
