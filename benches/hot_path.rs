@@ -16,6 +16,10 @@
 //!   values) resolved through `Family::typed`, cycled over all 20
 //!   combinations, then `inc`; against an unlabelled `inc` in the same
 //!   group (issue 18's bar: at most 2x) and `Family::by_label` on one enum.
+//! * `keyed_lookup_inc` — a label set of one string field (100 values
+//!   cycled) and one enum through `Family::keyed`, then `inc`, against
+//!   `Family::with` on the same 100 label sets (issue 18's bar: at most
+//!   `with`'s time).
 //! * `counter_inc_2threads`, `histogram_observe_2threads` — two threads,
 //!   pinned one per CPU and released by a spin barrier, hammer ONE shared
 //!   handle; the figure is wall time / iterations per thread.
@@ -704,11 +708,63 @@ fn typed_lookup_inc(c: &mut Criterion) {
     g.finish();
 }
 
+telemeter::label_set! {
+    /// One string field and one enum: `Family::keyed`'s bench set.
+    pub struct BenchRoute<'a> { route: &'a str as "route", method: BenchMethod }
+}
+
+/// A label set with one string field over 100 values (and one enum)
+/// through `Family::keyed`, then `inc`, against `Family::with` on the same
+/// family with the same 100 label sets (issue 18's bar: at most `with`'s
+/// time).
+fn keyed_lookup_inc(c: &mut Criterion) {
+    let mut g = c.benchmark_group("keyed_lookup_inc");
+    g.throughput(Throughput::Elements(1));
+    let reg = telemeter::Registry::new();
+    let fam = reg
+        .counter_family(telemeter::Opts::new("keyed_total", "help").labels(BenchRoute::NAMES))
+        .expect("valid family");
+    let keyed = fam
+        .keyed::<BenchRoute<'_>>()
+        .expect("4 combinations per row");
+    let routes: Vec<String> = (0..100).map(|i| format!("/api/v1/items/{i}")).collect();
+    g.bench_function("telemeter/with", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i += 1;
+            if i == routes.len() {
+                i = 0;
+            }
+            black_box(&fam)
+                .with(&[black_box(&routes[i]), "GET"], |c| c.inc())
+                .expect("two values")
+        })
+    });
+    g.bench_function("telemeter/keyed", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i += 1;
+            if i == routes.len() {
+                i = 0;
+            }
+            let route = black_box(&routes[i]);
+            black_box(&keyed).with(
+                BenchRoute {
+                    route,
+                    method: BenchMethod::Get,
+                },
+                |c| c.inc(),
+            )
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = single;
     config = config();
     targets = counter_inc, histogram_observe, labelled_lookup_inc, labelled_lookup_observe,
-        typed_lookup_inc
+        typed_lookup_inc, keyed_lookup_inc
 }
 criterion_group! {
     name = contended;

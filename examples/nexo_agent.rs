@@ -49,7 +49,8 @@ use serde_json::json;
 use telemeter::fingerprint::Fingerprint;
 use telemeter::server::{Exporter, ExporterHandle, Method, Route, Surface};
 use telemeter::{
-    fixed_label, static_metrics, Buckets, ByLabel, Counter, Gauge, Histogram, Opts, Registry,
+    fixed_label, label_set, static_metrics, Buckets, ByLabel, Counter, Gauge, Histogram, Keyed,
+    Opts, Registry,
 };
 
 use common::{announce, say, Event, Events, Gate, Rng};
@@ -133,6 +134,17 @@ fixed_label! {
 fixed_label! {
     /// A tool call's outcome.
     pub enum ToolOutcome: "outcome" { Ok = "ok", Error = "error", Blocked = "blocked", Unknown = "unknown" }
+}
+label_set! {
+    /// The labels of `nexo_tool_calls_total`: two strings (agent and tool
+    /// names, known only at run time in a real deployment) and the
+    /// outcome; `Family::keyed` hashes the strings alone and indexes the
+    /// outcome.
+    pub struct ToolCall<'a> {
+        agent: &'a str as "agent",
+        outcome: ToolOutcome,
+        tool: &'a str as "tool",
+    }
 }
 fixed_label! {
     /// A tool-level memoization event.
@@ -418,8 +430,8 @@ struct Metrics {
     llm_latency: Vec<Histogram>,
     messages: Vec<Counter>,
     extensions: ByLabel<ExtStatus, Counter>,
-    /// [agent][tool]
-    tool_calls: Vec<Vec<ByLabel<ToolOutcome, Counter>>>,
+    /// Looked up per call by agent and tool name (`Family::keyed`).
+    tool_calls: Keyed<ToolCall<'static>, Counter>,
     tool_cache: Vec<Vec<ByLabel<CacheEvent, Counter>>>,
     tool_latency: Vec<Vec<Histogram>>,
     /// [channel]
@@ -594,7 +606,7 @@ fn register(
         llm_latency: Vec::new(),
         messages: Vec::new(),
         extensions: extensions.by_label::<ExtStatus>(&[])?,
-        tool_calls: Vec::new(),
+        tool_calls: tool_calls.keyed::<ToolCall>()?,
         tool_cache: Vec::new(),
         tool_latency: Vec::new(),
         accounts: Vec::new(),
@@ -615,13 +627,17 @@ fn register(
         m.llm_latency
             .push(llm_latency.with_label_values(&[agent, provider, model])?);
         m.messages.push(messages.with_label_values(&[agent])?);
-        let (mut calls, mut cache, mut lat) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut cache, mut lat) = (Vec::new(), Vec::new());
         for (tool, _) in TOOLS {
-            calls.push(tool_calls.by_label::<ToolOutcome>(&[agent, tool])?);
+            // Every outcome's series from the start (zero until used).
+            m.tool_calls.init(ToolCall {
+                agent,
+                outcome: ToolOutcome::Ok,
+                tool,
+            });
             cache.push(tool_cache.by_label::<CacheEvent>(&[agent, tool])?);
             lat.push(tool_latency.with_label_values(&[agent, tool])?);
         }
-        m.tool_calls.push(calls);
         m.tool_cache.push(cache);
         m.tool_latency.push(lat);
         m.bindings.push(
@@ -769,15 +785,25 @@ fn handle_message(m: &Metrics, w: &World, rng: &mut Rng, a: usize) {
     }
     for _ in 0..rng.below(3) {
         let t = rng.below(TOOLS.len());
-        let calls = &m.tool_calls[a][t];
-        if policy(AGENTS[a].0, t) == "deny" {
-            calls.get(ToolOutcome::Blocked).inc();
+        let (agent, tool) = (AGENTS[a].0, TOOLS[t].0);
+        let call = |outcome| {
+            m.tool_calls.with(
+                ToolCall {
+                    agent,
+                    outcome,
+                    tool,
+                },
+                |c| c.inc(),
+            )
+        };
+        if policy(agent, t) == "deny" {
+            call(ToolOutcome::Blocked);
             continue;
         }
         let cache = &m.tool_cache[a][t];
         if rng.chance(0.4) {
             cache.get(CacheEvent::Hit).inc();
-            calls.get(ToolOutcome::Ok).inc();
+            call(ToolOutcome::Ok);
             continue;
         }
         cache.get(CacheEvent::Miss).inc();
@@ -787,7 +813,7 @@ fn handle_message(m: &Metrics, w: &World, rng: &mut Rng, a: usize) {
             5..=6 => ToolOutcome::Unknown,
             _ => ToolOutcome::Ok,
         };
-        calls.get(outcome).inc();
+        call(outcome);
         if outcome == ToolOutcome::Ok {
             cache.get(CacheEvent::Put).inc();
             if rng.chance(0.1) {

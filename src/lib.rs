@@ -73,7 +73,9 @@
 //!   for many parts: [`Registry::with_prefix`],
 //!   [`Registry::with_const_labels`], [`RegistryBuilder::prefix`].
 //! * Labels: [`Family`], [`Opts`], fixed label sets with
-//!   [`FixedCardinalityLabel`] / [`fixed_label!`].
+//!   [`FixedCardinalityLabel`] / [`fixed_label!`]; label sets as types with
+//!   [`label_set!`]: [`Typed`] (enums only, a dense table) and [`Keyed`]
+//!   (with strings, hashed alone).
 //! * Scrape-time values: [`Registry::gauge_fn`], [`Registry::gauge_callback`].
 //! * Scrape: [`Registry::encode`], [`CONTENT_TYPE`], [`parse`] (a strict
 //!   text-format parser).
@@ -153,8 +155,8 @@ pub use counter::{Counter, FloatCounter};
 pub use encode::text::CONTENT_TYPE;
 pub use error::Error;
 pub use family::{
-    ByLabel, Family, FixedCardinalityLabel, LabelSet, Metric, Opts, Typed,
-    DEFAULT_MAX_LABEL_VALUE_BYTES, DEFAULT_MAX_SERIES, MAX_TYPED_COMBINATIONS,
+    ByLabel, Family, FixedCardinalityLabel, Keyed, LabelSet, Metric, Opts, Typed,
+    DEFAULT_MAX_LABEL_VALUE_BYTES, DEFAULT_MAX_SERIES, MAX_STRING_FIELDS, MAX_TYPED_COMBINATIONS,
     OVERFLOW_LABEL_VALUE,
 };
 pub use gauge::{FloatGauge, Gauge};

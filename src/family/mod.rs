@@ -17,7 +17,7 @@ use metric::with_borrowed;
 pub use metric::Metric;
 pub(crate) use opts::Layout;
 pub use opts::{Opts, DEFAULT_MAX_LABEL_VALUE_BYTES, DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE};
-pub use typed::{LabelSet, Typed, MAX_TYPED_COMBINATIONS};
+pub use typed::{Keyed, LabelSet, Typed, MAX_STRING_FIELDS, MAX_TYPED_COMBINATIONS};
 
 use crate::encode::layout::{
     append_const_labels, render_labels, render_le_tails, LeTails, Variant,
@@ -171,20 +171,25 @@ impl FamilyCore {
             return Ok((s, false));
         }
         if list.len() - usize::from(list.overflow().is_some()) >= self.max_series {
-            self.overflowed.fetch_add(1, Ordering::Relaxed);
-            if list.overflow().is_none() {
-                let values = vec![OVERFLOW_LABEL_VALUE; values.len()];
-                let series = self.new_series(&values);
-                list.push(series.clone());
-                *list.overflow() = Some(series);
-            }
-            return Ok((list.overflow().clone().expect("set above"), true));
+            return Ok((self.overflow_series(&mut list), true));
         }
         let series = self.new_series(values);
         let slot = list.push(series.clone());
         let slot = u32::try_from(slot).expect("MAX_SERIES keeps every slot below 2^32");
         self.map.insert(values, series.clone(), slot);
         Ok((series, false))
+    }
+
+    /// The overflow series, made on first use; counts one redirect.
+    fn overflow_series(&self, list: &mut list::Writing<'_>) -> Series {
+        self.overflowed.fetch_add(1, Ordering::Relaxed);
+        if list.overflow().is_none() {
+            let values = vec![OVERFLOW_LABEL_VALUE; self.label_names.len()];
+            let series = self.new_series(&values);
+            list.push(series.clone());
+            *list.overflow() = Some(series);
+        }
+        list.overflow().clone().expect("set above")
     }
 
     /// Finds or creates the series for `values` and runs `f` on it: from the
@@ -320,6 +325,14 @@ impl<M: Metric> Family<M> {
         self.core.check_arity(values)?;
         let (series, cacheable) = self.core.find_or_create(values)?;
         Ok((M::__from_series(HandleRef::new(series)), !cacheable))
+    }
+
+    /// The overflow series' handle, for a label set the family refuses
+    /// but whose record must not be lost ([`Keyed`]); counted as a
+    /// redirect.
+    pub(crate) fn redirect(&self) -> M {
+        let series = self.core.overflow_series(&mut self.core.list.write());
+        M::__from_series(HandleRef::new(series))
     }
 
     /// Runs `f` on the series for this label-value set, creating it on
