@@ -88,14 +88,13 @@ fn same_str(a: &str, b: &str) -> bool {
     addr_len(a.as_bytes()) == addr_len(b.as_bytes()) || a == b
 }
 
-#[derive(Default)]
 struct ThreadCache {
     /// `SETS * WAYS` entries, set by set; empty until the first insert.
     entries: Vec<Option<Entry>>,
 }
 
 std::thread_local! {
-    static CACHE: RefCell<ThreadCache> = RefCell::new(ThreadCache::default());
+    static CACHE: RefCell<ThreadCache> = const { RefCell::new(ThreadCache { entries: Vec::new() }) };
 }
 
 /// The first entry of the set a key's hash picks.
