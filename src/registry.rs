@@ -375,6 +375,15 @@ fn check_labels(family: &str, labels: &[String], histogram: bool) -> Result<(), 
     Ok(())
 }
 
+/// A histogram layout's bounds (`None` for other types).
+#[cfg(any(feature = "metrics-rs", feature = "push"))]
+fn layout_bounds(layout: &Layout) -> Option<&[f64]> {
+    match layout {
+        Layout::Histogram(b) => Some(b.bounds()),
+        _ => None,
+    }
+}
+
 /// The sample names a family of this type emits under `name`.
 fn emitted_names(name: &str, layout_is_histogram: bool) -> Vec<String> {
     if layout_is_histogram {
@@ -567,27 +576,61 @@ impl Registry {
         Ok(Family::from_core(core))
     }
 
-    /// A counter family of the crate's own, in the reserved `telemeter_`
+    /// A family of the crate's own, in the reserved `telemeter_`
     /// namespace, outside this handle's scope (no prefix, no constant
-    /// labels): the `metrics` facade's refusals.
-    #[cfg(feature = "metrics-rs")]
-    pub(crate) fn own_counter_family(&self, opts: Opts) -> Result<Family<Counter>, Error> {
+    /// labels): the `metrics` facade's refusals, remote write's outcomes.
+    /// `shared`: a family of this name, type, labels (and buckets)
+    /// registered before is returned (two remote writers of one registry
+    /// share theirs); otherwise a second registration is
+    /// [`Error::DuplicateMetric`].
+    #[cfg(any(feature = "metrics-rs", feature = "push"))]
+    pub(crate) fn own_family<M: Metric>(
+        &self,
+        opts: Opts,
+        layout: Layout,
+        shared: bool,
+    ) -> Result<Family<M>, Error> {
         debug_assert!(opts.name.starts_with(crate::names::RESERVED_PREFIX));
-        check_labels(&opts.name, &opts.labels, false)?;
+        let histogram = matches!(layout, Layout::Histogram(_));
+        check_labels(&opts.name, &opts.labels, histogram)?;
         let inner = &self.inner;
-        let entry = self.reserve(&opts, "counter", false, |variants| {
-            Entry::Family(Arc::new(FamilyCore::new(
-                &opts,
-                Layout::Counter,
-                variants,
-                inner.default_max_series,
-                inner.max_label_value_bytes,
-                ("", 0),
-            )))
-        })?;
-        match entry {
-            Entry::Family(core) => Ok(Family::from_core(core)),
-            _ => unreachable!("reserve returns the entry `make` built"),
+        loop {
+            if shared {
+                let reg = lock(&inner.names);
+                if let Some(i) = reg.reserved.iter().position(|(n, _)| *n == opts.name) {
+                    return match &reg.list[i] {
+                        Entry::Family(core)
+                            if core.layout.type_name() == layout.type_name()
+                                && *core.label_names == opts.labels[..]
+                                && core.buckets().map(Buckets::bounds)
+                                    == layout_bounds(&layout) =>
+                        {
+                            Ok(Family::from_core(Arc::clone(core)))
+                        }
+                        _ => Err(Error::DuplicateMetric {
+                            name: opts.name.clone(),
+                        }),
+                    };
+                }
+            }
+            let made = self.reserve(&opts, layout.type_name(), histogram, |variants| {
+                Entry::Family(Arc::new(FamilyCore::new(
+                    &opts,
+                    layout.clone(),
+                    variants,
+                    inner.default_max_series,
+                    inner.max_label_value_bytes,
+                    ("", 0),
+                )))
+            });
+            match made {
+                Ok(Entry::Family(core)) => return Ok(Family::from_core(core)),
+                Ok(_) => unreachable!("reserve returns the entry `make` built"),
+                // Registered by another thread between the look and the
+                // registration: look again.
+                Err(Error::DuplicateMetric { .. }) if shared => continue,
+                Err(e) => return Err(e),
+            }
         }
     }
 
@@ -929,11 +972,27 @@ impl Registry {
     /// ```
     #[cfg(feature = "push")]
     pub fn encode_remote_write(&self, out: &mut Vec<u8>, timestamp_ms: i64) -> usize {
+        let mut scratch = crate::encode::prompb::Scratch::default();
+        self.encode_remote_write_with(out, timestamp_ms, &[], &mut scratch)
+    }
+
+    /// [`Registry::encode_remote_write`] with external labels (added to
+    /// every series without a label of that name) and the caller's
+    /// scratch, kept between pushes.
+    #[cfg(feature = "push")]
+    pub(crate) fn encode_remote_write_with(
+        &self,
+        out: &mut Vec<u8>,
+        timestamp_ms: i64,
+        external: &[(String, String)],
+        scratch: &mut crate::encode::prompb::Scratch,
+    ) -> usize {
         let start = Instant::now();
         let deadline = start + self.inner.scrape_deadline;
         let entries = self.inner.entries();
         let state = &self.inner.scrape;
-        let mut enc = crate::encode::prompb::RemoteWriteEncoder::new(out, timestamp_ms);
+        let mut enc =
+            crate::encode::prompb::RemoteWriteEncoder::new(out, timestamp_ms, external, scratch);
         state.collect(&entries, self.inner.self_metrics, start, deadline, &mut enc);
         state.finish(start);
         enc.series

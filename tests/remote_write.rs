@@ -210,3 +210,405 @@ fn a_receiver_that_refuses_is_a_typed_error_and_bad_settings_are_refused_at_buil
     .unwrap_err();
     assert!(matches!(err, PushError::Timeout { .. }), "{err:?}");
 }
+
+/// A receiver that answers from a script (one status and optional
+/// `Retry-After` per request, the last repeated) and records what came:
+/// a fault injector for the writer's retry rules, which no real receiver
+/// produces on demand. Runs until the test ends.
+struct Scripted {
+    addr: std::net::SocketAddr,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+}
+
+#[derive(Debug, Clone)]
+struct Seen {
+    at: Instant,
+    headers: String,
+    /// Series in the decompressed `WriteRequest`.
+    series: usize,
+}
+
+/// Counts the top-level fields (`TimeSeries`) of a `WriteRequest`.
+fn count_series(raw: &[u8]) -> usize {
+    let (mut at, mut n) = (0, 0);
+    while at < raw.len() {
+        assert_eq!(raw[at], 0x0a, "a WriteRequest holds timeseries only");
+        let (mut len, mut shift, mut i) = (0usize, 0, at + 1);
+        loop {
+            let b = raw[i];
+            len |= usize::from(b & 0x7f) << shift;
+            i += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+        }
+        at = i + len;
+        n += 1;
+    }
+    assert_eq!(at, raw.len());
+    n
+}
+
+impl Scripted {
+    fn start(script: Vec<(u16, Option<u64>)>) -> Scripted {
+        use std::io::{BufRead, BufReader, Read};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::clone(&seen);
+        thread::spawn(move || {
+            for (n, stream) in listener.incoming().enumerate() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut headers = String::new();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    headers.push_str(&line);
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
+                log.lock().unwrap().push(Seen {
+                    at: Instant::now(),
+                    headers,
+                    series: count_series(&raw),
+                });
+                let (status, retry) = script[n.min(script.len() - 1)];
+                let retry = retry
+                    .map(|s| format!("Retry-After: {s}\r\n"))
+                    .unwrap_or_default();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\n{retry}Content-Length: 2\r\nConnection: close\r\n\r\nno"
+                );
+            }
+        });
+        Scripted { addr, seen }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/api/v1/write", self.addr)
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn counters(n: usize) -> Registry {
+    let reg = Registry::builder().self_metrics(false).build();
+    let fam = reg
+        .counter_family(Opts::new("rw_many_total", "Many.").labels(&["i"]))
+        .unwrap();
+    for i in 0..n {
+        fam.with_label_values(&[&i.to_string()])
+            .unwrap()
+            .add(i as u64);
+    }
+    reg
+}
+
+#[test]
+fn a_writer_splits_large_registries_and_honours_retry_after_on_a_503() {
+    let rx = Scripted::start(vec![(503, Some(1)), (200, None)]);
+    let reg = counters(250);
+    let writer = RemoteWrite::builder(rx.url())
+        .max_samples_per_request(100)
+        .interval(Duration::from_secs(3600))
+        .external_label("replica", "a")
+        .build()
+        .unwrap()
+        .start(&reg)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while writer.stats().requests_sent < 3 {
+        assert!(Instant::now() < deadline, "{:?}", writer.stats());
+        thread::sleep(Duration::from_millis(20));
+    }
+    let stats = writer.shutdown(Duration::from_secs(10));
+    let seen = rx.seen();
+    // 3 requests of the first collection (the first twice), 3 of the final.
+    assert_eq!(
+        seen.iter().map(|s| s.series).collect::<Vec<_>>(),
+        [100, 100, 100, 50, 100, 100, 50]
+    );
+    assert!(
+        seen[1].at - seen[0].at >= Duration::from_secs(1),
+        "Retry-After: 1 was honoured ({:?})",
+        seen[1].at - seen[0].at
+    );
+    for s in &seen {
+        let h = s.headers.to_ascii_lowercase();
+        for want in [
+            "content-encoding: snappy",
+            "content-type: application/x-protobuf",
+            "x-prometheus-remote-write-version: 0.1.0",
+            "user-agent: telemeter/",
+        ] {
+            assert!(h.contains(want), "{want} in {h}");
+        }
+    }
+    assert_eq!(stats.samples_sent, 500);
+    assert_eq!(stats.samples_retried, 100);
+    assert_eq!(stats.requests_sent, 6);
+    assert_eq!((stats.samples_failed, stats.samples_dropped), (0, 0));
+    assert_eq!(stats.pending_batches, 0);
+    assert!(stats.last_success.is_some());
+}
+
+#[test]
+fn a_writer_does_not_retry_a_400_and_counts_it_in_its_self_metrics() {
+    let rx = Scripted::start(vec![(400, None)]);
+    let reg = Registry::new(); // self-metrics on
+    reg.counter("rw_bad_total", "Bad.").unwrap().inc();
+    let writer = RemoteWrite::builder(rx.url())
+        .interval(Duration::from_millis(100))
+        .build()
+        .unwrap()
+        .start(&reg)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rx.seen().len() < 4 {
+        assert!(Instant::now() < deadline, "{:?}", writer.stats());
+        thread::sleep(Duration::from_millis(20));
+    }
+    let stats = writer.shutdown(Duration::from_secs(5));
+    // One request per collection, the shutdown's included: none twice.
+    let seen = rx.seen();
+    assert_eq!(stats.samples_retried, 0, "a 400 is not retried");
+    assert_eq!(stats.samples_sent, 0);
+    assert_eq!(
+        stats.samples_failed,
+        seen.iter().map(|s| s.series as u64).sum::<u64>()
+    );
+    assert!(
+        stats.last_error.as_deref().unwrap_or("").contains("400"),
+        "{stats:?}"
+    );
+    let body = reg.encode_to_string();
+    let remote = rx.url();
+    assert!(
+        body.contains(&format!(
+            "telemeter_remote_write_samples_total{{remote=\"{remote}\",outcome=\"failed\"}} {}\n",
+            stats.samples_failed
+        )),
+        "{body}"
+    );
+    assert!(body.contains(&format!(
+        "telemeter_remote_write_request_duration_seconds_count{{remote=\"{remote}\"}} {}\n",
+        seen.len()
+    )));
+    // A second writer of the same registry shares the families.
+    let again = RemoteWrite::builder(rx.url()).build().unwrap().start(&reg);
+    assert!(again.is_ok(), "{again:?}");
+}
+
+#[test]
+fn writer_settings_out_of_range_are_refused_at_build() {
+    let url = "http://rw:9090/api/v1/write";
+    for (b, setting) in [
+        (
+            RemoteWrite::builder(url).max_samples_per_request(0),
+            "max_samples_per_request",
+        ),
+        (
+            RemoteWrite::builder(url).interval(Duration::ZERO),
+            "interval",
+        ),
+        (RemoteWrite::builder(url).max_pending(0), "max_pending"),
+        (
+            RemoteWrite::builder(url)
+                .min_backoff(Duration::from_secs(10))
+                .max_backoff(Duration::from_secs(1)),
+            "min_backoff",
+        ),
+        (
+            RemoteWrite::builder(url).external_label("bad-name", "x"),
+            "external_label",
+        ),
+        (
+            RemoteWrite::builder(url).external_label("__name__", "x"),
+            "external_label",
+        ),
+    ] {
+        match b.build() {
+            Err(PushError::InvalidSetting { setting: s, reason }) => {
+                assert_eq!(s, setting, "{reason}")
+            }
+            other => panic!("{setting}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_receiver_outage_loses_resolution_but_not_the_totals() {
+    let Some(prometheus) = prometheus_or_skip() else {
+        return;
+    };
+    let mut prom =
+        Prometheus::start_with_args(&prometheus, "", &["--web.enable-remote-write-receiver"]);
+    let reg = Registry::builder().self_metrics(false).build();
+    let jobs = reg.counter("rw_outage_jobs_total", "Jobs.").unwrap();
+    let lat = reg
+        .histogram(
+            "rw_outage_seconds",
+            "Latency.",
+            Buckets::new(vec![0.5]).unwrap(),
+        )
+        .unwrap();
+    let writer = RemoteWrite::builder(format!("http://{}/api/v1/write", prom.addr))
+        .interval(Duration::from_millis(250))
+        .max_pending(4)
+        .max_backoff(Duration::from_millis(500))
+        .timeout(Duration::from_secs(2))
+        .external_label("instance", "outage-test")
+        .build()
+        .unwrap()
+        .start(&reg)
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let recorder = {
+        let (stop, jobs, lat) = (stop.clone(), jobs.clone(), lat.clone());
+        thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                jobs.inc();
+                lat.observe(if n % 3 == 0 { 1.0 } else { 0.1 });
+                n += 1;
+                thread::sleep(Duration::from_millis(2));
+            }
+            n
+        })
+    };
+    // Delivered before the outage.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while writer.stats().samples_sent == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}\n{}",
+            writer.stats(),
+            prom.report()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    prom.pause();
+    thread::sleep(Duration::from_secs(10));
+    let during = writer.stats();
+    prom.resume();
+    thread::sleep(Duration::from_secs(3));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let recorded = recorder.join().unwrap();
+    let stats = writer.shutdown(Duration::from_secs(20));
+    assert!(during.samples_retried > 0, "retried while away: {during:?}");
+    assert!(
+        during.samples_dropped > 0,
+        "the queue dropped its oldest: {during:?}"
+    );
+    assert_eq!(stats.pending_batches, 0, "{stats:?}");
+    let q = |expr: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let got = query(prom.addr, expr);
+            if got.is_some() || Instant::now() > deadline {
+                return got;
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+    };
+    assert_eq!(
+        q("rw_outage_jobs_total{instance=\"outage-test\"}"),
+        Some(recorded as f64),
+        "{stats:?}\n{}",
+        prom.report()
+    );
+    assert_eq!(q("rw_outage_seconds_count"), Some(recorded as f64));
+    assert_eq!(
+        q("rw_outage_seconds_bucket{le=\"0.5\"}"),
+        Some((recorded - recorded.div_ceil(3)) as f64)
+    );
+    prom.stop();
+}
+
+/// The bcrypt hash of "push-secret", for the receiver's `basic_auth_users`.
+const WRITER_HASH: &str = "$2b$12$SEdxPbBb.TUTdzimkjVGX.EOgvB1TgyIAkysEc5LCGhrxq6iPxdyC";
+
+#[test]
+fn wrong_credentials_are_counted_401s_and_no_data() {
+    let Some(prometheus) = prometheus_or_skip() else {
+        return;
+    };
+    let dir = prom_support::TempDir::new("rw-auth");
+    let web = dir.0.join("web.yml");
+    std::fs::write(
+        &web,
+        format!("basic_auth_users:\n  pusher: {WRITER_HASH}\n"),
+    )
+    .unwrap();
+    let web_arg = format!("--web.config.file={}", web.display());
+    let prom = Prometheus::start_with_args(
+        &prometheus,
+        "",
+        &["--web.enable-remote-write-receiver", &web_arg],
+    );
+    let url = format!("http://{}/api/v1/write", prom.addr);
+    let reg = registry();
+    // Listening first (any answer, a 401 included): a refused connection
+    // is retried, which is not what this test counts.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while prom_support::try_get(prom.addr, "/-/ready").is_none() {
+        assert!(Instant::now() < deadline, "{}", prom.report());
+        thread::sleep(Duration::from_millis(100));
+    }
+    let wrong = RemoteWrite::builder(url.as_str())
+        .basic_auth("pusher", "wrong")
+        .interval(Duration::from_millis(100))
+        .build()
+        .unwrap()
+        .start(&reg)
+        .unwrap();
+    while wrong.stats().samples_failed == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}\n{}",
+            wrong.stats(),
+            prom.report()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    let stats = wrong.shutdown(Duration::from_secs(5));
+    assert_eq!(
+        (stats.samples_sent, stats.samples_retried),
+        (0, 0),
+        "{stats:?}"
+    );
+    assert!(
+        stats.last_error.as_deref().unwrap_or("").contains("401"),
+        "{stats:?}"
+    );
+    let auth = [("Authorization", "Basic cHVzaGVyOnB1c2gtc2VjcmV0")];
+    // The right credentials land; the wrong ones left nothing.
+    let right = RemoteWrite::builder(url.as_str())
+        .basic_auth("pusher", "push-secret")
+        .build()
+        .unwrap();
+    right.send(&registry()).unwrap();
+    let mut got = None;
+    while Instant::now() < deadline && got.is_none() {
+        got = prom_support::query_with(prom.addr, "count_over_time(rw_files_total[10m])", &auth);
+        thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        got,
+        Some(1.0),
+        "one sample, from the right credentials alone"
+    );
+    prom.stop();
+}

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::json;
 use telemeter::fingerprint::Fingerprint;
-use telemeter::push::{Pushgateway, RemoteWrite};
+use telemeter::push::{Pushgateway, RemoteWrite, RemoteWriter};
 use telemeter::server::{Exporter, ExporterHandle, HostRequest, HostResponse, Route, Surface};
 use telemeter::{
     fixed_label, static_metrics, Buckets, ByLabel, Counter, Family, Gauge, Histogram, Opts,
@@ -197,14 +197,15 @@ fn start_pusher(args: &DemoArgs, reg: &Registry) -> Result<Option<Periodic>, Str
     .map(Some)
 }
 
-/// `--remote-write`: sends the registry every `--remote-write-interval`;
-/// `Ok(None)` without the flag. The error is a usage error's.
-fn start_remote_write(args: &DemoArgs, reg: &Registry) -> Result<Option<Periodic>, String> {
+/// `--remote-write`: a [`RemoteWriter`] sending the registry every
+/// `--remote-write-interval` (retries, a bounded queue, a final flush at
+/// shutdown); `Ok(None)` without the flag. The error is a usage error's.
+fn start_remote_write(args: &DemoArgs, reg: &Registry) -> Result<Option<RemoteWriter>, String> {
     let Some(url) = &args.remote_write else {
         return Ok(None);
     };
     let every = interval("--remote-write-interval", args.remote_write_interval)?;
-    let mut builder = RemoteWrite::builder(url.as_str());
+    let mut builder = RemoteWrite::builder(url.as_str()).interval(every);
     for h in &args.remote_write_header {
         let Some((name, value)) = h.split_once('=') else {
             return Err(format!("--remote-write-header {h:?}: give NAME=VALUE"));
@@ -217,18 +218,28 @@ fn start_remote_write(args: &DemoArgs, reg: &Registry) -> Result<Option<Periodic
         };
         builder = builder.basic_auth(user, password);
     }
-    let rw = builder
+    let writer = builder
         .build()
+        .and_then(|rw| rw.start(reg))
         .map_err(|e| format!("--remote-write: {e}"))?;
     eprintln!("remote-writing to {url} every {every:?}");
-    let reg = reg.clone();
-    Periodic::start(
-        "remote write",
-        every,
-        move || rw.send(&reg).map(|_| ()).map_err(|e| e.to_string()),
-        || {},
-    )
-    .map(Some)
+    Ok(Some(writer))
+}
+
+/// Stops a remote writer, flushing for at most 5 s, and says what it did.
+fn stop_remote_write(writer: RemoteWriter) {
+    let s = writer.shutdown(Duration::from_secs(5));
+    eprintln!(
+        "remote write: {} samples sent in {} requests, {} retried, {} failed, {} dropped{}",
+        s.samples_sent,
+        s.requests_sent,
+        s.samples_retried,
+        s.samples_failed,
+        s.samples_dropped,
+        s.last_error
+            .map(|e| format!(" (last error: {e})"))
+            .unwrap_or_default()
+    );
 }
 
 fixed_label! {
@@ -974,7 +985,12 @@ pub fn run(args: DemoArgs) -> ExitCode {
     for w in workers {
         let _ = w.join();
     }
-    drop(senders);
+    // After the workers: the final push carries their last counts.
+    let (pusher, writer) = senders;
+    drop(pusher);
+    if let Some(writer) = writer {
+        stop_remote_write(writer);
+    }
     eprintln!("stopped");
     ExitCode::SUCCESS
 }

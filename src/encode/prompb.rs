@@ -7,34 +7,51 @@
 //!
 //! Written by hand (a fixed schema of four messages); the tests decode it
 //! with `protoc` against `tests/proto/remote.proto`. The body goes into the
-//! caller's buffer; each encode grows two scratch buffers of its own (the
-//! labels of the series being written), so unlike the text encoder it is
-//! not allocation-free per scrape.
+//! caller's buffer, the labels of the series being written into the
+//! caller's [`Scratch`]: once both have grown, an encode allocates nothing.
 #![forbid(unsafe_code)]
 
 use std::ops::Range;
 
 use super::{Encoder, FamilyView, Kind};
 
-/// The remote-write encoder: appends one `WriteRequest`'s fields to `out`.
-pub(crate) struct RemoteWriteEncoder<'a> {
-    out: &'a mut Vec<u8>,
-    timestamp_ms: i64,
+/// The labels of the series being written, kept between encodes by a
+/// caller that pushes on an interval (so that a steady-state encode
+/// allocates nothing once they have grown).
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
     /// Label names and values of the series being written, unescaped.
     arena: Vec<u8>,
     /// (name, value) ranges into `arena`.
     labels: Vec<(Range<usize>, Range<usize>)>,
+}
+
+/// The remote-write encoder: appends one `WriteRequest`'s fields to `out`.
+pub(crate) struct RemoteWriteEncoder<'a> {
+    out: &'a mut Vec<u8>,
+    timestamp_ms: i64,
+    /// Labels added to every series that lacks one of its name (remote
+    /// write's external labels: `job`, `instance`, a replica).
+    external: &'a [(String, String)],
+    arena: &'a mut Vec<u8>,
+    labels: &'a mut Vec<(Range<usize>, Range<usize>)>,
     /// Samples written.
     pub(crate) series: usize,
 }
 
 impl<'a> RemoteWriteEncoder<'a> {
-    pub(crate) fn new(out: &'a mut Vec<u8>, timestamp_ms: i64) -> RemoteWriteEncoder<'a> {
+    pub(crate) fn new(
+        out: &'a mut Vec<u8>,
+        timestamp_ms: i64,
+        external: &'a [(String, String)],
+        scratch: &'a mut Scratch,
+    ) -> RemoteWriteEncoder<'a> {
         RemoteWriteEncoder {
             out,
             timestamp_ms,
-            arena: Vec::new(),
-            labels: Vec::new(),
+            external,
+            arena: &mut scratch.arena,
+            labels: &mut scratch.labels,
             series: 0,
         }
     }
@@ -62,13 +79,20 @@ impl<'a> RemoteWriteEncoder<'a> {
             let n = self.arena.len();
             self.arena.extend_from_slice(name);
             let v = self.arena.len();
-            unescape_into(&mut self.arena, escaped);
+            unescape_into(self.arena, escaped);
             self.labels.push((n..v, v..self.arena.len()));
         });
         if let Some(le) = extra {
             self.push_label(b"le", le);
         }
-        let arena = &self.arena;
+        // External labels: a series' own label of the same name wins.
+        for (name, value) in self.external {
+            let own = self.labels.len();
+            if !(0..own).any(|i| self.arena[self.labels[i].0.clone()] == *name.as_bytes()) {
+                self.push_label(name.as_bytes(), value.as_bytes());
+            }
+        }
+        let arena = &*self.arena;
         self.labels
             .sort_unstable_by(|a, b| arena[a.0.clone()].cmp(&arena[b.0.clone()]));
 
@@ -77,14 +101,14 @@ impl<'a> RemoteWriteEncoder<'a> {
         };
         let sample_len = 1 + 8 + 1 + varint_len(self.timestamp_ms as u64);
         let mut ts_len = 1 + varint_len(sample_len as u64) + sample_len;
-        for l in &self.labels {
+        for l in self.labels.iter() {
             let len = label_len(l);
             ts_len += 1 + varint_len(len as u64) + len;
         }
         let out = &mut *self.out;
         out.push(0x0a); // WriteRequest.timeseries, length-delimited
         put_varint(out, ts_len as u64);
-        for l in &self.labels {
+        for l in self.labels.iter() {
             out.push(0x0a); // TimeSeries.labels
             put_varint(out, label_len(l) as u64);
             out.push(0x0a); // Label.name

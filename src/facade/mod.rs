@@ -201,12 +201,14 @@ impl FacadeBuilder {
     pub fn build(self) -> Result<Facade, Error> {
         let rejected = if self.registry.inner.self_metrics {
             Some(
-                self.registry.own_counter_family(
+                self.registry.own_family(
                     Opts::new(
                         "telemeter_facade_rejected_total",
                         "metrics facade registrations refused (the handle records nothing), by reason.",
                     )
                     .labels(&["reason"]),
+                    Layout::Counter,
+                    false,
                 )?,
             )
         } else {

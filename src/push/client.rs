@@ -107,13 +107,16 @@ pub(crate) struct Request<'a> {
     pub(crate) authorization: Option<&'a str>,
     /// More headers (remote write's, a tenant header).
     pub(crate) headers: &'a [(String, String)],
-    pub(crate) body: Vec<u8>,
+    pub(crate) body: Bytes,
 }
 
 /// What came back: the status, and the start of the body.
 pub(crate) struct Answer {
     pub(crate) status: u16,
     pub(crate) body: Vec<u8>,
+    /// `Retry-After` in seconds, where the server sent one (its HTTP-date
+    /// form is not read: the caller's own backoff applies then).
+    pub(crate) retry_after: Option<std::time::Duration>,
 }
 
 /// Connects, sends `req`, and reads the status and at most
@@ -156,7 +159,7 @@ pub(crate) async fn send(endpoint: &Endpoint, req: Request<'_>) -> Result<Answer
         builder = builder.header(name.as_str(), value.as_str());
     }
     let request = builder
-        .body(Full::new(Bytes::from(req.body)))
+        .body(Full::new(req.body))
         .map_err(|e| protocol(format!("cannot build the request: {e}")))?;
     let result = async {
         let resp = sender
@@ -164,6 +167,12 @@ pub(crate) async fn send(endpoint: &Endpoint, req: Request<'_>) -> Result<Answer
             .await
             .map_err(|e| protocol(describe(&e)))?;
         let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(std::time::Duration::from_secs);
         let mut body = resp.into_body();
         let mut kept = Vec::new();
         while let Some(frame) = body.frame().await {
@@ -173,7 +182,11 @@ pub(crate) async fn send(endpoint: &Endpoint, req: Request<'_>) -> Result<Answer
                 kept.extend_from_slice(&data[..data.len().min(room)]);
             }
         }
-        Ok(Answer { status, body: kept })
+        Ok(Answer {
+            status,
+            body: kept,
+            retry_after,
+        })
     }
     .await;
     driver.abort();

@@ -1,5 +1,29 @@
 //! Pushing a registry to where a scraper cannot reach it: a Prometheus
-//! Pushgateway ([`Pushgateway`]), for batch jobs that end before a scrape.
+//! Pushgateway ([`Pushgateway`]), for batch jobs that end before a scrape,
+//! and Prometheus remote write ([`RemoteWrite`]: once with
+//! [`RemoteWrite::send`], on an interval with retries and a bounded queue
+//! with [`RemoteWrite::start`], see [`RemoteWriter`]), for central stores.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use telemeter::push::RemoteWrite;
+//! use telemeter::Registry;
+//!
+//! let reg = Registry::new();
+//! reg.counter("jobs_total", "Jobs.")?.inc();
+//! let writer = RemoteWrite::builder("http://mimir.internal/api/v1/push")
+//!     .header("X-Scope-OrgID", "team-a")
+//!     .external_label("instance", "agent-7")
+//!     .interval(Duration::from_secs(15))
+//!     .build()?
+//!     .start(&reg)?;
+//! // ... the program runs; at its end, one more push within 5 s:
+//! let stats = writer.shutdown(Duration::from_secs(5));
+//! assert_eq!(stats.pending_batches, 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! For the Pushgateway:
 //!
 //! The gateway keeps the last push of each group (a `job` and grouping
 //! labels, which become labels of every pushed series) until it is
@@ -32,6 +56,7 @@
 mod client;
 mod grouping;
 mod remote_write;
+mod writer;
 
 use std::fmt;
 use std::io;
@@ -39,7 +64,11 @@ use std::time::Duration;
 
 use crate::Registry;
 
-pub use remote_write::{RemoteWrite, RemoteWriteBuilder, Sent};
+pub use remote_write::{
+    RemoteWrite, RemoteWriteBuilder, Sent, DEFAULT_MAX_PENDING, DEFAULT_MAX_SAMPLES_PER_REQUEST,
+    DEFAULT_REMOTE_WRITE_INTERVAL,
+};
+pub use writer::{RemoteWriter, WriterStats, MAX_RETRY_AFTER};
 
 /// How long a push may take by default (connect, send, answer).
 pub const DEFAULT_PUSH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -92,21 +121,36 @@ impl Conn {
     /// One exchange under the timeout; a status outside 2xx is
     /// [`PushError::Rejected`] with the server's reason.
     fn exchange(&self, request: client::Request<'_>) -> Result<(), PushError> {
+        self.exchange_within(request, None)
+    }
+
+    /// [`Conn::exchange`] under the timeout or `budget`, the shorter.
+    fn exchange_within(
+        &self,
+        request: client::Request<'_>,
+        budget: Option<Duration>,
+    ) -> Result<(), PushError> {
         let url = self.endpoint.url(request.path);
+        let timeout = budget.map_or(self.timeout, |b| b.min(self.timeout));
         let answer = self
             .runtime
             .block_on(async {
-                tokio::time::timeout(self.timeout, client::send(&self.endpoint, request)).await
+                tokio::time::timeout(timeout, client::send(&self.endpoint, request)).await
             })
             .map_err(|_| PushError::Timeout {
                 url: url.clone(),
-                after: self.timeout,
+                after: timeout,
             })??;
         match answer.status {
             200..=299 => Ok(()),
             status => {
                 let body = String::from_utf8_lossy(&answer.body).trim().to_string();
-                Err(PushError::Rejected { url, status, body })
+                Err(PushError::Rejected {
+                    url,
+                    status,
+                    body,
+                    retry_after: answer.retry_after,
+                })
             }
         }
     }
@@ -201,7 +245,7 @@ impl Pushgateway {
             content_type: registry.map(|_| crate::CONTENT_TYPE),
             authorization: self.authorization.as_deref(),
             headers: &[],
-            body,
+            body: body.into(),
         };
         self.conn.exchange(request)
     }
@@ -348,6 +392,16 @@ pub enum PushError {
         status: u16,
         /// The gateway's explanation (its response body, cut at 4 KiB).
         body: String,
+        /// How long the server asked the client to wait (`Retry-After`
+        /// in seconds), if it did.
+        retry_after: Option<Duration>,
+    },
+    /// A remote writer's setting is out of range.
+    InvalidSetting {
+        /// The builder method.
+        setting: &'static str,
+        /// What is wrong and what is allowed.
+        reason: String,
     },
 }
 
@@ -392,7 +446,12 @@ impl fmt::Display for PushError {
                 "the push to {url} did not finish within {after:?}; the gateway is slow or \
                  unreachable (raise .timeout(..) if it is only slow)"
             ),
-            PushError::Rejected { url, status, body } => {
+            PushError::InvalidSetting { setting, reason } => {
+                write!(f, "invalid remote-write setting .{setting}(..): {reason}")
+            }
+            PushError::Rejected {
+                url, status, body, ..
+            } => {
                 let hint = match status {
                     400 => "the server found the metrics invalid or inconsistent with another group's (a Pushgateway: same name, other type or HELP; a remote-write receiver: out-of-order or duplicate samples)",
                     401 | 403 => "the server wants credentials: check .basic_auth(..) or .bearer_token(..)",

@@ -8,28 +8,67 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
+
+use super::writer::WriterSettings;
 use super::{client, grouping, Conn, PushError, DEFAULT_PUSH_TIMEOUT};
+use crate::encode::prompb::Scratch;
 use crate::Registry;
 
-/// A remote-write receiver and how to reach it; [`RemoteWrite::send`]
-/// writes the registry to it once. Calls block, as
-/// [`Pushgateway`](super::Pushgateway)'s do.
+/// How often a [`RemoteWriter`](super::RemoteWriter) collects by default
+/// (Prometheus' default scrape interval).
+pub const DEFAULT_REMOTE_WRITE_INTERVAL: Duration = Duration::from_secs(15);
+
+/// The most samples one request carries by default (Prometheus' own
+/// `max_samples_per_send`).
+pub const DEFAULT_MAX_SAMPLES_PER_REQUEST: usize = 2_000;
+
+/// How many collections a writer keeps while the receiver is away, by
+/// default; past it the oldest is dropped.
+pub const DEFAULT_MAX_PENDING: usize = 10;
+
+/// A remote-write receiver and how to reach it: [`RemoteWrite::send`]
+/// writes the registry to it once (blocking, as
+/// [`Pushgateway`](super::Pushgateway)'s calls do), and
+/// [`RemoteWrite::start`] writes it on an interval from a thread of its
+/// own, with retries and a bounded queue.
 pub struct RemoteWrite {
     conn: Conn,
     path: String,
     authorization: Option<String>,
     headers: Vec<(String, String)>,
-    /// The protobuf body and the snappy encoder, kept between sends.
-    scratch: Mutex<(Vec<u8>, snap::raw::Encoder)>,
+    external: Vec<(String, String)>,
+    max_samples: usize,
+    pub(crate) writer: WriterSettings,
+    /// The protobuf body, the encoder's labels, the snappy encoder and its
+    /// output, kept between sends.
+    scratch: Mutex<Buffers>,
+}
+
+#[derive(Default)]
+struct Buffers {
+    raw: Vec<u8>,
+    labels: Scratch,
+    snappy: Option<snap::raw::Encoder>,
+    compressed: Vec<u8>,
+}
+
+/// One request's body, compressed, and how many samples it holds.
+pub(crate) struct Chunk {
+    pub(crate) body: Bytes,
+    pub(crate) samples: usize,
 }
 
 impl fmt::Debug for RemoteWrite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteWrite")
-            .field("url", &self.conn.endpoint.url(&self.path))
+            .field("url", &self.url())
             .field("authorization", &self.authorization.is_some())
             .field("headers", &self.headers.len())
+            .field("external_labels", &self.external)
+            .field("max_samples_per_request", &self.max_samples)
             .field("timeout", &self.conn.timeout)
+            .field("writer", &self.writer)
             .finish()
     }
 }
@@ -40,17 +79,49 @@ pub struct RemoteWriteBuilder {
     url: String,
     authorization: Option<String>,
     headers: Vec<(String, String)>,
+    external: Vec<(String, String)>,
+    max_samples: usize,
     timeout: Duration,
+    writer: WriterSettings,
 }
 
 /// What one [`RemoteWrite::send`] delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Sent {
-    /// Series (one sample each) in the request.
+    /// Series (one sample each) sent.
     pub series: usize,
-    /// The compressed body's size in bytes.
+    /// The compressed bodies' size in bytes, all requests together.
     pub bytes: usize,
+    /// Requests it took ([`RemoteWriteBuilder::max_samples_per_request`]
+    /// samples at most each).
+    pub requests: usize,
+}
+
+/// Where each top-level field (a `TimeSeries`) of an encoded
+/// `WriteRequest` ends: a body cut at these points is still a
+/// `WriteRequest` (its fields are repeated ones).
+fn series_ends(raw: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        if at >= raw.len() {
+            return None;
+        }
+        // The tag (one byte, 0x0a) and the length varint.
+        let mut i = at + 1;
+        let mut len = 0usize;
+        let mut shift = 0;
+        while let Some(&b) = raw.get(i) {
+            len |= usize::from(b & 0x7f) << shift;
+            i += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+        }
+        at = i + len;
+        Some(at.min(raw.len()))
+    })
 }
 
 impl RemoteWrite {
@@ -62,39 +133,98 @@ impl RemoteWrite {
             url: url.into(),
             authorization: None,
             headers: Vec::new(),
+            external: Vec::new(),
+            max_samples: DEFAULT_MAX_SAMPLES_PER_REQUEST,
             timeout: DEFAULT_PUSH_TIMEOUT,
+            writer: WriterSettings {
+                interval: DEFAULT_REMOTE_WRITE_INTERVAL,
+                max_pending: DEFAULT_MAX_PENDING,
+                min_backoff: Duration::from_millis(30),
+                max_backoff: Duration::from_secs(5),
+            },
         }
     }
 
+    /// The receiver's URL.
+    #[must_use]
+    pub fn url(&self) -> String {
+        self.conn.endpoint.url(&self.path)
+    }
+
     /// Writes every series of `registry` once, each sample stamped now
-    /// (milliseconds). Counters and histograms are cumulative: a send that
-    /// fails loses no count, the next one carries it.
+    /// (milliseconds), in as many requests as
+    /// [`RemoteWriteBuilder::max_samples_per_request`] makes it. Counters
+    /// and histograms are cumulative: a send that fails loses no count,
+    /// the next one carries it. No retries here: [`RemoteWrite::start`]
+    /// retries.
     ///
     /// # Errors
     ///
     /// [`PushError::Connect`], [`PushError::Timeout`],
     /// [`PushError::Protocol`], [`PushError::InsideRuntime`], or
     /// [`PushError::Rejected`] with the receiver's reason (400 for samples
-    /// it finds invalid, 401 for credentials, 429 and 5xx for load).
+    /// it finds invalid, 401 for credentials, 429 and 5xx for load). The
+    /// requests before a failed one were delivered.
     pub fn send(&self, registry: &Registry) -> Result<Sent, PushError> {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(PushError::InsideRuntime);
         }
+        let chunks = self.prepare(registry)?;
+        let mut sent = Sent {
+            series: 0,
+            bytes: 0,
+            requests: 0,
+        };
+        for chunk in chunks {
+            sent.bytes += chunk.body.len();
+            self.post(chunk.body, None)?;
+            sent.series += chunk.samples;
+            sent.requests += 1;
+        }
+        Ok(sent)
+    }
+
+    /// Encodes `registry` now into compressed request bodies of at most
+    /// `max_samples` samples each.
+    pub(crate) fn prepare(&self, registry: &Registry) -> Result<Vec<Chunk>, PushError> {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        let (series, body) = {
-            let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-            let (raw, snappy) = &mut *scratch;
-            raw.clear();
-            let series = registry.encode_remote_write(raw, now_ms);
-            let body = snappy.compress_vec(raw).map_err(|e| PushError::Protocol {
-                url: self.conn.endpoint.url(&self.path),
-                reason: format!("snappy compression failed: {e}"),
-            })?;
-            (series, body)
-        };
-        let bytes = body.len();
+        let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let b = &mut *guard;
+        b.raw.clear();
+        let series =
+            registry.encode_remote_write_with(&mut b.raw, now_ms, &self.external, &mut b.labels);
+        let snappy = b.snappy.get_or_insert_with(snap::raw::Encoder::new);
+        let mut chunks = Vec::with_capacity(series.div_ceil(self.max_samples.max(1)));
+        let (mut start, mut n) = (0, 0);
+        let ends: Vec<usize> = series_ends(&b.raw).collect();
+        for (i, end) in ends.iter().enumerate() {
+            n += 1;
+            if n == self.max_samples || i + 1 == ends.len() {
+                let raw = &b.raw[start..*end];
+                b.compressed
+                    .resize(snap::raw::max_compress_len(raw.len()), 0);
+                let len =
+                    snappy
+                        .compress(raw, &mut b.compressed)
+                        .map_err(|e| PushError::Protocol {
+                            url: self.url(),
+                            reason: format!("snappy compression failed: {e}"),
+                        })?;
+                chunks.push(Chunk {
+                    body: Bytes::copy_from_slice(&b.compressed[..len]),
+                    samples: n,
+                });
+                start = *end;
+                n = 0;
+            }
+        }
+        Ok(chunks)
+    }
+
+    /// POSTs one compressed body, within `budget` if given.
+    pub(crate) fn post(&self, body: Bytes, budget: Option<Duration>) -> Result<(), PushError> {
         let request = client::Request {
             method: "POST",
             path: &self.path,
@@ -103,8 +233,7 @@ impl RemoteWrite {
             headers: &self.headers,
             body,
         };
-        self.conn.exchange(request)?;
-        Ok(Sent { series, bytes })
+        self.conn.exchange_within(request, budget)
     }
 }
 
@@ -135,11 +264,61 @@ impl RemoteWriteBuilder {
         self
     }
 
-    /// How long one send may take in all (default
+    /// How long one request may take in all (default
     /// [`DEFAULT_PUSH_TIMEOUT`]; more than 0, at most an hour).
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Adds a label to every series that lacks one of that name, in what
+    /// is written only (Prometheus' `external_labels`: `job`, `instance`,
+    /// an HA replica), not in the registry's own scrape.
+    #[must_use]
+    pub fn external_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.external.push((name.into(), value.into()));
+        self
+    }
+
+    /// The most samples one request carries (default
+    /// [`DEFAULT_MAX_SAMPLES_PER_REQUEST`]): a larger registry goes in
+    /// several requests. At least 1.
+    #[must_use]
+    pub fn max_samples_per_request(mut self, n: usize) -> Self {
+        self.max_samples = n;
+        self
+    }
+
+    /// How often a writer ([`RemoteWrite::start`]) collects and sends
+    /// (default [`DEFAULT_REMOTE_WRITE_INTERVAL`]; 10 ms to an hour).
+    #[must_use]
+    pub fn interval(mut self, every: Duration) -> Self {
+        self.writer.interval = every;
+        self
+    }
+
+    /// How many collections a writer keeps while the receiver is away
+    /// (default [`DEFAULT_MAX_PENDING`]; at least 1); past it the oldest
+    /// is dropped (counted), which loses resolution but no total.
+    #[must_use]
+    pub fn max_pending(mut self, batches: usize) -> Self {
+        self.writer.max_pending = batches;
+        self
+    }
+
+    /// The first retry's backoff (default 30 ms, as Prometheus'); each
+    /// retry of the same request doubles it, up to [`max_backoff`](Self::max_backoff).
+    #[must_use]
+    pub fn min_backoff(mut self, wait: Duration) -> Self {
+        self.writer.min_backoff = wait;
+        self
+    }
+
+    /// The longest backoff between retries (default 5 s, as Prometheus').
+    #[must_use]
+    pub fn max_backoff(mut self, wait: Duration) -> Self {
+        self.writer.max_backoff = wait;
         self
     }
 
@@ -150,9 +329,49 @@ impl RemoteWriteBuilder {
     /// [`PushError::InvalidUrl`] (not `http://host[:port]/path`),
     /// [`PushError::InvalidHeader`] (a name or value that is not a header's,
     /// or one the client sets itself), [`PushError::InvalidTimeout`],
-    /// [`PushError::Runtime`].
+    /// [`PushError::InvalidSetting`] (an external label that is not a
+    /// label, a zero batch size, interval or queue, a backoff range upside
+    /// down), [`PushError::Runtime`].
     pub fn build(self) -> Result<RemoteWrite, PushError> {
         let conn = Conn::new(&self.url, self.timeout)?;
+        let bad =
+            |setting: &'static str, reason: String| PushError::InvalidSetting { setting, reason };
+        for (name, _) in &self.external {
+            if let Err(e) = crate::names::check_label_name(name) {
+                return Err(bad("external_label", e.to_string()));
+            }
+            if name == "__name__" || self.external.iter().filter(|(n, _)| n == name).count() > 1 {
+                return Err(bad(
+                    "external_label",
+                    format!("{name:?} is given twice or is __name__"),
+                ));
+            }
+        }
+        if self.max_samples == 0 {
+            return Err(bad("max_samples_per_request", "give at least 1".into()));
+        }
+        let w = &self.writer;
+        if w.interval < Duration::from_millis(10) || w.interval > Duration::from_secs(3600) {
+            return Err(bad(
+                "interval",
+                format!("{:?}: give 10 ms to an hour", w.interval),
+            ));
+        }
+        if w.max_pending == 0 {
+            return Err(bad("max_pending", "give at least 1 batch".into()));
+        }
+        if w.min_backoff.is_zero()
+            || w.min_backoff > w.max_backoff
+            || w.max_backoff > Duration::from_secs(3600)
+        {
+            return Err(bad(
+                "min_backoff",
+                format!(
+                    "{:?} to {:?}: the first backoff must be above zero and at most the longest, which is at most an hour",
+                    w.min_backoff, w.max_backoff
+                ),
+            ));
+        }
         let path = match conn.endpoint.base_path() {
             "" => "/".to_string(),
             p => p.to_string(),
@@ -196,7 +415,10 @@ impl RemoteWriteBuilder {
             path,
             authorization: self.authorization,
             headers,
-            scratch: Mutex::new((Vec::new(), snap::raw::Encoder::new())),
+            external: self.external,
+            max_samples: self.max_samples,
+            writer: self.writer,
+            scratch: Mutex::new(Buffers::default()),
         })
     }
 }

@@ -87,6 +87,8 @@ pub struct Prometheus {
     pub addr: SocketAddr,
     pub dir: TempDir,
     child: Reaped,
+    binary: PathBuf,
+    args: Vec<String>,
 }
 
 impl Prometheus {
@@ -120,23 +122,35 @@ impl Prometheus {
         )
         .unwrap();
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let child = Command::new(binary)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.0.join("data").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
-            .args(args)
-            .stdout(std::fs::File::create(dir.0.join("prometheus.log")).unwrap())
-            .stderr(std::fs::File::create(dir.0.join("prometheus.err")).unwrap())
-            .spawn()
-            .expect("run prometheus");
+        let mut all = vec![
+            format!("--config.file={}", config.display()),
+            format!("--storage.tsdb.path={}", dir.0.join("data").display()),
+            format!("--web.listen-address={addr}"),
+        ];
+        all.extend(args.iter().map(|a| a.to_string()));
+        let child = spawn_logged(binary, &all, &dir.0);
         Prometheus {
             addr,
             dir,
             child: Reaped(Some(child)),
+            binary: binary.to_path_buf(),
+            args: all,
         }
+    }
+
+    /// Stops the server (as [`Prometheus::stop`]) but keeps its address,
+    /// configuration and data for [`Prometheus::resume`]: an outage.
+    pub fn pause(&mut self) {
+        if let Some(p) = self.child.0.take() {
+            terminate(p);
+        }
+    }
+
+    /// Starts the server again after [`Prometheus::pause`], on the same
+    /// address with the same data.
+    pub fn resume(&mut self) {
+        assert!(self.child.0.is_none(), "resume() after pause()");
+        self.child = Reaped(Some(spawn_logged(&self.binary, &self.args, &self.dir.0)));
     }
 
     /// The tail of its logs and its target list, for a failure message.
@@ -151,19 +165,40 @@ impl Prometheus {
 
     /// Stops the server with SIGTERM, waiting up to 15 s before a kill.
     pub fn stop(mut self) {
-        let Some(mut p) = self.child.0.take() else {
-            return;
-        };
-        let _ = Command::new("kill")
-            .args(["-TERM", &p.id().to_string()])
-            .status();
-        let stop = Instant::now() + Duration::from_secs(15);
-        while p.try_wait().unwrap().is_none() && Instant::now() < stop {
-            thread::sleep(Duration::from_millis(50));
+        if let Some(p) = self.child.0.take() {
+            terminate(p);
         }
-        let _ = p.kill();
-        let _ = p.wait();
     }
+}
+
+/// Runs `binary` with `args`, its output appended to logs in `dir`.
+fn spawn_logged(binary: &Path, args: &[String], dir: &Path) -> Child {
+    let log = |name: &str| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(name))
+            .unwrap()
+    };
+    Command::new(binary)
+        .args(args)
+        .stdout(log("prometheus.log"))
+        .stderr(log("prometheus.err"))
+        .spawn()
+        .expect("run prometheus")
+}
+
+/// SIGTERM to a child of this test, up to 15 s to exit, then a kill.
+fn terminate(mut p: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &p.id().to_string()])
+        .status();
+    let stop = Instant::now() + Duration::from_secs(15);
+    while p.try_wait().unwrap().is_none() && Instant::now() < stop {
+        thread::sleep(Duration::from_millis(50));
+    }
+    let _ = p.kill();
+    let _ = p.wait();
 }
 
 /// Kills (if still running) and reaps a child when dropped.
@@ -218,6 +253,18 @@ pub fn percent_encode(q: &str) -> String {
 /// Runs an instant query; the first sample's value, if any.
 pub fn query(prom: SocketAddr, q: &str) -> Option<f64> {
     let r = try_get(prom, &format!("/api/v1/query?query={}", percent_encode(q)))?;
+    value_of(&r)
+}
+
+/// [`query`] with request headers (an `Authorization` for a server with
+/// `basic_auth_users`).
+pub fn query_with(prom: SocketAddr, q: &str, headers: &[(&str, &str)]) -> Option<f64> {
+    let path = format!("/api/v1/query?query={}", percent_encode(q));
+    value_of(&request(prom, "GET", &path, headers))
+}
+
+/// The first result's value of a query answer.
+fn value_of(r: &Resp) -> Option<f64> {
     if r.status != 200 {
         return None;
     }
