@@ -445,12 +445,53 @@ fn encode_registry(c: &mut Criterion) {
     g.finish();
 }
 
+/// Issue 19's bar: a remote writer's work per interval (encode, cut into
+/// requests of 2,000 samples, snappy each) against what a scrape over HTTP
+/// costs the exporter (the 0.0.4 encode and its gzip at the exporter's
+/// level, `Compression::fast`), on the same registry.
+fn remote_write_encode(c: &mut Criterion) {
+    use std::io::Write as _;
+    let d = data();
+    let treg = telemeter_registry(&d);
+    let rw = telemeter::push::RemoteWrite::builder("http://127.0.0.1:9/api/v1/write")
+        .build()
+        .expect("a valid URL");
+    let compressed = telemeter::bench_internals::remote_write_prepare(&rw, &treg).expect("encodes");
+    let mut text = Vec::new();
+    let mut gz = Vec::new();
+    let mut gzip = |text: &mut Vec<u8>, gz: &mut Vec<u8>| {
+        text.clear();
+        treg.encode(text);
+        gz.clear();
+        let mut e = flate2::write::GzEncoder::new(&mut *gz, flate2::Compression::fast());
+        e.write_all(text).expect("in memory");
+        e.finish().expect("in memory");
+    };
+    gzip(&mut text, &mut gz);
+    eprintln!(
+        "remote_write_encode: text {} bytes, gzip {} bytes, remote write (snappy) {compressed} bytes",
+        text.len(),
+        gz.len()
+    );
+    let mut g = c.benchmark_group("remote_write_encode");
+    g.bench_function("telemeter/text_0.0.4+gzip", |b| {
+        b.iter(|| {
+            gzip(&mut text, &mut gz);
+            black_box(&gz);
+        })
+    });
+    g.bench_function("telemeter/remote_write+snappy", |b| {
+        b.iter(|| black_box(telemeter::bench_internals::remote_write_prepare(&rw, &treg)))
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = scrape;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .sample_size(30);
-    targets = encode_registry
+    targets = encode_registry, remote_write_encode
 }
 criterion_main!(scrape);

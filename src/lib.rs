@@ -187,4 +187,15 @@ pub mod bench_internals {
     pub use crate::cache::value_lane;
     /// The encoder floor of `benches/scrape_load.rs`.
     pub use crate::encode::floor::{FloorError, FormatFloor};
+
+    /// What a remote writer does each interval before it sends: encode
+    /// `registry`, cut it into requests, compress each; the compressed
+    /// bytes in all (`benches/scrape.rs`).
+    #[cfg(feature = "push")]
+    pub fn remote_write_prepare(
+        rw: &crate::push::RemoteWrite,
+        registry: &crate::Registry,
+    ) -> Result<usize, crate::push::PushError> {
+        Ok(rw.prepare(registry)?.iter().map(|c| c.body.len()).sum())
+    }
 }
