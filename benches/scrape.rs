@@ -459,7 +459,7 @@ fn remote_write_encode(c: &mut Criterion) {
     let compressed = telemeter::bench_internals::remote_write_prepare(&rw, &treg).expect("encodes");
     let mut text = Vec::new();
     let mut gz = Vec::new();
-    let mut gzip = |text: &mut Vec<u8>, gz: &mut Vec<u8>| {
+    let gzip = |text: &mut Vec<u8>, gz: &mut Vec<u8>| {
         text.clear();
         treg.encode(text);
         gz.clear();
