@@ -94,6 +94,8 @@
 //!   (regex for the redaction patterns).
 //! * `push` (default): [`push`] — the Pushgateway client and remote write
 //!   (hyper's client, snap).
+//! * `tls`: `https://` for the push clients, with a custom CA and a client
+//!   certificate (rustls on ring, tokio-rustls, webpki-roots).
 //! * `metrics-rs`: `facade` — a backend for the `metrics` facade (0.24),
 //!   so that `counter!`, `gauge!` and `histogram!` calls, yours and your
 //!   dependencies', record into a telemeter registry.

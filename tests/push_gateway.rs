@@ -282,7 +282,7 @@ fn bad_configuration_is_refused_at_build() {
         PushError::InvalidGrouping { .. }
     ));
     assert!(matches!(
-        build(push::Pushgateway::builder("https://gw:9091").job("j")),
+        build(push::Pushgateway::builder("ftp://gw:9091").job("j")),
         PushError::InvalidUrl { .. }
     ));
     assert!(matches!(

@@ -190,7 +190,7 @@ fn a_receiver_that_refuses_is_a_typed_error_and_bad_settings_are_refused_at_buil
     prom.stop();
 
     for b in [
-        RemoteWrite::builder("https://rw:443/api/v1/write"),
+        RemoteWrite::builder("ftp://rw:443/api/v1/write"),
         RemoteWrite::builder("http://rw:9090/api/v1/write").header("Content-Encoding", "gzip"),
         RemoteWrite::builder("http://rw:9090/api/v1/write").header("bad name", "x"),
         RemoteWrite::builder("http://rw:9090/api/v1/write").timeout(Duration::ZERO),
@@ -610,5 +610,168 @@ fn wrong_credentials_are_counted_401s_and_no_data() {
         Some(1.0),
         "one sample, from the right credentials alone"
     );
+    prom.stop();
+}
+
+/// A CA, and a certificate it signs (for 127.0.0.1, or a client's).
+struct Pki {
+    ca_pem: String,
+    ca: rcgen::Certificate,
+    ca_key: rcgen::KeyPair,
+}
+
+impl Pki {
+    fn new(name: &str) -> Pki {
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, name.to_string());
+        p.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let ca = p.self_signed(&ca_key).unwrap();
+        Pki {
+            ca_pem: ca.pem(),
+            ca,
+            ca_key,
+        }
+    }
+
+    /// (certificate PEM, key PEM) for the server at 127.0.0.1 or a client.
+    fn issue(&self, server: bool) -> (String, String) {
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        if server {
+            p.subject_alt_names = vec![rcgen::SanType::IpAddress("127.0.0.1".parse().unwrap())];
+            p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        } else {
+            p.distinguished_name
+                .push(rcgen::DnType::CommonName, "telemeter-test-client");
+            p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        }
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = p.signed_by(&key, &self.ca, &self.ca_key).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+}
+
+#[test]
+fn https_with_a_custom_ca_and_a_client_certificate_reaches_a_real_prometheus() {
+    let Some(prometheus) = prometheus_or_skip() else {
+        return;
+    };
+    let python = tool_or_skip("python3", "python3");
+    let pki = Pki::new("telemeter test CA");
+    let (server_cert, server_key) = pki.issue(true);
+    let (client_cert, client_key) = pki.issue(false);
+    let dir = prom_support::TempDir::new("rw-tls");
+    let file = |name: &str, text: &str| {
+        let path = dir.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let ca_file = file("ca.pem", &pki.ca_pem);
+    let web = file(
+        "web.yml",
+        &format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\n  \
+             client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {ca_file}\n",
+            file("server.pem", &server_cert),
+            file("server.key", &server_key),
+        ),
+    );
+    let client_file = file("client.pem", &client_cert);
+    let client_key_file = file("client.key", &client_key);
+    let web_arg = format!("--web.config.file={web}");
+    let prom = Prometheus::start_with_args(
+        &prometheus,
+        "",
+        &["--web.enable-remote-write-receiver", &web_arg],
+    );
+    let url = format!("https://{}/api/v1/write", prom.addr);
+    let reg = registry();
+    let writer = RemoteWrite::builder(url.as_str())
+        .ca_certificate_pem(pki.ca_pem.clone())
+        .client_certificate_pem(client_cert.clone(), client_key.clone())
+        .interval(Duration::from_millis(200))
+        .build()
+        .unwrap()
+        .start(&reg)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while writer.stats().samples_sent == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}\n{}",
+            writer.stats(),
+            prom.report()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    let stats = writer.shutdown(Duration::from_secs(5));
+    assert_eq!(stats.samples_failed, 0, "{stats:?}");
+
+    // Without the client certificate the server refuses; with another CA
+    // the client refuses the server.
+    let no_client = RemoteWrite::builder(url.as_str())
+        .ca_certificate_pem(pki.ca_pem.clone())
+        .build()
+        .unwrap()
+        .send(&reg)
+        .unwrap_err();
+    assert!(
+        matches!(
+            no_client,
+            PushError::Tls { .. } | PushError::Protocol { .. }
+        ),
+        "{no_client:?}"
+    );
+    let stranger = Pki::new("another CA");
+    let wrong_ca = RemoteWrite::builder(url.as_str())
+        .ca_certificate_pem(stranger.ca_pem.clone())
+        .build()
+        .unwrap()
+        .send(&reg)
+        .unwrap_err();
+    match &wrong_ca {
+        PushError::Tls { source, .. } => {
+            assert!(
+                source.to_string().to_lowercase().contains("certificate"),
+                "{source}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        RemoteWrite::builder(url.as_str())
+            .ca_certificate_pem("not a pem")
+            .build(),
+        Err(PushError::InvalidTls { .. })
+    ));
+
+    // What landed, read back over the same TLS by an independent client.
+    if let Some(python) = python {
+        let query = format!("https://{}/api/v1/query?query=rw_files_total", prom.addr);
+        let script = format!(
+            "import ssl, urllib.request\n\
+             ctx = ssl.create_default_context(cafile={ca_file:?})\n\
+             ctx.load_cert_chain({client_file:?}, {client_key_file:?})\n\
+             print(urllib.request.urlopen({query:?}, context=ctx).read().decode())\n"
+        );
+        let mut answer = String::new();
+        while Instant::now() < deadline {
+            let out = Command::new(&python)
+                .args(["-c", &script])
+                .output()
+                .unwrap();
+            answer = String::from_utf8_lossy(&out.stdout).into_owned();
+            if answer.contains("\"42\"") {
+                break;
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+        assert!(answer.contains("\"42\""), "{answer}\n{}", prom.report());
+    }
     prom.stop();
 }

@@ -85,7 +85,8 @@ pub struct DemoArgs {
     #[arg(long, value_name = "SECS", default_value_t = 15.0)]
     push_interval: f64,
     /// Also send the registry to this Prometheus remote-write receiver
-    /// (http://host:port/api/v1/write) every --remote-write-interval.
+    /// (http[s]://host:port/api/v1/write) every --remote-write-interval,
+    /// retrying, queueing while it is away, and flushing at shutdown.
     #[arg(long, value_name = "URL")]
     remote_write: Option<String>,
     /// Seconds between remote-write sends (0.1 to 3600).
@@ -98,6 +99,10 @@ pub struct DemoArgs {
     /// Basic auth for the remote-write receiver.
     #[arg(long, value_name = "USER:PASSWORD")]
     remote_write_basic_auth: Option<String>,
+    /// For an https:// receiver: trust only the CA certificates in this
+    /// PEM file (default: the Mozilla roots).
+    #[arg(long, value_name = "FILE")]
+    remote_write_ca: Option<std::path::PathBuf>,
 }
 
 /// A thread that sends the registry somewhere every interval until it is
@@ -217,6 +222,11 @@ fn start_remote_write(args: &DemoArgs, reg: &Registry) -> Result<Option<RemoteWr
             return Err("--remote-write-basic-auth: give USER:PASSWORD".to_string());
         };
         builder = builder.basic_auth(user, password);
+    }
+    if let Some(path) = &args.remote_write_ca {
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("--remote-write-ca {}: {e}", path.display()))?;
+        builder = builder.ca_certificate_pem(pem);
     }
     let writer = builder
         .build()

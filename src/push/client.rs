@@ -12,26 +12,38 @@ use tokio::net::TcpStream;
 
 use super::{PushError, MAX_ERROR_BODY};
 
-/// `http://host[:port][/prefix]`.
+/// `http[s]://host[:port][/prefix]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Endpoint {
     host: String,
     port: u16,
     base_path: String,
+    /// `https`: a TLS handshake after the connect (feature `tls`).
+    pub(crate) tls: bool,
 }
 
 impl Endpoint {
     pub(crate) fn parse(url: &str) -> Result<Endpoint, String> {
-        let rest = match url.split_once("://") {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
+        let (tls, rest) = match url.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (false, rest),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => {
+                if !cfg!(feature = "tls") {
+                    return Err(
+                        "https needs telemeter's `tls` feature (rustls); build with \
+                         features = [\"tls\"], or put a TLS-terminating proxy in front"
+                            .to_string(),
+                    );
+                }
+                (true, rest)
+            }
             Some((scheme, _)) => {
                 return Err(format!(
-                    "scheme {scheme:?} is not supported: the push client speaks plain http \
-                     (put a TLS-terminating proxy in front of a gateway that needs https)"
+                    "scheme {scheme:?} is not supported: give http:// or https://"
                 ))
             }
             None => return Err("it has no scheme; write http://host:port".to_string()),
         };
+        let default_port = if tls { 443 } else { 80 };
         let (authority, path) = match rest.find(['/', '?', '#']) {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
@@ -41,7 +53,7 @@ impl Endpoint {
         }
         let (host, port) = match authority.strip_prefix('[') {
             Some(v6) => match v6.split_once(']') {
-                Some((h, "")) => (h.to_string(), 80),
+                Some((h, "")) => (h.to_string(), default_port),
                 Some((h, p)) => match p.strip_prefix(':') {
                     Some(p) => (h.to_string(), parse_port(p)?),
                     None => return Err(format!("unexpected {p:?} after the IPv6 host")),
@@ -50,7 +62,7 @@ impl Endpoint {
             },
             None => match authority.rsplit_once(':') {
                 Some((h, p)) => (h.to_string(), parse_port(p)?),
-                None => (authority.to_string(), 80),
+                None => (authority.to_string(), default_port),
             },
         };
         if host.is_empty() {
@@ -69,6 +81,7 @@ impl Endpoint {
             host,
             port,
             base_path: path.trim_end_matches('/').to_string(),
+            tls,
         })
     }
 
@@ -88,7 +101,8 @@ impl Endpoint {
 
     /// The URL of `path` (already under the base path).
     pub(crate) fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.authority())
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{path}", self.authority())
     }
 }
 
@@ -119,15 +133,15 @@ pub(crate) struct Answer {
     pub(crate) retry_after: Option<std::time::Duration>,
 }
 
-/// Connects, sends `req`, and reads the status and at most
-/// `MAX_ERROR_BODY` bytes of the answer's body.
-pub(crate) async fn send(endpoint: &Endpoint, req: Request<'_>) -> Result<Answer, PushError> {
+/// Connects (with a TLS handshake for `https`, through `tls`), sends
+/// `req`, and reads the status and at most `MAX_ERROR_BODY` bytes of the
+/// answer's body.
+pub(crate) async fn send(
+    endpoint: &Endpoint,
+    #[cfg(feature = "tls")] tls: Option<&super::tls::Tls>,
+    req: Request<'_>,
+) -> Result<Answer, PushError> {
     let addr = endpoint.authority();
-    let url = endpoint.url(req.path);
-    let protocol = |reason: String| PushError::Protocol {
-        url: url.clone(),
-        reason,
-    };
     let stream = TcpStream::connect(&addr)
         .await
         .map_err(|source| PushError::Connect {
@@ -135,7 +149,29 @@ pub(crate) async fn send(endpoint: &Endpoint, req: Request<'_>) -> Result<Answer
             source,
         })?;
     let _ = stream.set_nodelay(true);
-    let (mut sender, conn) = http1::handshake(TokioIo::new(stream))
+    #[cfg(feature = "tls")]
+    if endpoint.tls {
+        let tls = tls.ok_or_else(|| PushError::InvalidTls {
+            reason: "an https URL with no TLS configuration".into(),
+        })?;
+        let stream = tls.connect(&endpoint.host, stream).await?;
+        return exchange(endpoint, TokioIo::new(stream), req).await;
+    }
+    exchange(endpoint, TokioIo::new(stream), req).await
+}
+
+/// The HTTP/1.1 exchange over a connected stream, plain or TLS.
+async fn exchange<T>(endpoint: &Endpoint, io: T, req: Request<'_>) -> Result<Answer, PushError>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let addr = endpoint.authority();
+    let url = endpoint.url(req.path);
+    let protocol = |reason: String| PushError::Protocol {
+        url: url.clone(),
+        reason,
+    };
+    let (mut sender, conn) = http1::handshake(io)
         .await
         .map_err(|e| protocol(describe(&e)))?;
     let driver = tokio::spawn(async move {
@@ -224,8 +260,18 @@ mod tests {
         );
         let e = Endpoint::parse("http://[::1]:9091").unwrap();
         assert_eq!(e.authority(), "[::1]:9091");
+        match Endpoint::parse("https://mimir.internal/api/v1/push") {
+            Ok(e) => {
+                assert!(cfg!(feature = "tls") && e.tls);
+                assert_eq!(
+                    e.url("/api/v1/push"),
+                    "https://mimir.internal:443/api/v1/push"
+                );
+            }
+            Err(reason) => assert!(!cfg!(feature = "tls") && reason.contains("`tls`")),
+        }
         for bad in [
-            "https://gw:9091",
+            "ftp://gw:9091",
             "gw:9091",
             "http://:9091",
             "http://gw:0",

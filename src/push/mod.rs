@@ -56,6 +56,8 @@
 mod client;
 mod grouping;
 mod remote_write;
+#[cfg(feature = "tls")]
+mod tls;
 mod writer;
 
 use std::fmt;
@@ -95,11 +97,22 @@ struct Conn {
     endpoint: client::Endpoint,
     timeout: Duration,
     runtime: tokio::runtime::Runtime,
+    /// For an `https` endpoint.
+    #[cfg(feature = "tls")]
+    tls: Option<tls::Tls>,
 }
 
+/// The TLS settings a builder collects (nothing without the `tls`
+/// feature).
+#[cfg(feature = "tls")]
+type TlsSettings = tls::TlsSettings;
+#[cfg(not(feature = "tls"))]
+type TlsSettings = ();
+
 impl Conn {
-    /// Checks `url` and `timeout`, and makes the runtime.
-    fn new(url: &str, timeout: Duration) -> Result<Conn, PushError> {
+    /// Checks `url` and `timeout`, makes the TLS configuration of an
+    /// `https` URL, and makes the runtime.
+    fn new(url: &str, timeout: Duration, tls: &TlsSettings) -> Result<Conn, PushError> {
         let endpoint = client::Endpoint::parse(url).map_err(|reason| PushError::InvalidUrl {
             url: url.to_string(),
             reason,
@@ -107,6 +120,13 @@ impl Conn {
         if timeout.is_zero() || timeout > Duration::from_secs(3600) {
             return Err(PushError::InvalidTimeout { timeout });
         }
+        #[cfg(feature = "tls")]
+        let tls = match endpoint.tls {
+            true => Some(tls::Tls::new(tls)?),
+            false => None,
+        };
+        #[cfg(not(feature = "tls"))]
+        let () = *tls;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -115,6 +135,8 @@ impl Conn {
             endpoint,
             timeout,
             runtime,
+            #[cfg(feature = "tls")]
+            tls,
         })
     }
 
@@ -135,7 +157,13 @@ impl Conn {
         let answer = self
             .runtime
             .block_on(async {
-                tokio::time::timeout(timeout, client::send(&self.endpoint, request)).await
+                let send = client::send(
+                    &self.endpoint,
+                    #[cfg(feature = "tls")]
+                    self.tls.as_ref(),
+                    request,
+                );
+                tokio::time::timeout(timeout, send).await
             })
             .map_err(|_| PushError::Timeout {
                 url: url.clone(),
@@ -295,7 +323,7 @@ impl PushgatewayBuilder {
     /// a bad or repeated label name, `job` among the labels),
     /// [`PushError::InvalidTimeout`], or [`PushError::Runtime`].
     pub fn build(self) -> Result<Pushgateway, PushError> {
-        let conn = Conn::new(&self.url, self.timeout)?;
+        let conn = Conn::new(&self.url, self.timeout, &TlsSettings::default())?;
         let job = match self.job {
             Some(job) if !job.is_empty() => job,
             _ => {
@@ -396,6 +424,21 @@ pub enum PushError {
         /// in seconds), if it did.
         retry_after: Option<Duration>,
     },
+    /// A CA certificate, client certificate or key that cannot be used
+    /// (feature `tls`).
+    InvalidTls {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The TLS handshake failed: the server's certificate is not signed
+    /// by a trusted CA or is not for this host, or the server refused the
+    /// client's certificate (or wanted one).
+    Tls {
+        /// The host.
+        host: String,
+        /// rustls' error.
+        source: io::Error,
+    },
     /// A remote writer's setting is out of range.
     InvalidSetting {
         /// The builder method.
@@ -446,6 +489,17 @@ impl fmt::Display for PushError {
                 "the push to {url} did not finish within {after:?}; the gateway is slow or \
                  unreachable (raise .timeout(..) if it is only slow)"
             ),
+            PushError::InvalidTls { reason } => write!(
+                f,
+                "invalid TLS setting: {reason}; give PEM text (-----BEGIN CERTIFICATE----- \
+                 blocks, and a PRIVATE KEY block for a client key)"
+            ),
+            PushError::Tls { host, source } => write!(
+                f,
+                "the TLS handshake with {host} failed: {source}; check that the server's \
+                 certificate is signed by the CA given (.ca_certificate_pem) and names \
+                 this host, and whether it wants a client certificate"
+            ),
             PushError::InvalidSetting { setting, reason } => {
                 write!(f, "invalid remote-write setting .{setting}(..): {reason}")
             }
@@ -474,7 +528,9 @@ impl fmt::Display for PushError {
 impl std::error::Error for PushError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            PushError::Runtime(e) | PushError::Connect { source: e, .. } => Some(e),
+            PushError::Runtime(e)
+            | PushError::Connect { source: e, .. }
+            | PushError::Tls { source: e, .. } => Some(e),
             _ => None,
         }
     }

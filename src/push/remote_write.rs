@@ -10,8 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use super::writer::WriterSettings;
-use super::{client, grouping, Conn, PushError, DEFAULT_PUSH_TIMEOUT};
+use super::{client, grouping, Conn, PushError, TlsSettings, DEFAULT_PUSH_TIMEOUT};
 use crate::encode::prompb::Scratch;
 use crate::Registry;
 
@@ -53,6 +52,15 @@ struct Buffers {
     compressed: Vec<u8>,
 }
 
+/// A writer's settings ([`RemoteWrite::start`]), checked by the builder.
+#[derive(Debug, Clone)]
+pub(crate) struct WriterSettings {
+    pub(crate) interval: Duration,
+    pub(crate) max_pending: usize,
+    pub(crate) min_backoff: Duration,
+    pub(crate) max_backoff: Duration,
+}
+
 /// One request's body, compressed, and how many samples it holds.
 pub(crate) struct Chunk {
     pub(crate) body: Bytes,
@@ -83,6 +91,7 @@ pub struct RemoteWriteBuilder {
     max_samples: usize,
     timeout: Duration,
     writer: WriterSettings,
+    tls: TlsSettings,
 }
 
 /// What one [`RemoteWrite::send`] delivered.
@@ -142,6 +151,7 @@ impl RemoteWrite {
                 min_backoff: Duration::from_millis(30),
                 max_backoff: Duration::from_secs(5),
             },
+            tls: TlsSettings::default(),
         }
     }
 
@@ -315,6 +325,30 @@ impl RemoteWriteBuilder {
         self
     }
 
+    /// Trusts only the CA certificates in `pem` (one or more `-----BEGIN
+    /// CERTIFICATE-----` blocks) for an `https` receiver, in place of the
+    /// Mozilla roots (feature `tls`).
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Presents a client certificate (its chain in `cert_pem`, its
+    /// private key in `key_pem`) to an `https` receiver that asks for one:
+    /// mutual TLS (feature `tls`).
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn client_certificate_pem(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.client_pem = Some((cert_pem.into(), key_pem.into()));
+        self
+    }
+
     /// The longest backoff between retries (default 5 s, as Prometheus').
     #[must_use]
     pub fn max_backoff(mut self, wait: Duration) -> Self {
@@ -333,7 +367,7 @@ impl RemoteWriteBuilder {
     /// label, a zero batch size, interval or queue, a backoff range upside
     /// down), [`PushError::Runtime`].
     pub fn build(self) -> Result<RemoteWrite, PushError> {
-        let conn = Conn::new(&self.url, self.timeout)?;
+        let conn = Conn::new(&self.url, self.timeout, &self.tls)?;
         let bad =
             |setting: &'static str, reason: String| PushError::InvalidSetting { setting, reason };
         for (name, _) in &self.external {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use super::remote_write::{Chunk, RemoteWrite};
+use super::remote_write::{Chunk, RemoteWrite, WriterSettings};
 use super::PushError;
 use crate::family::Layout;
 use crate::sync::lock;
@@ -161,15 +161,6 @@ impl Drop for RemoteWriter {
     fn drop(&mut self) {
         self.finish(Run::Stop);
     }
-}
-
-/// The writer's settings, checked by the builder.
-#[derive(Debug, Clone)]
-pub(crate) struct WriterSettings {
-    pub(crate) interval: Duration,
-    pub(crate) max_pending: usize,
-    pub(crate) min_backoff: Duration,
-    pub(crate) max_backoff: Duration,
 }
 
 /// One collection: its requests not yet sent, oldest first.
