@@ -16,6 +16,7 @@
 
 mod crash;
 mod demo;
+mod fleet;
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;
@@ -48,6 +49,9 @@ enum Command {
     /// List, print or pack the crash bundles a telemeter host wrote.
     #[command(after_help = crash::AFTER_HELP)]
     Crash(crash::CrashArgs),
+    /// Serve many simulated agents from one process, to load-test a scrape tier.
+    #[command(after_help = fleet::AFTER_HELP)]
+    Fleet(fleet::FleetArgs),
 }
 
 /// Parses the command line and runs the command: the whole of the
@@ -59,5 +63,6 @@ pub fn main() -> ExitCode {
         Command::Status(args) => status::run(args),
         Command::Load(args) => load::run(args),
         Command::Crash(args) => crash::run(args),
+        Command::Fleet(args) => fleet::run(args),
     }
 }
