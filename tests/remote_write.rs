@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use prom_support::{prometheus_or_skip, query, tool_or_skip, Prometheus};
-use telemeter::push::{PushError, RemoteWrite};
+use telemeter::push::{PushError, RemoteWrite, RemoteWriter, WriterStats};
 use telemeter::{Buckets, Opts, Registry};
 
 fn registry() -> Registry {
@@ -303,6 +303,24 @@ impl Scripted {
     }
 }
 
+/// Waits until `done` holds for the writer's statistics, failing with
+/// them and `report()` at `deadline`.
+fn until(
+    writer: &RemoteWriter,
+    deadline: Instant,
+    done: impl Fn(&WriterStats) -> bool,
+    report: impl Fn() -> String,
+) {
+    loop {
+        let stats = writer.stats();
+        if done(&stats) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{stats:?}\n{}", report());
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn counters(n: usize) -> Registry {
     let reg = Registry::builder().self_metrics(false).build();
     let fam = reg
@@ -329,10 +347,7 @@ fn a_writer_splits_large_registries_and_honours_retry_after_on_a_503() {
         .start(&reg)
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while writer.stats().requests_sent < 3 {
-        assert!(Instant::now() < deadline, "{:?}", writer.stats());
-        thread::sleep(Duration::from_millis(20));
-    }
+    until(&writer, deadline, |s| s.requests_sent >= 3, String::new);
     let stats = writer.shutdown(Duration::from_secs(10));
     let seen = rx.seen();
     // 3 requests of the first collection (the first twice), 3 of the final.
@@ -490,15 +505,7 @@ fn a_receiver_outage_loses_resolution_but_not_the_totals() {
     };
     // Delivered before the outage.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while writer.stats().samples_sent == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "{:?}\n{}",
-            writer.stats(),
-            prom.report()
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
+    until(&writer, deadline, |s| s.samples_sent > 0, || prom.report());
     prom.pause();
     thread::sleep(Duration::from_secs(10));
     let during = writer.stats();
@@ -574,15 +581,7 @@ fn wrong_credentials_are_counted_401s_and_no_data() {
         .unwrap()
         .start(&reg)
         .unwrap();
-    while wrong.stats().samples_failed == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "{:?}\n{}",
-            wrong.stats(),
-            prom.report()
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
+    until(&wrong, deadline, |s| s.samples_failed > 0, || prom.report());
     let stats = wrong.shutdown(Duration::from_secs(5));
     assert_eq!(
         (stats.samples_sent, stats.samples_retried),
@@ -700,15 +699,7 @@ fn https_with_a_custom_ca_and_a_client_certificate_reaches_a_real_prometheus() {
         .start(&reg)
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while writer.stats().samples_sent == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "{:?}\n{}",
-            writer.stats(),
-            prom.report()
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
+    until(&writer, deadline, |s| s.samples_sent > 0, || prom.report());
     let stats = writer.shutdown(Duration::from_secs(5));
     assert_eq!(stats.samples_failed, 0, "{stats:?}");
 
