@@ -111,12 +111,24 @@ impl Prometheus {
     /// As [`Prometheus::start_with`], with more command-line flags
     /// (`--web.enable-remote-write-receiver`).
     pub fn start_with_args(binary: &Path, scrape_configs: &str, args: &[&str]) -> Prometheus {
+        Prometheus::start_full(binary, "", scrape_configs, args)
+    }
+
+    /// The most general form: `global` is more of the `global:` section
+    /// (lines indented two spaces, such as `  external_labels:` and its
+    /// map), then the scrape configs and the flags.
+    pub fn start_full(
+        binary: &Path,
+        global: &str,
+        scrape_configs: &str,
+        args: &[&str],
+    ) -> Prometheus {
         let dir = TempDir::new("prometheus");
         let config = dir.0.join("prometheus.yml");
         std::fs::write(
             &config,
             format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n{global}\
                  scrape_configs:\n{scrape_configs}"
             ),
         )
