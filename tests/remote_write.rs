@@ -453,6 +453,10 @@ fn writer_settings_out_of_range_are_refused_at_build() {
             RemoteWrite::builder(url).external_label("__name__", "x"),
             "external_label",
         ),
+        (
+            RemoteWrite::builder(url).external_label("le", "x"),
+            "external_label",
+        ),
     ] {
         match b.build() {
             Err(PushError::InvalidSetting { setting: s, reason }) => {

@@ -64,17 +64,13 @@ impl<'a> RemoteWriteEncoder<'a> {
         self.labels.push((n..v, v..self.arena.len()));
     }
 
-    /// One `TimeSeries`: `__name__` = `name` + `suffix`, the labels of the
-    /// rendered label set `text`, `extra` (a bucket's `le`), and `value`.
-    fn series(&mut self, name: &str, suffix: &str, text: &[u8], extra: Option<&[u8]>, value: f64) {
+    /// Loads a series' labels: those of its rendered label set `text`,
+    /// unescaped, and the external labels it lacks, sorted by name. Every
+    /// sample line of the series (a histogram's buckets, sum and count)
+    /// is then written from them by [`RemoteWriteEncoder::emit`].
+    fn load(&mut self, text: &[u8]) {
         self.arena.clear();
         self.labels.clear();
-        let n = self.arena.len();
-        self.arena.extend_from_slice(b"__name__");
-        let v = self.arena.len();
-        self.arena.extend_from_slice(name.as_bytes());
-        self.arena.extend_from_slice(suffix.as_bytes());
-        self.labels.push((n..v, v..self.arena.len()));
         parse_labels(text, |name, escaped| {
             let n = self.arena.len();
             self.arena.extend_from_slice(name);
@@ -82,9 +78,6 @@ impl<'a> RemoteWriteEncoder<'a> {
             unescape_into(self.arena, escaped);
             self.labels.push((n..v, v..self.arena.len()));
         });
-        if let Some(le) = extra {
-            self.push_label(b"le", le);
-        }
         // External labels: a series' own label of the same name wins.
         for (name, value) in self.external {
             let own = self.labels.len();
@@ -95,28 +88,63 @@ impl<'a> RemoteWriteEncoder<'a> {
         let arena = &*self.arena;
         self.labels
             .sort_unstable_by(|a, b| arena[a.0.clone()].cmp(&arena[b.0.clone()]));
+    }
 
-        let label_len = |(n, v): &(Range<usize>, Range<usize>)| {
-            1 + varint_len(n.len() as u64) + n.len() + 1 + varint_len(v.len() as u64) + v.len()
-        };
+    /// One `TimeSeries` of the loaded labels with `__name__` = `name` +
+    /// `suffix` and `le` (a bucket's) put in their sorted places, and one
+    /// sample of `value`.
+    fn emit(&mut self, name: &str, suffix: &str, le: Option<&[u8]>, value: f64) {
+        fn label_len(n: usize, v: usize) -> usize {
+            1 + varint_len(n as u64) + n + 1 + varint_len(v as u64) + v
+        }
+        fn put_label(out: &mut Vec<u8>, name: &[u8], value: &[&[u8]]) {
+            let v: usize = value.iter().map(|p| p.len()).sum();
+            out.push(0x0a); // TimeSeries.labels
+            put_varint(out, label_len(name.len(), v) as u64);
+            out.push(0x0a); // Label.name
+            put_varint(out, name.len() as u64);
+            out.extend_from_slice(name);
+            out.push(0x12); // Label.value
+            put_varint(out, v as u64);
+            for part in value {
+                out.extend_from_slice(part);
+            }
+        }
+        let arena = &*self.arena;
+        let name_at = self
+            .labels
+            .partition_point(|l| &arena[l.0.clone()] < b"__name__".as_slice());
+        let le_at = self
+            .labels
+            .partition_point(|l| &arena[l.0.clone()] < b"le".as_slice());
         let sample_len = 1 + 8 + 1 + varint_len(self.timestamp_ms as u64);
         let mut ts_len = 1 + varint_len(sample_len as u64) + sample_len;
-        for l in self.labels.iter() {
-            let len = label_len(l);
+        let mut add = |n: usize, v: usize| {
+            let len = label_len(n, v);
             ts_len += 1 + varint_len(len as u64) + len;
+        };
+        add(8, name.len() + suffix.len());
+        if let Some(le) = le {
+            add(2, le.len());
+        }
+        for l in self.labels.iter() {
+            add(l.0.len(), l.1.len());
         }
         let out = &mut *self.out;
         out.push(0x0a); // WriteRequest.timeseries, length-delimited
         put_varint(out, ts_len as u64);
-        for l in self.labels.iter() {
-            out.push(0x0a); // TimeSeries.labels
-            put_varint(out, label_len(l) as u64);
-            out.push(0x0a); // Label.name
-            put_varint(out, l.0.len() as u64);
-            out.extend_from_slice(&self.arena[l.0.clone()]);
-            out.push(0x12); // Label.value
-            put_varint(out, l.1.len() as u64);
-            out.extend_from_slice(&self.arena[l.1.clone()]);
+        for i in 0..=self.labels.len() {
+            if i == name_at {
+                put_label(out, b"__name__", &[name.as_bytes(), suffix.as_bytes()]);
+            }
+            if i == le_at {
+                if let Some(le) = le {
+                    put_label(out, b"le", &[le]);
+                }
+            }
+            if let Some(l) = self.labels.get(i) {
+                put_label(out, &arena[l.0.clone()], &[&arena[l.1.clone()]]);
+            }
         }
         out.push(0x12); // TimeSeries.samples
         put_varint(out, sample_len as u64);
@@ -125,6 +153,12 @@ impl<'a> RemoteWriteEncoder<'a> {
         out.push(0x10); // Sample.timestamp, varint
         put_varint(out, self.timestamp_ms as u64);
         self.series += 1;
+    }
+
+    /// A series with one sample line.
+    fn series(&mut self, name: &str, text: &[u8], value: f64) {
+        self.load(text);
+        self.emit(name, "", None, value);
     }
 }
 
@@ -137,7 +171,7 @@ impl Encoder for RemoteWriteEncoder<'_> {
         series: impl IntoIterator<Item = (&'s [u8], u64)>,
     ) {
         for (text, v) in series {
-            self.series(family.variant.name(), "", text, None, v as f64);
+            self.series(family.variant.name(), text, v as f64);
         }
     }
 
@@ -147,7 +181,7 @@ impl Encoder for RemoteWriteEncoder<'_> {
         series: impl IntoIterator<Item = (&'s [u8], i64)>,
     ) {
         for (text, v) in series {
-            self.series(family.variant.name(), "", text, None, v as f64);
+            self.series(family.variant.name(), text, v as f64);
         }
     }
 
@@ -157,7 +191,7 @@ impl Encoder for RemoteWriteEncoder<'_> {
         series: impl IntoIterator<Item = (&'s [u8], f64)>,
     ) {
         for (text, v) in series {
-            self.series(family.variant.name(), "", text, None, v);
+            self.series(family.variant.name(), text, v);
         }
     }
 
@@ -173,14 +207,16 @@ impl Encoder for RemoteWriteEncoder<'_> {
         let tails = family.le_tails.text();
         for item in series {
             let (text, sum) = read(item, buckets);
+            // The series' labels once, for all its sample lines.
+            self.load(text);
             let mut cumulative = 0u64;
             for (cell, tail) in buckets.iter().zip(tails) {
                 cumulative += cell;
                 let le = le_of(tail.as_bytes());
-                self.series(name, "_bucket", text, Some(le), cumulative as f64);
+                self.emit(name, "_bucket", Some(le), cumulative as f64);
             }
-            self.series(name, "_sum", text, None, sum);
-            self.series(name, "_count", text, None, cumulative as f64);
+            self.emit(name, "_sum", None, sum);
+            self.emit(name, "_count", None, cumulative as f64);
         }
     }
 }
@@ -217,6 +253,10 @@ fn parse_labels(text: &[u8], mut f: impl FnMut(&[u8], &[u8])) {
 /// Appends `escaped` (a label value as the exposition escapes it) with its
 /// escapes undone.
 fn unescape_into(out: &mut Vec<u8>, escaped: &[u8]) {
+    if !escaped.contains(&b'\\') {
+        out.extend_from_slice(escaped);
+        return;
+    }
     let mut i = 0;
     while i < escaped.len() {
         if escaped[i] == b'\\' && i + 1 < escaped.len() {

@@ -51,6 +51,12 @@
 //!   applies per label-name set: label sets past it go to the overflow
 //!   series, counted in `telemeter_series_overflow_total`, as for any
 //!   family.
+//! * Keys are never removed (the facade has no call for it). A
+//!   [`Registry::unregister`] of a facade name takes its family out of the
+//!   scrape; the facade goes on recording into it, unexported, and does
+//!   not register the name again.
+//!
+//! [`Registry::unregister`]: crate::Registry::unregister
 //!
 //! # Refusals
 //!

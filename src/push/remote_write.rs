@@ -374,10 +374,16 @@ impl RemoteWriteBuilder {
             if let Err(e) = crate::names::check_label_name(name) {
                 return Err(bad("external_label", e.to_string()));
             }
-            if name == "__name__" || self.external.iter().filter(|(n, _)| n == name).count() > 1 {
+            if name == "__name__"
+                || name == "le"
+                || self.external.iter().filter(|(n, _)| n == name).count() > 1
+            {
                 return Err(bad(
                     "external_label",
-                    format!("{name:?} is given twice or is __name__"),
+                    format!(
+                        "{name:?} is given twice, or is __name__ or le (which the written \
+                         series carry themselves)"
+                    ),
                 ));
             }
         }
