@@ -13,7 +13,6 @@ use bytes::Bytes;
 use super::remote_write::{Chunk, RemoteWrite, WriterSettings};
 use super::PushError;
 use crate::family::Layout;
-use crate::sync::lock;
 use crate::{Buckets, Counter, FloatGauge, Gauge, Histogram, Opts, Registry};
 
 /// The longest `Retry-After` a writer honours; a longer one waits this
@@ -41,6 +40,13 @@ pub struct WriterStats {
     pub last_success: Option<SystemTime>,
     /// The last failure, as its message.
     pub last_error: Option<String>,
+}
+
+/// Locks a std mutex, recovering the data if a holder panicked (the
+/// policy of `sync::lock`, whose mutexes are loom's in a loom build; the
+/// writer takes part in no modelled protocol).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The thread's instruction.
