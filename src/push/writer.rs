@@ -305,9 +305,18 @@ impl RemoteWrite {
             pending: VecDeque::new(),
             rng: seed,
         };
+        let watch = Arc::clone(&control);
         let thread = std::thread::Builder::new()
             .name("telemeter-remote-write".into())
-            .spawn(move || writer.run())
+            .spawn(move || {
+                // A panic (a bug: nothing here should) ends the thread; it
+                // is said in the stats rather than lost with the thread.
+                if crate::catch::catch(|| writer.run()).is_none() {
+                    watch.stats(|s| {
+                        s.last_error = Some("the remote-write thread panicked and stopped".into())
+                    });
+                }
+            })
             .map_err(PushError::Runtime)?;
         Ok(RemoteWriter {
             control,
