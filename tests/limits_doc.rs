@@ -139,6 +139,25 @@ fn every_named_constant_has_the_value_the_row_shows() {
             "DEFAULT_COLLECT_DEADLINE",
             secs(telemeter::crash::DEFAULT_COLLECT_DEADLINE),
         ),
+        (
+            "MAX_TYPED_COMBINATIONS",
+            thousands(telemeter::MAX_TYPED_COMBINATIONS),
+        ),
+        ("MAX_STRING_FIELDS", thousands(telemeter::MAX_STRING_FIELDS)),
+        ("RECENT_ERRORS", thousands(telemeter::facade::RECENT_ERRORS)),
+        (
+            "DEFAULT_MAX_SAMPLES_PER_REQUEST",
+            thousands(telemeter::push::DEFAULT_MAX_SAMPLES_PER_REQUEST),
+        ),
+        (
+            "DEFAULT_MAX_PENDING",
+            thousands(telemeter::push::DEFAULT_MAX_PENDING),
+        ),
+        (
+            "DEFAULT_REMOTE_WRITE_INTERVAL",
+            secs(telemeter::push::DEFAULT_REMOTE_WRITE_INTERVAL),
+        ),
+        ("MAX_RETRY_AFTER", secs(telemeter::push::MAX_RETRY_AFTER)),
     ];
     for (name, value) in shown {
         let text = format!("`{name}` = {value}");
@@ -171,6 +190,16 @@ fn every_named_constant_has_the_value_the_row_shows() {
             "cli/src/load.rs",
             "FD_RESERVE: u64 = 64",
             "open-files limit less 64",
+        ),
+        (
+            "cli/src/fleet.rs",
+            "MAX_AGENTS: usize = 10_000",
+            "`MAX_AGENTS` = 10,000",
+        ),
+        (
+            "cli/src/fleet.rs",
+            "MAX_SAMPLES: usize = 20_000_000",
+            "`MAX_SAMPLES` = 20,000,000",
         ),
     ];
     for (path, source, text) in cli {

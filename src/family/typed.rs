@@ -714,6 +714,38 @@ mod tests {
     }
 
     #[test]
+    fn four_string_fields_make_a_set() {
+        use crate::{LabelSet, MAX_STRING_FIELDS};
+        crate::label_set! {
+            pub struct Four<'a> {
+                w: &'a str as "w", x: &'a str as "x", y: &'a str as "y", z: &'a str as "z", e: B,
+            }
+        }
+        assert_eq!(<Four<'_> as LabelSet>::STRINGS, MAX_STRING_FIELDS);
+        let reg = Registry::builder().self_metrics(false).build();
+        let fam = reg
+            .counter_family(Opts::new("four_total", "h").labels(Four::NAMES))
+            .unwrap();
+        let keyed = fam.keyed::<Four<'_>>().unwrap();
+        keyed.with(
+            Four {
+                w: "1",
+                x: "2",
+                y: "3",
+                z: "4",
+                e: B::Q,
+            },
+            |c| c.inc(),
+        );
+        assert_eq!(
+            fam.with_label_values(&["1", "2", "3", "4", "q"])
+                .unwrap()
+                .get(),
+            1
+        );
+    }
+
+    #[test]
     fn past_the_limit_and_for_refused_values_records_go_to_the_overflow_series() {
         let reg = Registry::builder()
             .self_metrics(false)
