@@ -170,19 +170,40 @@ impl<M: Metric> Family<M> {
         let mut handles = Vec::with_capacity(size);
         let mut values: Vec<&str> = vec![""; L::FIELDS.len()];
         for index in 0..size {
-            let mut rest = index;
             // Every field is fixed here (`L::STRINGS == 0`).
-            for (slot, vals) in values.iter_mut().zip(L::FIELDS).rev() {
-                let vals = vals.unwrap_or_default();
-                *slot = vals[rest % vals.len()];
-                rest /= vals.len();
-            }
+            combination(index, L::FIELDS, &[], &mut values);
             handles.push(self.with_label_values(&values)?);
         }
         Ok(Typed {
             handles: handles.into_boxed_slice(),
             _l: PhantomData,
         })
+    }
+}
+
+/// The values of combination `index` of `fields` into `out`, one per
+/// field: a fixed field's value by mixed radix (the last fixed field
+/// fastest, as [`LabelSet::index`] counts), a string field's from
+/// `strings`, in order.
+fn combination<'s>(
+    index: usize,
+    fields: &[Option<&'static [&'static str]>],
+    strings: &[&'s str],
+    out: &mut [&'s str],
+) {
+    let mut rest = index;
+    let mut next_string = strings.len();
+    for (slot, field) in out.iter_mut().zip(fields).rev() {
+        match field {
+            Some(vals) => {
+                *slot = vals[rest % vals.len()];
+                rest /= vals.len();
+            }
+            None => {
+                next_string -= 1;
+                *slot = strings[next_string];
+            }
+        }
     }
 }
 
@@ -400,22 +421,7 @@ impl<S: LabelSet + 'static, M: Metric> Keyed<S, M> {
         let q = Strings(strings, self.hash(strings));
         let mut values = vec![""; L::NAMES.len()];
         for index in 0..self.width {
-            // The fixed fields of combination `index` (mixed radix, the
-            // last fixed field fastest), the strings between them.
-            let mut rest = index;
-            let mut next_string = L::STRINGS;
-            for (slot, field) in values.iter_mut().zip(L::FIELDS).rev() {
-                match field {
-                    Some(vals) => {
-                        *slot = vals[rest % vals.len()];
-                        rest /= vals.len();
-                    }
-                    None => {
-                        next_string -= 1;
-                        *slot = q.0[next_string];
-                    }
-                }
-            }
+            combination(index, L::FIELDS, q.0, &mut values);
             self.resolve(&values, &q, index, removals);
         }
     }

@@ -208,11 +208,11 @@ impl RemoteWrite {
         let snappy = b.snappy.get_or_insert_with(snap::raw::Encoder::new);
         let mut chunks = Vec::with_capacity(series.div_ceil(self.max_samples.max(1)));
         let (mut start, mut n) = (0, 0);
-        let ends: Vec<usize> = series_ends(&b.raw).collect();
-        for (i, end) in ends.iter().enumerate() {
+        let mut ends = series_ends(&b.raw).peekable();
+        while let Some(end) = ends.next() {
             n += 1;
-            if n == self.max_samples || i + 1 == ends.len() {
-                let raw = &b.raw[start..*end];
+            if n == self.max_samples || ends.peek().is_none() {
+                let raw = &b.raw[start..end];
                 b.compressed
                     .resize(snap::raw::max_compress_len(raw.len()), 0);
                 let len =
@@ -226,7 +226,7 @@ impl RemoteWrite {
                     body: Bytes::copy_from_slice(&b.compressed[..len]),
                     samples: n,
                 });
-                start = *end;
+                start = end;
                 n = 0;
             }
         }

@@ -215,48 +215,56 @@ impl Own {
             )
             .map_err(own)?;
         let by = |outcome: &str| samples.with_label_values(&[url, outcome]).map_err(own);
-        let last_success = registry
-            .own_family::<FloatGauge>(
-                Opts::new(
-                    "telemeter_remote_write_last_success_timestamp_seconds",
-                    "When a remote-write request last got through (Unix seconds).",
-                )
-                .labels(&["remote"]),
-                Layout::FloatGauge,
-                true,
-            )
-            .map_err(own)?;
-        let pending = registry
-            .own_family::<Gauge>(
-                Opts::new(
-                    "telemeter_remote_write_pending_batches",
-                    "Collections waiting to be sent.",
-                )
-                .labels(&["remote"]),
-                Layout::Gauge,
-                true,
-            )
-            .map_err(own)?;
+        // The one series of a `{remote}` family for this writer.
+        fn mine<M: crate::Metric>(
+            registry: &Registry,
+            url: &str,
+            (name, help): (&str, &str),
+            layout: Layout,
+        ) -> Result<M, crate::Error> {
+            registry
+                .own_family::<M>(Opts::new(name, help).labels(&["remote"]), layout, true)?
+                .with_label_values(&[url])
+        }
+        let last_success = mine::<FloatGauge>(
+            registry,
+            url,
+            (
+                "telemeter_remote_write_last_success_timestamp_seconds",
+                "When a remote-write request last got through (Unix seconds).",
+            ),
+            Layout::FloatGauge,
+        )
+        .map_err(own)?;
+        let pending = mine::<Gauge>(
+            registry,
+            url,
+            (
+                "telemeter_remote_write_pending_batches",
+                "Collections waiting to be sent.",
+            ),
+            Layout::Gauge,
+        )
+        .map_err(own)?;
         let buckets = Buckets::exponential(0.005, 2.0, 12).map_err(own)?;
-        let duration = registry
-            .own_family::<Histogram>(
-                Opts::new(
-                    "telemeter_remote_write_request_duration_seconds",
-                    "Remote-write request time, answered or not.",
-                )
-                .labels(&["remote"]),
-                Layout::Histogram(buckets),
-                true,
-            )
-            .map_err(own)?;
+        let duration = mine::<Histogram>(
+            registry,
+            url,
+            (
+                "telemeter_remote_write_request_duration_seconds",
+                "Remote-write request time, answered or not.",
+            ),
+            Layout::Histogram(buckets),
+        )
+        .map_err(own)?;
         Ok(Some(Own {
             sent: by("sent")?,
             failed: by("failed")?,
             retried: by("retried")?,
             dropped: by("dropped")?,
-            last_success: last_success.with_label_values(&[url]).map_err(own)?,
-            pending: pending.with_label_values(&[url]).map_err(own)?,
-            duration: duration.with_label_values(&[url]).map_err(own)?,
+            last_success,
+            pending,
+            duration,
         }))
     }
 }
