@@ -272,6 +272,244 @@ pub enum ParseErrorKind {
         /// The sample name.
         name: String,
     },
+
+    // The kinds below are OpenMetrics 1.0's
+    // (`telemeter::parse::openmetrics`); the 0.0.4 parser never returns
+    // them.
+    /// An OpenMetrics body that does not end with a `# EOF` line.
+    MissingEof,
+    /// A line (even an empty one) after the `# EOF` line.
+    ContentAfterEof,
+    /// An empty line in an OpenMetrics body.
+    BlankLine,
+    /// An OpenMetrics line that starts with a space or tab.
+    LeadingWhitespace,
+    /// A byte order mark (U+FEFF) at the start of an OpenMetrics body.
+    ByteOrderMark,
+    /// An OpenMetrics line starting with `#` that is not `# HELP`, `# TYPE`,
+    /// `# UNIT` or exactly `# EOF`.
+    InvalidComment {
+        /// The line.
+        found: String,
+    },
+    /// An OpenMetrics `# HELP`, `# TYPE` or `# UNIT` line that ends right
+    /// after the metric name, without the space that starts its value.
+    MissingMetadataValue {
+        /// `"HELP"`, `"TYPE"` or `"UNIT"`.
+        keyword: &'static str,
+        /// The family named on the line.
+        family: String,
+    },
+    /// An OpenMetrics `# TYPE` line whose type is not one of the eight.
+    OmUnknownType {
+        /// The family named on the line.
+        family: String,
+        /// The type token as written (everything after the name).
+        found: String,
+    },
+    /// A backslash escape other than `\\`, `\"` and `\n` in OpenMetrics
+    /// HELP text.
+    OmInvalidHelpEscape {
+        /// The character after the backslash.
+        found: char,
+    },
+    /// A double quote in OpenMetrics HELP text that is not escaped as `\"`.
+    UnescapedQuoteInHelp,
+    /// A second `# UNIT` line for one family.
+    DuplicateUnit {
+        /// The family.
+        family: String,
+    },
+    /// A `# UNIT` whose unit has characters outside `[a-zA-Z0-9_:]`.
+    InvalidUnit {
+        /// The family.
+        family: String,
+        /// The unit as written.
+        found: String,
+    },
+    /// A `# UNIT` that is not a suffix (`_<unit>`) of the family name.
+    UnitNotSuffix {
+        /// The family.
+        family: String,
+        /// The unit.
+        unit: String,
+    },
+    /// A non-empty `# UNIT` on an info or stateset family.
+    UnitNotAllowed {
+        /// The family.
+        family: String,
+        /// `"info"` or `"stateset"`.
+        kind: &'static str,
+    },
+    /// An OpenMetrics counter family whose name ends in `_total`.
+    CounterNameWithTotal {
+        /// The family.
+        family: String,
+    },
+    /// An OpenMetrics name that another family owns as one of its sample
+    /// names (such as `foo_created` of counter `foo`), or a family whose
+    /// sample names would take another family's name.
+    SampleNameClash {
+        /// The clashing name.
+        name: String,
+        /// The family that owns it.
+        family: String,
+    },
+    /// A sample named like the current OpenMetrics family but with a suffix
+    /// its type does not have (such as `foo` in counter `foo`).
+    InvalidSampleName {
+        /// The sample name.
+        name: String,
+        /// The family.
+        family: String,
+        /// The family's type.
+        kind: &'static str,
+    },
+    /// A tab, or more than one space, where OpenMetrics wants exactly one
+    /// space.
+    SeparatorNotSingleSpace,
+    /// A space or tab inside an OpenMetrics label set.
+    BlankInLabelSet,
+    /// A label set with a comma after its last label, or two commas in a
+    /// row.
+    EmptyLabel,
+    /// An OpenMetrics timestamp that is not a finite decimal number.
+    OmInvalidTimestamp {
+        /// The timestamp token.
+        found: String,
+    },
+    /// Text after an OpenMetrics sample's value or timestamp that is not a
+    /// well-formed ` # {labels} value [timestamp]` exemplar.
+    InvalidExemplar {
+        /// The text from the `#` on.
+        found: String,
+    },
+    /// An exemplar value that is not a number.
+    InvalidExemplarValue {
+        /// The value token.
+        found: String,
+    },
+    /// An exemplar on a sample other than a counter's `_total` or a
+    /// histogram's or gauge histogram's `_bucket`.
+    ExemplarNotAllowed {
+        /// The sample name.
+        name: String,
+        /// The family's type.
+        kind: &'static str,
+    },
+    /// An exemplar whose label names and values are longer than 128
+    /// characters together.
+    ExemplarLabelsTooLong {
+        /// Their combined length, in characters.
+        length: usize,
+    },
+    /// A bucket exemplar whose value is above the bucket's `le` (or NaN).
+    ExemplarOutsideBucket {
+        /// The bucket sample's name.
+        name: String,
+        /// The bucket's bound.
+        le: f64,
+        /// The exemplar's value.
+        value: f64,
+    },
+    /// A counter-like value (a counter's `_total`, a histogram's or
+    /// summary's `_sum` and `_count`, a bucket, a `_gcount`) that is
+    /// negative or NaN.
+    InvalidCounterLikeValue {
+        /// The sample name.
+        name: String,
+        /// The value.
+        value: f64,
+    },
+    /// A bucket, `_count` or `_gcount` value that is not an integer.
+    NonIntegerCount {
+        /// The sample name.
+        name: String,
+        /// The value.
+        value: f64,
+    },
+    /// A gauge histogram `_gsum` that is NaN, or negative although no
+    /// bucket has a negative bound.
+    InvalidGsum {
+        /// The sample name.
+        name: String,
+        /// The value.
+        value: f64,
+    },
+    /// A histogram with a negative bucket bound and a `_sum`.
+    SumWithNegativeBuckets {
+        /// The histogram series (family and labels without `le`).
+        series: String,
+    },
+    /// A histogram with `_sum` but no `_count` or the reverse (a gauge
+    /// histogram: `_gsum` and `_gcount`).
+    UnpairedCountSum {
+        /// The histogram series (family and labels without `le`).
+        series: String,
+        /// The suffix that is there, such as `"_sum"`.
+        present: &'static str,
+        /// The suffix that is missing, such as `"_count"`.
+        missing: &'static str,
+    },
+    /// An `le` label on a histogram or gauge histogram sample that is not a
+    /// `_bucket`.
+    LeOutsideBucket {
+        /// The sample name.
+        name: String,
+    },
+    /// A negative summary quantile value.
+    NegativeQuantileValue {
+        /// The sample name.
+        name: String,
+        /// The value.
+        value: f64,
+    },
+    /// A stateset sample without the label named like its family.
+    MissingStateLabel {
+        /// The sample name.
+        name: String,
+        /// The family (and so the label name).
+        family: String,
+    },
+    /// A stateset sample whose value is not 0 or 1.
+    InvalidStateValue {
+        /// The sample name.
+        name: String,
+        /// The value.
+        value: f64,
+    },
+    /// An info sample whose value is not 1.
+    InvalidInfoValue {
+        /// The sample name.
+        name: String,
+        /// The value.
+        value: f64,
+    },
+    /// A counter MetricPoint (label set) without a `_total` sample.
+    MissingCounterTotal {
+        /// The counter series (family and labels).
+        series: String,
+    },
+    /// The samples of one Metric (label set) of an OpenMetrics family split
+    /// by another Metric's.
+    MetricNotContiguous {
+        /// The Metric (family and labels) that reappears.
+        series: String,
+    },
+    /// Some samples of one Metric with a timestamp and some without.
+    MixedTimestamps {
+        /// The Metric (family and labels).
+        series: String,
+    },
+    /// A timestamp lower than the previous one of the same Metric.
+    TimestampWentBackwards {
+        /// The Metric (family and labels).
+        series: String,
+        /// The previous timestamp.
+        previous: f64,
+        /// This sample's timestamp.
+        timestamp: f64,
+    },
 }
 
 impl fmt::Display for ParseErrorKind {
@@ -466,6 +704,167 @@ impl fmt::Display for ParseErrorKind {
                 f,
                 "quantile label on summary {name}; only quantile samples carry quantile, remove it from _sum and _count"
             ),
+
+            K::MissingEof => f.write_str(
+                "body does not end with `# EOF`; end an OpenMetrics body with the line `# EOF` (and at most one \\n after it)",
+            ),
+            K::ContentAfterEof => f.write_str(
+                "text after the `# EOF` line; `# EOF` is the last line, remove what follows it",
+            ),
+            K::BlankLine => f.write_str(
+                "blank line; OpenMetrics allows no empty lines, remove it",
+            ),
+            K::LeadingWhitespace => f.write_str(
+                "line starts with a space or tab; OpenMetrics lines start with a metric name or `# `, remove the indentation",
+            ),
+            K::ByteOrderMark => f.write_str(
+                "body starts with a byte order mark; OpenMetrics bodies are UTF-8 without a BOM, remove it",
+            ),
+            K::InvalidComment { found } => write!(
+                f,
+                "invalid line {found:?}; OpenMetrics has no comments, a line starting with # must be `# HELP`, `# TYPE` or `# UNIT` (one space after #), or exactly `# EOF`"
+            ),
+            K::MissingMetadataValue { keyword, family } => write!(
+                f,
+                "# {keyword} line for {family} ends after the name; write `# {keyword} {family} <value>` (the value may be empty, the space before it may not)"
+            ),
+            K::OmUnknownType { family, found } => write!(
+                f,
+                "unknown metric type {found:?} for {family}; use one of counter, gauge, histogram, gaugehistogram, summary, info, stateset, unknown (lowercase, nothing after it)"
+            ),
+            K::OmInvalidHelpEscape { found } => write!(
+                f,
+                "invalid escape sequence \"\\{found}\" in HELP text; OpenMetrics allows only \\\\, \\\" and \\n, write \\\\ for a literal backslash"
+            ),
+            K::UnescapedQuoteInHelp => f.write_str(
+                "unescaped '\"' in HELP text; OpenMetrics HELP text escapes double quotes, write \\\"",
+            ),
+            K::DuplicateUnit { family } => write!(
+                f,
+                "second # UNIT line for {family}; give each family at most one UNIT line"
+            ),
+            K::InvalidUnit { family, found } => write!(
+                f,
+                "invalid unit {found:?} for {family}; a unit is made of [a-zA-Z0-9_:] only, with nothing after it"
+            ),
+            K::UnitNotSuffix { family, unit } => write!(
+                f,
+                "unit {unit:?} is not a suffix of {family}; the family name must end in _{unit}, rename it or drop the UNIT line"
+            ),
+            K::UnitNotAllowed { family, kind } => write!(
+                f,
+                "{kind} family {family} has a unit; info and stateset families must not have one, drop the UNIT line"
+            ),
+            K::CounterNameWithTotal { family } => write!(
+                f,
+                "counter family {family} is named with _total; an OpenMetrics counter family is named without it (its sample is <family>_total), drop _total from the TYPE, HELP and UNIT lines"
+            ),
+            K::SampleNameClash { name, family } => write!(
+                f,
+                "name {name} clashes with family {family}, which owns it (as its name or one of its sample names, such as _total, _created, _bucket, _count, _sum, _gcount, _gsum, _info); rename one of them"
+            ),
+            K::InvalidSampleName { name, family, kind } => write!(
+                f,
+                "sample {name} does not belong to {kind} family {family}; {}",
+                om_sample_names(kind, family)
+            ),
+            K::SeparatorNotSingleSpace => f.write_str(
+                "tab or run of blanks between fields; OpenMetrics separates fields with exactly one space",
+            ),
+            K::BlankInLabelSet => f.write_str(
+                "space or tab inside a label set; OpenMetrics allows no blanks around labels, '=' or ',', write {a=\"1\",b=\"2\"}",
+            ),
+            K::EmptyLabel => f.write_str(
+                "empty label in a label set (a comma after the last label, or two in a row); separate labels with exactly one comma",
+            ),
+            K::OmInvalidTimestamp { found } => write!(
+                f,
+                "invalid timestamp {found:?}; an OpenMetrics timestamp is a finite number of seconds since the epoch, such as 1520879607.789"
+            ),
+            K::InvalidExemplar { found } => write!(
+                f,
+                "malformed exemplar {found:?}; write an exemplar as ` # {{labels}} value [timestamp]` after the sample, with single spaces"
+            ),
+            K::InvalidExemplarValue { found } => write!(
+                f,
+                "invalid exemplar value {found:?}; use a float such as 1, -2.5, 1e3, +Inf, -Inf or NaN"
+            ),
+            K::ExemplarNotAllowed { name, kind } => write!(
+                f,
+                "exemplar on {name} ({kind} family); only a counter's _total and a histogram's or gauge histogram's _bucket samples may carry one, remove it"
+            ),
+            K::ExemplarLabelsTooLong { length } => write!(
+                f,
+                "exemplar labels are {length} characters long; names and values together must not exceed 128 characters, shorten them"
+            ),
+            K::ExemplarOutsideBucket { name, le, value } => write!(
+                f,
+                "exemplar value {value} on {name} is outside its bucket (le={le}); put each exemplar on a bucket whose bound is at least its value"
+            ),
+            K::InvalidCounterLikeValue { name, value } => write!(
+                f,
+                "{name} is {value}; counter-like values (a counter's _total, _sum and _count, buckets, _gcount) must be non-negative numbers, not NaN"
+            ),
+            K::NonIntegerCount { name, value } => write!(
+                f,
+                "{name} is {value}; bucket, _count and _gcount values count events and must be integers"
+            ),
+            K::InvalidGsum { name, value } => write!(
+                f,
+                "gauge histogram {name} is {value}; _gsum must not be NaN, and may be negative only when a bucket has a negative bound"
+            ),
+            K::SumWithNegativeBuckets { series } => write!(
+                f,
+                "histogram {series} has a bucket with a negative bound and a _sum; with negative buckets the sum is no counter, drop _sum and _count"
+            ),
+            K::UnpairedCountSum {
+                series,
+                present,
+                missing,
+            } => write!(
+                f,
+                "histogram {series} has {present} but no {missing}; write both or neither"
+            ),
+            K::LeOutsideBucket { name } => write!(
+                f,
+                "le label on {name}, which is not a bucket; only _bucket samples carry le, remove it"
+            ),
+            K::NegativeQuantileValue { name, value } => write!(
+                f,
+                "summary quantile {name} is {value}; quantile values must not be negative"
+            ),
+            K::MissingStateLabel { name, family } => write!(
+                f,
+                "stateset sample {name} has no {family} label; each state sample carries a label named like the family, with the state as its value"
+            ),
+            K::InvalidStateValue { name, value } => write!(
+                f,
+                "stateset sample {name} is {value}; a state is 1 (true) or 0 (false)"
+            ),
+            K::InvalidInfoValue { name, value } => write!(
+                f,
+                "info sample {name} is {value}; info samples always have the value 1"
+            ),
+            K::MissingCounterTotal { series } => write!(
+                f,
+                "counter {series} has no _total sample; every counter MetricPoint needs one"
+            ),
+            K::MetricNotContiguous { series } => write!(
+                f,
+                "samples of {series} are interleaved with another label set's; write all samples of one label set together"
+            ),
+            K::MixedTimestamps { series } => write!(
+                f,
+                "some samples of {series} have a timestamp and some do not; give all of them a timestamp or none"
+            ),
+            K::TimestampWentBackwards {
+                series,
+                previous,
+                timestamp,
+            } => write!(
+                f,
+                "timestamp {timestamp} of {series} is before the previous one, {previous}; a label set's MetricPoints must come in time order"
+            ),
         }
     }
 }
@@ -473,4 +872,21 @@ impl fmt::Display for ParseErrorKind {
 /// A [`ParseError`] of `kind` on 1-based line `line`.
 pub(super) fn err(line: usize, kind: ParseErrorKind) -> ParseError {
     ParseError { line, kind }
+}
+
+/// The rule for sample names of an OpenMetrics family of type `kind`.
+fn om_sample_names(kind: &str, family: &str) -> String {
+    let suffixes: &[&str] = match kind {
+        "counter" => &["_total", "_created"],
+        "histogram" => &["_bucket", "_count", "_sum", "_created"],
+        "gaugehistogram" => &["_bucket", "_gcount", "_gsum"],
+        "summary" => &["", "_count", "_sum", "_created"],
+        "info" => &["_info"],
+        _ => &[""],
+    };
+    let names: Vec<String> = suffixes.iter().map(|s| format!("{family}{s}")).collect();
+    match names.as_slice() {
+        [one] => format!("its samples are named {one}"),
+        _ => format!("its samples are named {}", names.join(", ")),
+    }
 }

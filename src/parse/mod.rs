@@ -25,6 +25,10 @@
 //! It is a single pass over the input with a hand-written byte scanner; it
 //! never panics, whatever the input.
 //!
+//! Its sibling [`openmetrics`] is an equally strict, independent parser for
+//! the OpenMetrics 1.0 text format, reporting problems with the same
+//! [`ParseError`].
+//!
 //! # Examples
 //!
 //! ```
@@ -60,6 +64,7 @@ mod check;
 mod error;
 mod exposition;
 mod lexer;
+pub mod openmetrics;
 
 pub use error::{ParseError, ParseErrorKind};
 pub use exposition::{Exposition, MetricType, ParsedFamily, Sample};
