@@ -8,10 +8,11 @@ use std::fmt;
 use std::time::Instant;
 
 use crate::callback::{CallbackFamily, Samples, Ticket};
-use crate::encode::layout::Variant;
-use crate::encode::{Encoder, FamilyView, Kind};
+use crate::encode::layout::{LeTails, Variant};
+use crate::encode::{Encoder, Extras, FamilyView, Kind};
 use crate::family::{FamilyCore, Group, Layout};
 use crate::histogram::read_at;
+use crate::native_histogram::classic_from_cells;
 use crate::shard::pool;
 use crate::sync::{Arc, AtomicU64, Mutex, Ordering};
 
@@ -57,10 +58,22 @@ impl fmt::Debug for ScrapeState {
     }
 }
 
+/// A scrape's reused bucket buffers: a histogram's classic cells, and a
+/// native histogram's cells.
+#[derive(Default)]
+struct Buckets {
+    classic: Vec<u64>,
+    native: Vec<u64>,
+    /// A state set's sample label texts, one after another, and where
+    /// each ends with its value.
+    states: Vec<u8>,
+    state_ends: Vec<(usize, i64)>,
+}
+
 /// Buffers a scrape reuses.
 #[derive(Default)]
 struct Scratch {
-    buckets: Vec<u64>,
+    buckets: Buckets,
     samples: Samples,
     /// Each callback's claim on its call, in registration order.
     tickets: Vec<Ticket>,
@@ -78,6 +91,8 @@ struct OwnFamilies {
     callback_errors: Variant,
     callback_timeouts: Variant,
     rejected: Variant,
+    exemplars_dropped: Variant,
+    native_clamped: Variant,
 }
 
 impl OwnFamilies {
@@ -112,6 +127,16 @@ impl OwnFamilies {
             rejected: v(
                 "telemeter_rejected_samples_total",
                 "Float-counter increments refused in this process (negative or NaN).",
+                "counter",
+            ),
+            exemplars_dropped: v(
+                "telemeter_exemplars_dropped_total",
+                "Exemplars refused in this process (a label set OpenMetrics does not allow); their observations were kept.",
+                "counter",
+            ),
+            native_clamped: v(
+                "telemeter_native_observations_clamped_total",
+                "Native histogram observations outside their buckets' range (or negative, or NaN), counted in the nearest edge bucket.",
                 "counter",
             ),
         }
@@ -240,24 +265,47 @@ impl ScrapeState {
             scratch.overflow.iter().map(|&(end, n)| {
                 let labels = &text[prev..end];
                 prev = end;
-                (labels, n)
+                (labels, n, Extras::NONE)
             }),
         );
         let view = FamilyView::plain(&own.callback_errors, Kind::Counter);
         enc.family(&view);
         enc.counters(
             &view,
-            [(&b""[..], self.callback_errors.load(Ordering::Relaxed))],
+            [(
+                &b""[..],
+                self.callback_errors.load(Ordering::Relaxed),
+                Extras::NONE,
+            )],
         );
         let view = FamilyView::plain(&own.callback_timeouts, Kind::Counter);
         enc.family(&view);
         enc.counters(
             &view,
-            [(&b""[..], self.callback_timeouts.load(Ordering::Relaxed))],
+            [(
+                &b""[..],
+                self.callback_timeouts.load(Ordering::Relaxed),
+                Extras::NONE,
+            )],
         );
         let view = FamilyView::plain(&own.rejected, Kind::Counter);
         enc.family(&view);
-        enc.counters(&view, [(&b""[..], crate::counter::rejected())]);
+        enc.counters(
+            &view,
+            [(&b""[..], crate::counter::rejected(), Extras::NONE)],
+        );
+        let view = FamilyView::plain(&own.exemplars_dropped, Kind::Counter);
+        enc.family(&view);
+        enc.counters(
+            &view,
+            [(&b""[..], crate::exemplar::dropped(), Extras::NONE)],
+        );
+        let view = FamilyView::plain(&own.native_clamped, Kind::Counter);
+        enc.family(&view);
+        enc.counters(
+            &view,
+            [(&b""[..], crate::native_histogram::clamped(), Extras::NONE)],
+        );
     }
 }
 
@@ -284,16 +332,24 @@ fn view<'a>(core: &'a FamilyCore, variant: &'a Variant) -> FamilyView<'a> {
         Layout::Counter | Layout::FloatCounter => (Kind::Counter, &[][..]),
         Layout::Gauge | Layout::FloatGauge => (Kind::Gauge, &[][..]),
         Layout::Histogram(b) => (Kind::Histogram, b.bounds()),
+        Layout::Native(b) => (Kind::Histogram, b.classic()),
+        Layout::StateSet(_) => (Kind::Gauge, &[][..]),
     };
     FamilyView {
         variant,
         kind,
-        le_tails: &core.le_tails,
+        // A state set keeps its states' label tails there: not a
+        // histogram's, and no encoder's business.
+        le_tails: if kind == Kind::Histogram {
+            &core.le_tails
+        } else {
+            LeTails::none()
+        },
         bounds,
     }
 }
 
-fn collect_family<E: Encoder>(core: &FamilyCore, enc: &mut E, buckets: &mut Vec<u64>) -> usize {
+fn collect_family<E: Encoder>(core: &FamilyCore, enc: &mut E, buckets: &mut Buckets) -> usize {
     let mut listed = 0;
     for variant in core.variants.iter() {
         let view = view(core, variant);
@@ -307,7 +363,7 @@ fn collect_family<E: Encoder>(core: &FamilyCore, enc: &mut E, buckets: &mut Vec<
 /// a histogram group may differ in buckets, which the text format allows),
 /// then every member's series under the group's name. A group with no
 /// member yet writes nothing.
-fn collect_group<E: Encoder>(group: &Group, enc: &mut E, buckets: &mut Vec<u64>) -> usize {
+fn collect_group<E: Encoder>(group: &Group, enc: &mut E, buckets: &mut Buckets) -> usize {
     let members = group.members();
     let Some(first) = members.first() else {
         return 0;
@@ -325,8 +381,14 @@ fn collect_series<E: Encoder>(
     core: &FamilyCore,
     view: &FamilyView<'_>,
     enc: &mut E,
-    buckets: &mut Vec<u64>,
+    scratch: &mut Buckets,
 ) -> usize {
+    let Buckets {
+        classic: buckets,
+        native: cells,
+        states,
+        state_ends,
+    } = scratch;
     // No lock: creation and removal go on while the family is written
     // (see `family/list.rs`).
     let list = core.list.read();
@@ -337,21 +399,28 @@ fn collect_series<E: Encoder>(
         Layout::Counter => {
             let mut values = [0u64; BATCH];
             let mut texts: [&[u8]; BATCH] = [&[]; BATCH];
+            let mut extras: [Extras<'_>; BATCH] = [Extras::NONE; BATCH];
             listed = 0;
             for batch in list.batches(BATCH) {
                 let mut n = 0;
                 for s in batch {
                     values[n] = pool.sum(s.loc());
                     texts[n] = s.text();
+                    if E::EXEMPLARS {
+                        extras[n] = Extras {
+                            exemplars: s.exemplars(),
+                            created: s.created(),
+                        };
+                    }
                     n += 1;
                 }
                 listed += n;
                 if n > 0 {
                     enc.counters(
                         &view,
-                        texts[..n].iter().zip(&values[..n]).map(
+                        texts[..n].iter().zip(&values[..n]).zip(&extras[..n]).map(
                             #[inline(always)]
-                            |(t, v)| (*t, *v),
+                            |((t, v), e)| (*t, *v, *e),
                         ),
                     );
                 }
@@ -387,8 +456,74 @@ fn collect_series<E: Encoder>(
                 buckets,
                 counted(list.iter(), &mut listed),
                 #[inline(always)]
-                |s, buckets| (s.text(), read_at(pool, s.loc(), buckets)),
+                |s, buckets| {
+                    let extras = if E::EXEMPLARS {
+                        Extras {
+                            exemplars: s.exemplars(),
+                            created: s.created(),
+                        }
+                    } else {
+                        Extras::NONE
+                    };
+                    (s.text(), read_at(pool, s.loc(), buckets), extras)
+                },
             );
+        }
+        Layout::StateSet(_) => {
+            // Each series' label text less its `}`, then a state's tail:
+            // one sample per state, 1 where its bit is set.
+            states.clear();
+            state_ends.clear();
+            for s in counted(list.iter(), &mut listed) {
+                let mask = s.value().load(Ordering::Relaxed);
+                let text = s.text();
+                let open = &text[..text.len().saturating_sub(1)];
+                for (i, tail) in core.le_tails.text().iter().enumerate() {
+                    states.extend_from_slice(open);
+                    states.extend_from_slice(tail.as_bytes());
+                    state_ends.push((states.len(), (mask >> i & 1) as i64));
+                }
+            }
+            let text = &states[..];
+            let mut prev = 0;
+            enc.gauges(
+                &view,
+                state_ends.iter().map(|&(end, v)| {
+                    let labels = &text[prev..end];
+                    prev = end;
+                    (labels, v)
+                }),
+            );
+        }
+        Layout::Native(b) => {
+            let layout = b.layout();
+            cells.clear();
+            cells.resize(b.buckets() + 1, 0);
+            if E::NATIVE {
+                enc.natives(
+                    &view,
+                    &layout,
+                    cells,
+                    counted(list.iter(), &mut listed),
+                    #[inline(always)]
+                    |s, cells| (s.text(), read_at(pool, s.loc(), cells)),
+                );
+            } else {
+                // The classic view: the cells summed into power-of-two
+                // buckets.
+                buckets.clear();
+                buckets.resize(core.le_tails.len(), 0);
+                enc.histograms(
+                    &view,
+                    buckets,
+                    counted(list.iter(), &mut listed),
+                    |s, buckets| {
+                        let sum = read_at(pool, s.loc(), cells);
+                        classic_from_cells(&layout, cells, buckets);
+                        (s.text(), sum, Extras::NONE)
+                    },
+                );
+            }
         }
     }
     listed

@@ -44,8 +44,8 @@ pub struct Counter {
     /// The series' slot, copied out so that recording reads no shared
     /// memory but the shard.
     loc: PackedLoc,
-    /// Owns the slots: they are freed when the last reference goes.
-    #[allow(dead_code)] // held, never read
+    /// Owns the slots: they are freed when the last reference goes; holds
+    /// the exemplar.
     series: HandleRef,
 }
 
@@ -76,6 +76,59 @@ impl Counter {
     pub fn add(&self, v: u64) {
         let loc = self.loc.get();
         with_shard(|s| s.add(loc, v));
+    }
+
+    /// Adds one and keeps `labels` (a trace id, say) as the series'
+    /// exemplar: the link from this count to the request that made it,
+    /// served in OpenMetrics and protobuf scrapes (text 0.0.4 has no
+    /// place for it). The last exemplar recorded wins.
+    ///
+    /// A label set OpenMetrics refuses (see [`Counter::try_add_with_exemplar`])
+    /// is dropped, counted in `telemeter_exemplars_dropped_total`; the
+    /// increment is kept.
+    ///
+    /// ```
+    /// let reg = telemeter::Registry::builder().self_metrics(false).build();
+    /// let requests = reg.counter("requests_total", "Requests served.")?;
+    /// requests.inc_with_exemplar(&[("trace_id", "4bf92f3577b34da6")]);
+    /// assert_eq!(requests.get(), 1);
+    /// let body = reg.encode_openmetrics_to_string();
+    /// assert!(body.contains("requests_total 1 # {trace_id=\"4bf92f3577b34da6\"} 1 "));
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    pub fn inc_with_exemplar(&self, labels: &[(&str, &str)]) {
+        self.add_with_exemplar(1, labels);
+    }
+
+    /// Adds `v` and keeps `labels` as the series' exemplar, with value
+    /// `v` (see [`Counter::inc_with_exemplar`]).
+    pub fn add_with_exemplar(&self, v: u64, labels: &[(&str, &str)]) {
+        if self.try_add_with_exemplar(v, labels).is_err() {
+            crate::exemplar::DROPPED.fetch_add(1, process::Ordering::Relaxed);
+            self.add(v);
+        }
+    }
+
+    /// Adds `v` with `labels` as the exemplar, or returns
+    /// [`Error::InvalidExemplar`] and records nothing when OpenMetrics
+    /// would refuse the label set: a name not matching
+    /// `[a-zA-Z_][a-zA-Z0-9_]*`, a name given twice, or more than
+    /// [`MAX_EXEMPLAR_CHARS`](crate::MAX_EXEMPLAR_CHARS) characters of
+    /// names and values together.
+    ///
+    /// ```
+    /// # let reg = telemeter::Registry::new();
+    /// let c = reg.counter("jobs_total", "Jobs.")?;
+    /// let long = "f".repeat(200);
+    /// assert!(c.try_add_with_exemplar(1, &[("trace_id", &long)]).is_err());
+    /// assert_eq!(c.get(), 0);
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    pub fn try_add_with_exemplar(&self, v: u64, labels: &[(&str, &str)]) -> Result<(), Error> {
+        crate::exemplar::check(labels)?;
+        self.series.exemplars_or_init(1).record(0, labels, v as f64);
+        self.add(v);
+        Ok(())
     }
 
     /// The current total over every thread (a scrape-time sum: it costs one

@@ -134,6 +134,29 @@ pub enum Error {
         /// The type asked for.
         requested: &'static str,
     },
+    /// A unit ([`Opts::unit`](crate::Opts::unit)) that OpenMetrics would
+    /// refuse: not `[a-zA-Z0-9_:]+`, or not the end of the name.
+    InvalidUnit {
+        /// The metric family.
+        family: String,
+        /// The unit.
+        unit: String,
+    },
+    /// An exemplar's label set that OpenMetrics would refuse: a bad label
+    /// name, a repeated one, or more than 128 UTF-8 characters of names
+    /// and values together.
+    InvalidExemplar {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A state set ([`Registry::state_set_family`](crate::Registry::state_set_family))
+    /// that OpenMetrics would refuse, or a state it does not list.
+    InvalidStateSet {
+        /// The metric family (empty where a handle reports a state).
+        family: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A global `metrics` recorder is installed already
     /// (`telemeter::facade::install`).
     RecorderAlreadySet,
@@ -248,6 +271,24 @@ impl fmt::Display for Error {
                 "a global metrics recorder is already installed, and the metrics crate allows \
                  one per process: install telemeter's facade once, at start, instead of the \
                  other recorder, or record through metrics::with_local_recorder"
+            ),
+            Error::InvalidUnit { family, unit } => write!(
+                f,
+                "family {family:?} cannot declare unit {unit:?}: OpenMetrics requires the \
+                 unit to be [a-zA-Z0-9_:]+ and the name (a counter's without _total) to end \
+                 with \"_{unit}\"; rename the family (e.g. \"{family}_{unit}\") or fix the unit"
+            ),
+            Error::InvalidStateSet { family, reason } => write!(
+                f,
+                "state set {family:?}: {reason}; a state set lists 1 to 64 distinct states, is \
+                 named as a label can be (its states are the values of a label of its own name, \
+                 so no ':'), and has no label of that name among its own"
+            ),
+            Error::InvalidExemplar { reason } => write!(
+                f,
+                "invalid exemplar: {reason}; an exemplar's labels need names matching \
+                 [a-zA-Z_][a-zA-Z0-9_]*, each once, and at most 128 UTF-8 characters of \
+                 names and values together (a trace id and a span id fit)"
             ),
             Error::UnknownLabel { family, label } => write!(
                 f,

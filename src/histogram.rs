@@ -302,6 +302,46 @@ impl Histogram {
         });
     }
 
+    /// Records `v` and keeps `labels` (a trace id, say) as the exemplar of
+    /// the bucket `v` falls in, with value `v`: served in OpenMetrics and
+    /// protobuf scrapes. Each bucket keeps the last exemplar recorded in
+    /// it. A label set OpenMetrics refuses (see
+    /// [`Histogram::try_observe_with_exemplar`]) is dropped and counted in
+    /// `telemeter_exemplars_dropped_total`; the observation is kept.
+    ///
+    /// ```
+    /// use telemeter::{Buckets, Registry};
+    /// let reg = Registry::builder().self_metrics(false).build();
+    /// let h = reg.histogram("rpc_seconds", "RPC latency.", Buckets::new(vec![0.1, 1.0])?)?;
+    /// h.observe_with_exemplar(0.25, &[("trace_id", "abc")]);
+    /// let body = reg.encode_openmetrics_to_string();
+    /// assert!(body.contains("rpc_seconds_bucket{le=\"1\"} 1 # {trace_id=\"abc\"} 0.25 "));
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    pub fn observe_with_exemplar(&self, v: f64, labels: &[(&str, &str)]) {
+        if self.try_observe_with_exemplar(v, labels).is_err() {
+            crate::exemplar::DROPPED.fetch_add(1, crate::sync::process::Ordering::Relaxed);
+            self.observe(v);
+        }
+    }
+
+    /// Records `v` with `labels` as its bucket's exemplar, or returns
+    /// [`Error::InvalidExemplar`] and records nothing for a label set
+    /// OpenMetrics refuses (see
+    /// [`Counter::try_add_with_exemplar`](crate::Counter::try_add_with_exemplar)).
+    pub fn try_observe_with_exemplar(&self, v: f64, labels: &[(&str, &str)]) -> Result<(), Error> {
+        crate::exemplar::check(labels)?;
+        let i = self.buckets.index(v);
+        let n = self.buckets.bounds.len() + 1;
+        self.series.exemplars_or_init(n).record(i, labels, v);
+        let loc = self.loc;
+        with_shard(|s| {
+            s.inc(loc.at(i));
+            s.add_f64(loc.at(n), v);
+        });
+        Ok(())
+    }
+
     /// Records an integer value (milliseconds, bytes). Integer observations
     /// keep an exact integer sum, which stops at a ceiling rather than wrap
     /// (see [`Counter`](crate::Counter)): `_sum` never goes back.

@@ -65,10 +65,39 @@
 //! # Ok::<(), telemeter::Error>(())
 //! ```
 //!
+//! Every format a Prometheus server asks for. The exporter answers each
+//! scrape in the one its `Accept` header prefers ([`Format::negotiate`]):
+//! OpenMetrics 1.0 for a Prometheus server (units, `info` and `stateset`
+//! families, exemplars, `# EOF`), protobuf when it runs with
+//! `--enable-feature=native-histograms`, text 0.0.4 for everyone else.
+//! Exemplars link a count or a bucket to a trace; Prometheus keeps them
+//! with `--enable-feature=exemplar-storage`. Native histograms need no
+//! bucket layout and bound every quantile's error (9.05 % at the default
+//! schema 3): pick one for a latency whose range you do not know; keep
+//! [`Buckets`] where a dashboard needs exact counts at chosen thresholds.
+//!
+//! ```
+//! use telemeter::{Format, NativeBuckets, Registry};
+//!
+//! let reg = Registry::builder().self_metrics(false).build();
+//! let served = reg.counter("requests_total", "Requests served.")?;
+//! served.inc_with_exemplar(&[("trace_id", "4bf92f3577b34da6")]);
+//! let latency = reg.native_histogram("request_seconds", "Latency.", NativeBuckets::default())?;
+//! latency.observe(0.042);
+//! let om = reg.encode_openmetrics_to_string();
+//! assert!(om.contains("requests_total 1 # {trace_id=\"4bf92f3577b34da6\"} 1 "));
+//! let mut protobuf = Vec::new();
+//! reg.encode_format(&mut protobuf, Format::Protobuf); // native buckets, spans and deltas
+//! assert!(!protobuf.is_empty());
+//! # Ok::<(), telemeter::Error>(())
+//! ```
+//!
 //! ## Index
 //!
 //! * Metric handles: [`Counter`], [`FloatCounter`], [`Gauge`],
-//!   [`FloatGauge`], [`Histogram`] (with [`Buckets`]).
+//!   [`FloatGauge`], [`Histogram`] (with [`Buckets`]), [`NativeHistogram`]
+//!   (with [`NativeBuckets`]), [`StateSet`]; [`Registry::info`]; exemplars
+//!   ([`Counter::inc_with_exemplar`], [`Histogram::observe_with_exemplar`]).
 //! * Declared once: [`static_metrics!`] and [`StaticMetric`]; one registry
 //!   for many parts: [`Registry::with_prefix`],
 //!   [`Registry::with_const_labels`], [`RegistryBuilder::prefix`].
@@ -77,8 +106,9 @@
 //!   [`label_set!`]: [`Typed`] (enums only, a dense table) and [`Keyed`]
 //!   (with strings, hashed alone).
 //! * Scrape-time values: [`Registry::gauge_fn`], [`Registry::gauge_callback`].
-//! * Scrape: [`Registry::encode`], [`CONTENT_TYPE`], [`parse`] (a strict
-//!   text-format parser).
+//! * Scrape: [`Registry::encode`], [`Registry::encode_openmetrics`],
+//!   [`Registry::encode_format`], [`Format`], [`CONTENT_TYPE`], [`parse`]
+//!   (strict text 0.0.4 and OpenMetrics parsers).
 //! * Labels that must not carry raw identifiers: [`fingerprint`].
 //! * Instrumentation already written for the `metrics` facade: `facade`
 //!   (feature `metrics-rs`).
@@ -113,6 +143,7 @@ mod catch;
 mod collect;
 mod counter;
 mod error;
+mod exemplar;
 mod family;
 mod gauge;
 mod handle;
@@ -120,9 +151,12 @@ mod histogram;
 #[cfg(not(telemeter_loom))]
 mod local;
 mod names;
+mod native;
+mod native_histogram;
 mod registry;
 mod series;
 mod shard;
+mod state_set;
 mod summary;
 mod sync;
 
@@ -154,8 +188,10 @@ pub mod statics;
 
 pub use callback::CallbackSink;
 pub use counter::{Counter, FloatCounter};
+pub use encode::format::{Format, CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_PROTOBUF};
 pub use encode::text::CONTENT_TYPE;
 pub use error::Error;
+pub use exemplar::MAX_EXEMPLAR_CHARS;
 pub use family::{
     ByLabel, Family, FixedCardinalityLabel, Keyed, LabelSet, Metric, Opts, Typed,
     DEFAULT_MAX_LABEL_VALUE_BYTES, DEFAULT_MAX_SERIES, MAX_STRING_FIELDS, MAX_TYPED_COMBINATIONS,
@@ -163,6 +199,7 @@ pub use family::{
 };
 pub use gauge::{FloatGauge, Gauge};
 pub use histogram::{Buckets, Histogram, HistogramSnapshot, HistogramTimer, MAX_BUCKETS};
+pub use native_histogram::{NativeBuckets, NativeHistogram, NativeSnapshot, MAX_NATIVE_BUCKETS};
 #[cfg(not(telemeter_loom))]
 pub use registry::default_registry;
 pub use registry::{Registry, RegistryBuilder, DEFAULT_MAX_FAMILIES, DEFAULT_SCRAPE_DEADLINE};
@@ -175,6 +212,7 @@ pub use server::{
 #[doc(hidden)]
 pub use shard::loom_thread_exit;
 pub use shard::{pool_stats, PoolStats};
+pub use state_set::{StateSet, MAX_STATES};
 #[cfg(not(telemeter_loom))]
 pub use statics::StaticMetric;
 pub use summary::{FamilySummary, RegistrySummary};

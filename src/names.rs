@@ -51,3 +51,41 @@ pub(crate) fn check_label_name(name: &str) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// Checks a family's unit: `[a-zA-Z0-9_:]+`, and the name (a counter's
+/// without `_total`) ending with `_<unit>`. An empty unit is none.
+pub(crate) fn check_unit(name: &str, type_name: &str, unit: &str) -> Result<(), Error> {
+    if unit.is_empty() {
+        return Ok(());
+    }
+    let base = om_family_name(name, type_name);
+    let ok = unit
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+        && base
+            .strip_suffix(unit)
+            .is_some_and(|rest| rest.ends_with('_') && rest.len() > 1);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidUnit {
+            family: name.into(),
+            unit: unit.into(),
+        })
+    }
+}
+
+/// A family's OpenMetrics MetricFamily name: a counter's name without its
+/// `_total`, an info family's without its `_info` (their samples add them
+/// back), any other name as it is. `om_type` is the OpenMetrics type.
+pub(crate) fn om_family_name<'n>(name: &'n str, om_type: &str) -> &'n str {
+    let suffix = match om_type {
+        "counter" => "_total",
+        "info" => "_info",
+        _ => return name,
+    };
+    match name.strip_suffix(suffix) {
+        Some(base) if !base.is_empty() => base,
+        _ => name,
+    }
+}

@@ -85,48 +85,12 @@ pub(crate) const MIN_SCHEMA: i8 = -4;
 /// `2^(1/256)`).
 pub(crate) const MAX_SCHEMA: i8 = 8;
 
-/// A schema known to lie in `MIN_SCHEMA..=MAX_SCHEMA`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct Schema(i8);
-
-impl Schema {
-    /// `schema` as a [`Schema`], or `None` outside `MIN_SCHEMA..=MAX_SCHEMA`.
-    pub(crate) const fn new(schema: i8) -> Option<Schema> {
-        if schema >= MIN_SCHEMA && schema <= MAX_SCHEMA {
-            Some(Schema(schema))
-        } else {
-            None
-        }
-    }
-
-    /// The schema number.
-    pub(crate) const fn get(self) -> i8 {
-        self.0
-    }
-
-    /// [`bucket_index`] at this schema.
-    #[inline]
-    pub(crate) fn bucket_index(self, v: f64) -> i32 {
-        bucket_index(v, self.0)
-    }
-
-    /// [`bucket_upper_bound`] at this schema.
-    pub(crate) fn bucket_upper_bound(self, index: i32) -> f64 {
-        bucket_upper_bound(index, self.0)
-    }
-
-    /// The base `2^(2^-s)`: the ratio of a bucket's upper bound to its
-    /// lower bound, as client_golang's stored bounds give it (bucket 1's
-    /// upper bound; exact for `s <= 0`).
-    pub(crate) fn base(self) -> f64 {
-        bucket_upper_bound(1, self.0)
-    }
-
-    /// The bound `base - 1` on the relative error of a quantile estimated
-    /// inside a bucket (see the module docs, "Quantile error").
-    pub(crate) fn max_relative_error(self) -> f64 {
-        self.base() - 1.0
-    }
+/// The bound `base - 1` on the relative error of a quantile estimated
+/// inside a bucket at `schema` (see the module docs, "Quantile error"),
+/// with the base `2^(2^-s)` as client_golang's stored bounds give it
+/// (bucket 1's upper bound; exact for `s <= 0`).
+pub(crate) fn max_relative_error(schema: i8) -> f64 {
+    bucket_upper_bound(1, schema) - 1.0
 }
 
 /// The 52 mantissa bits of an `f64`.
@@ -1044,32 +1008,18 @@ mod tests {
     }
 
     #[test]
-    fn schema_validation() {
-        assert_eq!(Schema::new(MIN_SCHEMA - 1), None);
-        assert_eq!(Schema::new(MAX_SCHEMA + 1), None);
-        assert_eq!(Schema::new(i8::MIN), None);
+    fn relative_error_bounds_per_schema() {
         for s in all_schemas() {
-            let schema = Schema::new(s).expect("in range");
-            assert_eq!(schema.get(), s);
-            assert_eq!(schema.bucket_index(3.5), bucket_index(3.5, s));
-            assert_eq!(schema.bucket_upper_bound(7), bucket_upper_bound(7, s));
             let exact = 2f64.powf(2f64.powi(-i32::from(s)));
-            assert!((schema.base() / exact - 1.0).abs() < 1e-15, "schema {s}");
-            assert_eq!(schema.max_relative_error(), schema.base() - 1.0);
+            assert!(
+                (max_relative_error(s) + 1.0) / exact - 1.0 < 1e-15,
+                "schema {s}"
+            );
         }
-        assert_eq!(Schema::new(0).map(Schema::base), Some(2.0));
-        assert_eq!(
-            Schema::new(-4).map(Schema::max_relative_error),
-            Some(65535.0)
-        );
-        let err3 = Schema::new(3)
-            .map(Schema::max_relative_error)
-            .unwrap_or(0.0);
-        assert!((err3 - 0.090_507_732_665_257_66).abs() < 1e-15);
-        let err8 = Schema::new(8)
-            .map(Schema::max_relative_error)
-            .unwrap_or(0.0);
-        assert!((err8 - 0.002_711_275_050_202_485).abs() < 1e-15);
+        assert_eq!(max_relative_error(0), 1.0);
+        assert_eq!(max_relative_error(-4), 65535.0);
+        assert!((max_relative_error(3) - 0.090_507_732_665_257_66).abs() < 1e-15);
+        assert!((max_relative_error(8) - 0.002_711_275_050_202_485).abs() < 1e-15);
     }
 
     /// `spans_and_deltas` into vectors.

@@ -7,10 +7,14 @@ use std::time::{Duration, Instant};
 
 use crate::callback::{CallbackFamily, CallbackFn, CallbackSink};
 use crate::collect::{Entry, ScrapeState};
+use crate::encode::format::Format;
 use crate::encode::layout::Variant;
+use crate::encode::openmetrics::OpenMetricsEncoder;
+use crate::encode::protobuf::ProtobufEncoder;
 use crate::encode::text::TextEncoder;
 use crate::encode::Kind;
 use crate::family::{FamilyCore, Group, Layout, DEFAULT_MAX_LABEL_VALUE_BYTES, DEFAULT_MAX_SERIES};
+use crate::state_set::States;
 
 /// The default limit on families and callbacks per registry (see
 /// [`RegistryBuilder::max_families`]): far above what a program declares,
@@ -26,7 +30,8 @@ use crate::names::{check_label_name, check_metric_name};
 use crate::summary::{FamilySummary, RegistrySummary};
 use crate::sync::{lock, Arc, AtomicBool, Mutex, Ordering, Published};
 use crate::{
-    Buckets, Counter, Error, Family, FloatCounter, FloatGauge, Gauge, Histogram, Metric, Opts,
+    Buckets, Counter, Error, Family, FloatCounter, FloatGauge, Gauge, Histogram, Metric,
+    NativeBuckets, NativeHistogram, Opts, StateSet,
 };
 
 pub(crate) struct Inner {
@@ -46,6 +51,8 @@ pub(crate) struct Inner {
     max_label_value_bytes: usize,
     max_families: usize,
     scrape_deadline: Duration,
+    /// Counter and histogram series keep their creation time.
+    created: bool,
     pub(crate) scrape: ScrapeState,
 }
 
@@ -232,9 +239,30 @@ pub struct RegistryBuilder {
     max_label_value_bytes: usize,
     max_families: usize,
     scrape_deadline: Duration,
+    created: bool,
 }
 
 impl RegistryBuilder {
+    /// Whether counter and histogram series keep their creation time and
+    /// OpenMetrics and protobuf scrapes carry it (`name_created{...}` after
+    /// a series' samples in OpenMetrics, `created_timestamp` in protobuf):
+    /// what lets a reader tell a counter that restarted from one that
+    /// never moved. Off by default (8 bytes per series; Prometheus 2.42
+    /// ignores it). Text 0.0.4 never carries it.
+    ///
+    /// ```
+    /// let reg = telemeter::Registry::builder().self_metrics(false).created_timestamps(true).build();
+    /// reg.counter("jobs_total", "Jobs.")?.inc();
+    /// let body = reg.encode_openmetrics_to_string();
+    /// assert!(body.contains("jobs_total 1\njobs_created 1"), "{body}");
+    /// assert!(!reg.encode_to_string().contains("_created"));
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    pub fn created_timestamps(mut self, on: bool) -> Self {
+        self.created = on;
+        self
+    }
+
     /// Whether scrapes append the `telemeter_*` self-metrics (default on).
     pub fn self_metrics(mut self, on: bool) -> Self {
         self.self_metrics = on;
@@ -341,6 +369,7 @@ impl RegistryBuilder {
                 max_label_value_bytes: self.max_label_value_bytes,
                 max_families: self.max_families,
                 scrape_deadline: self.scrape_deadline,
+                created: self.created,
                 scrape: ScrapeState::default(),
             }),
         }
@@ -385,7 +414,16 @@ fn layout_bounds(layout: &Layout) -> Option<&[f64]> {
 }
 
 /// The sample names a family of this type emits under `name`.
-fn emitted_names(name: &str, layout_is_histogram: bool) -> Vec<String> {
+fn emitted_names(name: &str, type_name: &str, layout_is_histogram: bool) -> Vec<String> {
+    if type_name == "counter" {
+        // OpenMetrics names the family without `_total` and its samples
+        // with it: a counter holds both spellings.
+        let base = crate::names::om_family_name(name, type_name);
+        if base == name {
+            return vec![name.to_string(), format!("{name}_total")];
+        }
+        return vec![name.to_string(), base.to_string()];
+    }
     if layout_is_histogram {
         vec![
             name.to_string(),
@@ -415,6 +453,7 @@ impl Registry {
             max_label_value_bytes: DEFAULT_MAX_LABEL_VALUE_BYTES,
             max_families: DEFAULT_MAX_FAMILIES,
             scrape_deadline: DEFAULT_SCRAPE_DEADLINE,
+            created: false,
         }
     }
 
@@ -445,9 +484,21 @@ impl Registry {
         make: impl FnOnce(Box<[Variant]>) -> Entry,
     ) -> Result<Entry, Error> {
         check_labels(&opts.name, &opts.labels, histogram)?;
+        for name in std::iter::once(&opts.name).chain(&opts.aliases) {
+            crate::names::check_unit(name, type_name, &opts.unit)?;
+        }
         let mut wanted = Vec::new();
         for name in std::iter::once(&opts.name).chain(&opts.aliases) {
-            for n in emitted_names(name, histogram) {
+            let mut names = emitted_names(name, type_name, histogram);
+            if opts.om_type == Some("info") {
+                // OpenMetrics names the family without `_info`.
+                names.push(crate::names::om_family_name(name, "info").to_string());
+            }
+            if opts.created && (type_name == "counter" || histogram) {
+                let base = crate::names::om_family_name(name, type_name);
+                names.push(format!("{base}_created"));
+            }
+            for n in names {
                 if wanted.contains(&n) {
                     return Err(Error::DuplicateMetric { name: n });
                 }
@@ -468,7 +519,10 @@ impl Registry {
         }
         let variants: Box<[Variant]> = std::iter::once(&opts.name)
             .chain(&opts.aliases)
-            .map(|n| Variant::new(n, &opts.name, &opts.help, type_name))
+            .map(|n| {
+                let om_type = opts.om_type.unwrap_or(type_name);
+                Variant::full(n, &opts.name, &opts.help, type_name, om_type, &opts.unit)
+            })
             .collect();
         let entry = make(variants);
         reg.list.push(entry.clone());
@@ -480,8 +534,23 @@ impl Registry {
     }
 
     fn family<M: Metric>(&self, opts: Opts, layout: Layout) -> Result<Family<M>, Error> {
-        let opts = self.scope.apply(&opts)?;
-        let histogram = matches!(layout, Layout::Histogram(_));
+        let mut opts = self.scope.apply(&opts)?;
+        opts.created = self.inner.created;
+        if matches!(layout, Layout::StateSet(_)) {
+            let bad = |reason: &str| Error::InvalidStateSet {
+                family: opts.name.clone(),
+                reason: reason.into(),
+            };
+            if check_label_name(&opts.name).is_err() {
+                return Err(bad("its name is the label its states are the values of, and is no valid label name"));
+            }
+            if opts.labels.contains(&opts.name)
+                || self.scope.labels.iter().any(|(n, _)| *n == opts.name)
+            {
+                return Err(bad("it has a label of its own name, which its states take"));
+            }
+        }
+        let histogram = layout.is_histogram();
         let default_max = self.inner.default_max_series;
         let max_value_bytes = self.inner.max_label_value_bytes;
         let consts = (self.scope.text.as_str(), self.scope.labels.len());
@@ -513,7 +582,7 @@ impl Registry {
         layout: &Layout,
     ) -> Result<Arc<Group>, Error> {
         let opts = self.scope.apply(&Opts::new(name, help))?;
-        let histogram = matches!(layout, Layout::Histogram(_));
+        let histogram = layout.is_histogram();
         let type_name = layout.type_name();
         let entry = self.register(&opts, type_name, histogram, |_| {
             Entry::Group(Arc::new(Group::new(&opts.name, &opts.help, type_name)))
@@ -541,7 +610,7 @@ impl Registry {
         layout: Layout,
     ) -> Result<Family<M>, Error> {
         debug_assert_eq!(layout.type_name(), group.type_name());
-        let histogram = matches!(layout, Layout::Histogram(_));
+        let histogram = layout.is_histogram();
         check_labels(group.name(), labels, histogram)?;
         let opts = Opts {
             labels: labels.to_vec(),
@@ -591,7 +660,7 @@ impl Registry {
         shared: bool,
     ) -> Result<Family<M>, Error> {
         debug_assert!(opts.name.starts_with(crate::names::RESERVED_PREFIX));
-        let histogram = matches!(layout, Layout::Histogram(_));
+        let histogram = layout.is_histogram();
         check_labels(&opts.name, &opts.labels, histogram)?;
         let inner = &self.inner;
         loop {
@@ -776,6 +845,103 @@ impl Registry {
         self.single(name, help, Layout::Histogram(buckets))
     }
 
+    /// Registers a native histogram: exponential buckets at a schema
+    /// (see [`NativeBuckets`](crate::NativeBuckets)), served as a native
+    /// histogram to a Prometheus that asks for protobuf (started with
+    /// `--enable-feature=native-histograms`) and as a classic histogram of
+    /// power-of-two buckets to every other scraper.
+    ///
+    /// Pick one over [`Registry::histogram`] when the distribution's range
+    /// is not known in advance (latencies that span microseconds to
+    /// minutes) or quantiles must be accurate: a schema-3 native histogram
+    /// bounds every quantile's relative error at 9.05 % whatever the
+    /// distribution, where a classic one is only as good as its chosen
+    /// buckets.
+    pub fn native_histogram(
+        &self,
+        name: &str,
+        help: &str,
+        buckets: NativeBuckets,
+    ) -> Result<NativeHistogram, Error> {
+        self.single(name, help, Layout::Native(buckets))
+    }
+
+    /// Registers a family of native histograms sharing one layout (see
+    /// [`Registry::native_histogram`]).
+    ///
+    /// ```
+    /// use telemeter::{NativeBuckets, Opts, Registry};
+    /// let reg = Registry::new();
+    /// let lat = reg.native_histogram_family(
+    ///     Opts::new("http_request_duration_seconds", "Latency.").labels(&["route"]).unit("seconds"),
+    ///     NativeBuckets::default(),
+    /// )?;
+    /// lat.with(&["/api"], |h| h.observe(0.042))?;
+    /// assert_eq!(lat.with(&["/api"], |h| h.snapshot().count)?, 1);
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    pub fn native_histogram_family(
+        &self,
+        opts: Opts,
+        buckets: NativeBuckets,
+    ) -> Result<Family<NativeHistogram>, Error> {
+        self.family(opts, Layout::Native(buckets))
+    }
+
+    /// Registers an info metric: constant labels about the process (its
+    /// version, commit, build flags) as one series of value 1, the
+    /// build-info idiom. OpenMetrics scrapes get an `info` family
+    /// (`# TYPE build info`, sample `build_info{...} 1`), text 0.0.4 and
+    /// protobuf a gauge. `name` ends with `_info` (added if missing).
+    ///
+    /// ```
+    /// let reg = telemeter::Registry::builder().self_metrics(false).build();
+    /// reg.info("build", "Build information.", &[("version", "1.4.2"), ("commit", "9f3c2e1")])?;
+    /// assert!(reg.encode_to_string().contains("# TYPE build_info gauge\nbuild_info{version=\"1.4.2\",commit=\"9f3c2e1\"} 1\n"));
+    /// assert!(reg.encode_openmetrics_to_string().contains("# TYPE build info\nbuild_info{version=\"1.4.2\",commit=\"9f3c2e1\"} 1\n"));
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for any family: a bad name or label name, a duplicate, the
+    /// family limit, a label value over the registry's limit.
+    pub fn info(&self, name: &str, help: &str, labels: &[(&str, &str)]) -> Result<(), Error> {
+        let name = if name.ends_with("_info") {
+            name.to_string()
+        } else {
+            format!("{name}_info")
+        };
+        let names: Vec<&str> = labels.iter().map(|(n, _)| *n).collect();
+        let values: Vec<&str> = labels.iter().map(|(_, v)| *v).collect();
+        let mut opts = Opts::new(name, help).labels(&names);
+        opts.om_type = Some("info");
+        self.family::<Gauge>(opts, Layout::Gauge)?
+            .with_label_values(&values)?
+            .set(1);
+        Ok(())
+    }
+
+    /// Registers a state set family: per label set, which of `states`
+    /// hold (an enum's one value, or a bitset). OpenMetrics scrapes get a
+    /// `stateset` family, text 0.0.4 and protobuf a gauge; either way one
+    /// sample per state, 1 where it holds, the state in a label named as
+    /// the family. A change is one atomic store, so a scrape never sees a
+    /// state set half changed. See [`StateSet`](crate::StateSet).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidStateSet`] for no states, more than
+    /// [`MAX_STATES`](crate::MAX_STATES), a state listed twice, a name that
+    /// is not a valid label name, or a label of the family's own name; and
+    /// the errors of any family.
+    pub fn state_set_family(&self, opts: Opts, states: &[&str]) -> Result<Family<StateSet>, Error> {
+        let mut opts = opts;
+        opts.om_type = Some("stateset");
+        let states = States::new(&opts.name, states)?;
+        self.family(opts, Layout::StateSet(states))
+    }
+
     /// Registers a family of counters.
     pub fn counter_family(&self, opts: Opts) -> Result<Family<Counter>, Error> {
         self.family(opts, Layout::Counter)
@@ -940,17 +1106,95 @@ impl Registry {
     /// # Ok::<(), telemeter::Error>(())
     /// ```
     pub fn encode_until(&self, out: &mut Vec<u8>, deadline: Instant) {
+        self.encode_body(out, Format::Text, Some(deadline), true);
+    }
+
+    /// Appends a complete body in `format`: text 0.0.4 as
+    /// [`Registry::encode`], OpenMetrics 1.0 as
+    /// [`Registry::encode_openmetrics`], or length-delimited protobuf
+    /// `MetricFamily` messages (client_model's `metrics.proto`, what
+    /// Prometheus asks for with native histograms on).
+    ///
+    /// ```
+    /// use telemeter::{Format, Registry};
+    /// let reg = Registry::builder().self_metrics(false).build();
+    /// reg.counter("jobs_total", "Jobs.")?.add(2);
+    /// let mut body = Vec::new();
+    /// reg.encode_format(&mut body, Format::Protobuf);
+    /// // One message: its length (a varint), then field 1, the name (as
+    /// // in text 0.0.4: a counter keeps its `_total`).
+    /// assert_eq!(body[0] as usize, body.len() - 1);
+    /// assert_eq!(&body[1..3], &[0x0a, 10]);
+    /// assert_eq!(&body[3..13], b"jobs_total");
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    pub fn encode_format(&self, out: &mut Vec<u8>, format: Format) {
+        self.encode_body(out, format, None, true);
+    }
+
+    /// Appends a complete OpenMetrics 1.0 body to `out`: the families of
+    /// [`Registry::encode`] with OpenMetrics' names (a counter's
+    /// MetricFamily without `_total`), `# UNIT` lines, exemplars, and
+    /// `# EOF` last. The exporter serves it to scrapers that ask for
+    /// `application/openmetrics-text` (Prometheus does, first).
+    ///
+    /// ```
+    /// let reg = telemeter::Registry::builder().self_metrics(false).build();
+    /// reg.counter("jobs_total", "Jobs \"done\".")?.inc();
+    /// let mut body = Vec::new();
+    /// reg.encode_openmetrics(&mut body);
+    /// assert_eq!(
+    ///     String::from_utf8(body).unwrap(),
+    ///     "# HELP jobs Jobs \\\"done\\\".\n# TYPE jobs counter\njobs_total 1\n# EOF\n"
+    /// );
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    pub fn encode_openmetrics(&self, out: &mut Vec<u8>) {
+        self.encode_format(out, Format::OpenMetrics);
+    }
+
+    /// [`Registry::encode_openmetrics`] into a new `String` (tests).
+    #[must_use]
+    pub fn encode_openmetrics_to_string(&self) -> String {
+        let mut out = Vec::new();
+        self.encode_openmetrics(&mut out);
+        String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into())
+    }
+
+    /// Collects into `format`'s encoder until `deadline` (or the
+    /// registry's scrape deadline, if sooner or none is given);
+    /// `terminate` ends an OpenMetrics body with `# EOF` (the exporter
+    /// ends it itself, after its own families).
+    pub(crate) fn encode_body(
+        &self,
+        out: &mut Vec<u8>,
+        format: Format,
+        deadline: Option<Instant>,
+        terminate: bool,
+    ) {
         let start = Instant::now();
-        let deadline = deadline.min(start + self.inner.scrape_deadline);
+        let own_deadline = start + self.inner.scrape_deadline;
+        let deadline = deadline.map_or(own_deadline, |d| d.min(own_deadline));
         let entries = self.inner.entries();
         let state = &self.inner.scrape;
-        state.collect(
-            &entries,
-            self.inner.self_metrics,
-            start,
-            deadline,
-            &mut TextEncoder::new(out),
-        );
+        let own = self.inner.self_metrics;
+        match format {
+            Format::Text => {
+                state.collect(&entries, own, start, deadline, &mut TextEncoder::new(out))
+            }
+            Format::OpenMetrics => {
+                let mut enc = OpenMetricsEncoder::new(out);
+                state.collect(&entries, own, start, deadline, &mut enc);
+                if terminate {
+                    crate::encode::openmetrics::finish(out);
+                }
+            }
+            Format::Protobuf => {
+                let mut enc = ProtobufEncoder::new(out);
+                state.collect(&entries, own, start, deadline, &mut enc);
+                enc.finish();
+            }
+        }
         state.finish(start);
     }
 

@@ -28,7 +28,9 @@ use std::ptr::{self, NonNull};
 // `Arc`, as `Buckets` holds.
 use crate::sync::StdArc;
 
+use crate::exemplar::Exemplars;
 use crate::shard::{pool, SlotLoc};
+use crate::sync::exemplar::{AtomicPtr, Ordering as ExOrdering};
 use crate::sync::{fence, AtomicU64, Ordering};
 
 /// The start of a series' allocation; `len` bytes of label text follow it.
@@ -42,10 +44,14 @@ pub struct Header {
     /// (bits 0-31), the segment (bits 32-47) and the run length (bits
     /// 48-63).
     value: AtomicU64,
-    /// The text's length (bits 0-61), whether this is a gauge (bit 63) and
+    /// The text's length (bits 0-60), whether this is a gauge (bit 63),
     /// whether a pointer to a histogram's bucket bounds precedes the header
-    /// (bit 62).
+    /// (bit 62) and whether a creation time follows the text (bit 61).
     len_kind: u64,
+    /// The series' exemplar cells (`exemplar.rs`), null until its first
+    /// exemplar; published once (a compare-exchange, release), freed with
+    /// the series.
+    exemplars: AtomicPtr<Exemplars>,
     /// Loom builds: read by every scrape that borrows the series from its
     /// family's list ([`Series::touch`]) and written when the series is
     /// freed, so that loom reports a free concurrent with such a read.
@@ -59,7 +65,12 @@ const GAUGE: u64 = 1 << 63;
 /// counted reference of their `Arc` owned by the series (see
 /// [`Series::histogram`]).
 const BOUNDS: u64 = 1 << 62;
-const LEN: u64 = BOUNDS - 1;
+/// The series' creation time (an `f64` of seconds since the Unix epoch)
+/// follows its label text, unaligned: a registry that serves OpenMetrics'
+/// `_created` (`RegistryBuilder::created_timestamps`) makes its counter
+/// and histogram series so; no other series pays the 8 bytes.
+const CREATED: u64 = 1 << 61;
+const LEN: u64 = CREATED - 1;
 
 /// Counts above this abort, as `std::sync::Arc` does: only a leak of
 /// billions of references can get there, and wrapping would free a live
@@ -92,7 +103,8 @@ fn lead(len_kind: u64) -> usize {
 /// The allocation of a series whose `len_kind` is `len_kind`: `lead`
 /// bytes, the header, the text.
 fn layout(len_kind: u64) -> Layout {
-    let size = lead(len_kind) + size_of::<Header>() + (len_kind & LEN) as usize;
+    let trail = if len_kind & CREATED != 0 { 8 } else { 0 };
+    let size = lead(len_kind) + size_of::<Header>() + (len_kind & LEN) as usize + trail;
     // A label text long enough to overflow `isize` cannot exist: it was
     // rendered into a `String` first.
     Layout::from_size_align(size, align_of::<Header>()).expect("label text shorter than isize::MAX")
@@ -106,9 +118,18 @@ fn run_word(run_len: usize) -> u64 {
 }
 
 impl Series {
-    fn new(value: u64, kind: u64, labels: &str, bounds: Option<StdArc<[f64]>>) -> Series {
+    fn new(
+        value: u64,
+        kind: u64,
+        labels: &str,
+        bounds: Option<StdArc<[f64]>>,
+        created: Option<f64>,
+    ) -> Series {
         let len = labels.len();
-        let len_kind = len as u64 | kind | if bounds.is_some() { BOUNDS } else { 0 };
+        let len_kind = len as u64
+            | kind
+            | if bounds.is_some() { BOUNDS } else { 0 }
+            | if created.is_some() { CREATED } else { 0 };
         let layout = layout(len_kind);
         // SAFETY: `layout` has a non-zero size (the header).
         let base = unsafe { alloc(layout) };
@@ -129,10 +150,15 @@ impl Series {
                 refs: AtomicU64::new(1),
                 value: AtomicU64::new(value),
                 len_kind,
+                exemplars: AtomicPtr::new(ptr::null_mut()),
                 #[cfg(telemeter_loom)]
                 freed: loom::cell::UnsafeCell::new(()),
             });
             ptr::copy_nonoverlapping(labels.as_ptr(), p.add(1) as *mut u8, len);
+            if let Some(t) = created {
+                // With `CREATED`, `layout` left 8 bytes after the text.
+                ((p.add(1) as *mut u8).add(len) as *mut [u8; 8]).write_unaligned(t.to_le_bytes());
+            }
             Series {
                 ptr: NonNull::new_unchecked(p),
             }
@@ -142,7 +168,12 @@ impl Series {
     /// A sharded series with a run of `run_len` slots (`1..=MAX_RUN`) and
     /// the rendered label text `labels`.
     pub(crate) fn sharded(run_len: usize, labels: &str) -> Series {
-        Series::new(run_word(run_len), 0, labels, None)
+        Series::sharded_at(run_len, labels, None)
+    }
+
+    /// [`Series::sharded`], keeping `created` (seconds since the epoch).
+    pub(crate) fn sharded_at(run_len: usize, labels: &str, created: Option<f64>) -> Series {
+        Series::new(run_word(run_len), 0, labels, None, created)
     }
 
     /// A histogram series for `bounds`: a sharded series of 3 more slots
@@ -152,13 +183,13 @@ impl Series {
     /// without counting it ([`Series::bounds`]): a clone and a drop of the
     /// `Arc` per owned handle were two lock-prefixed operations on a line
     /// every thread shares.
-    pub(crate) fn histogram(labels: &str, bounds: StdArc<[f64]>) -> Series {
-        Series::new(run_word(bounds.len() + 3), 0, labels, Some(bounds))
+    pub(crate) fn histogram(labels: &str, bounds: StdArc<[f64]>, created: Option<f64>) -> Series {
+        Series::new(run_word(bounds.len() + 3), 0, labels, Some(bounds), created)
     }
 
     /// A gauge series starting at `init` (the value's bits).
     pub(crate) fn gauge(init: u64, labels: &str) -> Series {
-        Series::new(init, GAUGE, labels, None)
+        Series::new(init, GAUGE, labels, None, None)
     }
 
     /// A histogram series' bounds, as an `Arc` that does not count itself:
@@ -180,6 +211,42 @@ impl Series {
             let at = (self.ptr.as_ptr() as *const *const f64).sub(1);
             let data = ptr::slice_from_raw_parts(at.read(), run_len - 3);
             Some(ManuallyDrop::new(StdArc::from_raw(data)))
+        }
+    }
+
+    /// The series' exemplar cells, if it has had an exemplar.
+    #[inline]
+    pub(crate) fn exemplars(&self) -> Option<&Exemplars> {
+        let p = self.header().exemplars.load(ExOrdering::Acquire);
+        // SAFETY: a non-null pointer came from `Box::into_raw` in
+        // `exemplars_or_init`, published once and freed only when the last
+        // reference to the series (this one outlives the borrow) is dropped.
+        unsafe { p.as_ref() }
+    }
+
+    /// The series' exemplar cells, made with `cells` cells (a counter's
+    /// one, a histogram's bucket count) at the first call.
+    pub(crate) fn exemplars_or_init(&self, cells: usize) -> &Exemplars {
+        if let Some(e) = self.exemplars() {
+            return e;
+        }
+        let fresh = Box::into_raw(Box::new(Exemplars::new(cells)));
+        match self.header().exemplars.compare_exchange(
+            ptr::null_mut(),
+            fresh,
+            ExOrdering::AcqRel,
+            ExOrdering::Acquire,
+        ) {
+            // SAFETY: published just now; see `exemplars`.
+            Ok(_) => unsafe { &*fresh },
+            Err(won) => {
+                // SAFETY: `fresh` was never shared; `won` is the published
+                // cells, valid as in `exemplars`.
+                unsafe {
+                    drop(Box::from_raw(fresh));
+                    &*won
+                }
+            }
         }
     }
 
@@ -211,6 +278,26 @@ impl Series {
         // SAFETY: `len` initialised bytes follow the header (see `new`), and
         // they live as long as the allocation.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(1) as *const u8, len) }
+    }
+
+    /// When the series was made (seconds since the Unix epoch), if its
+    /// registry keeps creation times.
+    #[inline]
+    pub(crate) fn created(&self) -> Option<f64> {
+        let len_kind = self.header().len_kind;
+        if len_kind & CREATED == 0 {
+            return None;
+        }
+        let len = (len_kind & LEN) as usize;
+        // SAFETY: with `CREATED`, `new` wrote 8 bytes after the `len`
+        // bytes of text, inside the allocation.
+        let bytes = unsafe {
+            (self.ptr.as_ptr().add(1) as *const u8)
+                .add(len)
+                .cast::<[u8; 8]>()
+                .read_unaligned()
+        };
+        Some(f64::from_le_bytes(bytes))
     }
 
     /// Counts `n` more references, which the caller then owns (as spares:
@@ -331,6 +418,12 @@ impl Drop for Series {
         if let Some(bounds) = self.bounds() {
             // The series' own counted reference to its bounds.
             drop(ManuallyDrop::into_inner(bounds));
+        }
+        let ex = self.header().exemplars.load(ExOrdering::Acquire);
+        if !ex.is_null() {
+            // SAFETY: the last reference: no one can read the cells now;
+            // the pointer came from `Box::into_raw`.
+            drop(unsafe { Box::from_raw(ex) });
         }
         let p = self.ptr.as_ptr();
         // SAFETY: this was the last reference, so nothing else reads the

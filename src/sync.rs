@@ -56,6 +56,14 @@ pub(crate) mod process {
     pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
 }
 
+/// A series' exemplar records (`exemplar.rs`): a last-writer-wins record
+/// behind a mutex, published once through a pointer, which no loom model
+/// covers (an exemplar orders nothing): std's in every build.
+pub(crate) mod exemplar {
+    pub(crate) use std::sync::atomic::{AtomicPtr, Ordering};
+    pub(crate) use std::sync::Mutex;
+}
+
 /// The lookup trait of [`ConcurrentSet`]: a borrowed form that hashes and
 /// compares like the stored key.
 pub(crate) use papaya::Equivalent;

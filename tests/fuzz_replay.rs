@@ -59,6 +59,35 @@ fn replay_parse_bytes_corpus() {
 }
 
 #[test]
+fn replay_parse_openmetrics_corpus() {
+    let files = corpus("parse_openmetrics");
+    assert!(
+        files.len() >= 12,
+        "expected at least 12 parse_openmetrics corpus files, found {}",
+        files.len()
+    );
+    let mut valid = 0;
+    for path in &files {
+        let data = fs::read(path).expect("read corpus file");
+        let accepted = targets::parse_openmetrics_target(&data);
+        // Hand-written seeds named valid_* must stay valid, the others
+        // invalid, or the corpus stops seeding both paths.
+        if file_name(path).starts_with("valid_") {
+            if let Err(e) = telemeter::parse::openmetrics::parse_bytes(&data) {
+                panic!("{} is rejected: {e}", path.display());
+            }
+            valid += 1;
+        } else {
+            assert!(!accepted, "{} is accepted", path.display());
+        }
+    }
+    assert!(
+        valid >= 5,
+        "expected at least 5 valid_* seeds, found {valid}"
+    );
+}
+
+#[test]
 fn replay_roundtrip_corpus() {
     let files = corpus("roundtrip");
     assert!(
@@ -85,6 +114,31 @@ fn roundtrip_decoding_is_the_documented_one() {
     assert_eq!(values, ["a", "b", "c"]);
     let (help, _) = targets::decode_roundtrip(b"\xffx");
     assert_eq!(help, "\u{fffd}x");
+}
+
+#[test]
+fn replay_accept_corpus() {
+    use telemeter::Format;
+    let files = corpus("accept");
+    assert!(files.len() >= 10, "{} accept corpus files", files.len());
+    for path in &files {
+        let data = fs::read(path).expect("read corpus file");
+        let chosen = targets::accept_target(&data);
+        // Each seed's name says the format it must get.
+        let name = file_name(path);
+        let want = if name.starts_with("protobuf_") {
+            Some(Format::Protobuf)
+        } else if name.starts_with("openmetrics_") {
+            Some(Format::OpenMetrics)
+        } else if name.starts_with("text_") {
+            Some(Format::Text)
+        } else {
+            None
+        };
+        if let Some(want) = want {
+            assert_eq!(chosen, want, "{}", path.display());
+        }
+    }
 }
 
 #[test]

@@ -76,7 +76,7 @@ fn every_named_constant_has_the_value_the_row_shows() {
     };
     use telemeter::{
         DEFAULT_MAX_FAMILIES, DEFAULT_MAX_LABEL_VALUE_BYTES, DEFAULT_MAX_SERIES,
-        DEFAULT_SCRAPE_DEADLINE, MAX_BUCKETS,
+        DEFAULT_SCRAPE_DEADLINE, MAX_BUCKETS, MAX_EXEMPLAR_CHARS, MAX_NATIVE_BUCKETS,
     };
     let thousands = |n: usize| {
         let s = n.to_string();
@@ -122,6 +122,11 @@ fn every_named_constant_has_the_value_the_row_shows() {
             format!("{} bytes", thousands(DEFAULT_MAX_LABEL_VALUE_BYTES)),
         ),
         ("MAX_BUCKETS", format!("{} bounds", thousands(MAX_BUCKETS))),
+        (
+            "MAX_EXEMPLAR_CHARS",
+            format!("{MAX_EXEMPLAR_CHARS} characters"),
+        ),
+        ("MAX_NATIVE_BUCKETS", thousands(MAX_NATIVE_BUCKETS)),
         ("DEFAULT_SCRAPE_DEADLINE", secs(DEFAULT_SCRAPE_DEADLINE)),
         (
             "MAX_BREADCRUMBS",

@@ -1,6 +1,7 @@
 //! What a steady-state scrape through the `Exporter` allocates, counted by
 //! this binary's global allocator (its own test binary, so nothing else
-//! runs beside it): nothing.
+//! runs beside it): nothing, in every format (text 0.0.4, OpenMetrics with
+//! exemplars, protobuf with a native histogram), gzipped or not.
 //!
 //! `Registry::encode` into a reused buffer allocates nothing
 //! (`tests/engine_exposition.rs` and `benches/memory.rs`). Over HTTP, each
@@ -31,13 +32,18 @@ static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 /// One keep-alive scrape with buffers allocated up front: the client side
 /// allocates nothing. Returns the body length.
-fn scrape(s: &mut TcpStream, buf: &mut [u8], gzip: bool) -> usize {
-    let req: &[u8] = if gzip {
-        b"GET /metrics HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n"
-    } else {
-        b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n"
-    };
-    s.write_all(req).expect("request written");
+fn scrape(s: &mut TcpStream, buf: &mut [u8], gzip: bool, accept: &[u8]) -> usize {
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\n")
+        .expect("request written");
+    if gzip {
+        s.write_all(b"Accept-Encoding: gzip\r\n").expect("written");
+    }
+    if !accept.is_empty() {
+        s.write_all(b"Accept: ").expect("written");
+        s.write_all(accept).expect("written");
+        s.write_all(b"\r\n").expect("written");
+    }
+    s.write_all(b"\r\n").expect("written");
     let mut got = 0;
     loop {
         let n = s.read(&mut buf[got..]).expect("response read");
@@ -77,6 +83,33 @@ fn a_steady_state_scrape_over_http_allocates_nothing() {
             .expect("series")
             .inc();
     }
+    // Every kind the other formats write differently: exemplars, a native
+    // histogram, an info and a state set family.
+    fam.with_label_values(&["v0"])
+        .expect("series")
+        .inc_with_exemplar(&[("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736")]);
+    let h = reg
+        .histogram("alloc_seconds", "Latency.", telemeter::Buckets::default())
+        .expect("valid histogram");
+    h.observe_with_exemplar(0.2, &[("trace_id", "abc")]);
+    let n = reg
+        .native_histogram(
+            "alloc_native_seconds",
+            "Latency.",
+            telemeter::NativeBuckets::default(),
+        )
+        .expect("valid native histogram");
+    for v in [0.001, 0.02, 0.3, 4.0] {
+        n.observe(v);
+    }
+    reg.info("alloc_build", "Build.", &[("version", "1")])
+        .expect("valid info");
+    reg.state_set_family(Opts::new("alloc_state", "State."), &["a", "b"])
+        .expect("valid state set")
+        .with_label_values(&[])
+        .expect("series")
+        .set("b")
+        .expect("a state");
     let h = Exporter::builder()
         .registry(reg.clone())
         .metrics_addr("127.0.0.1:0")
@@ -86,22 +119,31 @@ fn a_steady_state_scrape_over_http_allocates_nothing() {
         .expect("exporter starts");
     let mut s = TcpStream::connect(h.metrics_addr().expect("bound")).expect("connects");
     let mut buf = vec![0u8; 1 << 20];
-    for gzip in [false, true] {
-        for _ in 0..5 {
-            assert!(scrape(&mut s, &mut buf, gzip) > 0); // buffers reach size
+    // Text 0.0.4 (no Accept), OpenMetrics, protobuf.
+    let accepts: [&[u8]; 3] = [
+        b"",
+        b"application/openmetrics-text;version=1.0.0",
+        b"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited",
+    ];
+    for accept in accepts {
+        for gzip in [false, true] {
+            for _ in 0..5 {
+                assert!(scrape(&mut s, &mut buf, gzip, accept) > 0); // buffers reach size
+            }
+            let n = 100;
+            let (b0, c0) = counting_alloc::allocated();
+            for _ in 0..n {
+                scrape(&mut s, &mut buf, gzip, accept);
+            }
+            let (b1, c1) = counting_alloc::allocated();
+            let (bytes, calls) = (b1 - b0, c1 - c0);
+            let accept = String::from_utf8_lossy(accept);
+            assert_eq!(
+                (bytes, calls),
+                (0, 0),
+                "gzip {gzip}, Accept {accept:?}: {n} scrapes allocated {bytes} B in {calls} calls"
+            );
         }
-        let n = 100;
-        let (b0, c0) = counting_alloc::allocated();
-        for _ in 0..n {
-            scrape(&mut s, &mut buf, gzip);
-        }
-        let (b1, c1) = counting_alloc::allocated();
-        let (bytes, calls) = (b1 - b0, c1 - c0);
-        assert_eq!(
-            (bytes, calls),
-            (0, 0),
-            "gzip {gzip}: {n} scrapes allocated {bytes} B in {calls} calls"
-        );
     }
     drop(h);
 }

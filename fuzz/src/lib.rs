@@ -1,5 +1,6 @@
 //! Fuzz targets for telemeter, for `cargo fuzz` (`cargo +nightly fuzz run
-//! parse_bytes`, `cargo +nightly fuzz run roundtrip`).
+//! parse_bytes`, `cargo +nightly fuzz run parse_openmetrics`, `cargo
+//! +nightly fuzz run roundtrip`).
 //!
 //! The target bodies are in [`targets`] (`src/targets.rs`), which uses only
 //! `std` and `telemeter` so that the main crate's `tests/fuzz_replay.rs` can
@@ -9,7 +10,7 @@
 
 pub mod targets;
 
-pub use targets::parse_bytes_target;
+pub use targets::{parse_bytes_target, parse_openmetrics_target};
 
 use arbitrary::{Arbitrary, Unstructured};
 

@@ -10,6 +10,7 @@
 
 use std::fmt::Write as _;
 
+use telemeter::parse::openmetrics::{self, OmExposition};
 use telemeter::parse::{parse, parse_bytes, Exposition, MetricType, ParseErrorKind};
 
 /// Arbitrary bytes into [`telemeter::parse::parse_bytes`].
@@ -117,6 +118,133 @@ fn render(exposition: &Exposition) -> String {
             out.push('\n');
         }
     }
+    out
+}
+
+/// Arbitrary bytes into [`telemeter::parse::openmetrics::parse_bytes`].
+///
+/// It must never panic. Beyond that, it checks that `parse_bytes` and
+/// `parse` agree, that invalid UTF-8 is reported as such, and that an
+/// accepted body, written back out in canonical form, parses to the same
+/// structure (so escapes, values, timestamps and exemplars are read
+/// losslessly). Returns whether `data` was accepted.
+pub fn parse_openmetrics_target(data: &[u8]) -> bool {
+    let from_bytes = openmetrics::parse_bytes(data);
+    match std::str::from_utf8(data) {
+        Ok(text) => {
+            let from_str = openmetrics::parse(text);
+            // Debug text, not `==`: NaN values are not equal to themselves.
+            assert_eq!(
+                format!("{from_bytes:?}"),
+                format!("{from_str:?}"),
+                "parse_bytes and parse disagree"
+            );
+        }
+        Err(_) => {
+            let kind = from_bytes.as_ref().err().map(|e| &e.kind);
+            assert_eq!(kind, Some(&ParseErrorKind::InvalidUtf8));
+        }
+    }
+    let Ok(set) = from_bytes else {
+        return false;
+    };
+    let canonical = render_openmetrics(&set);
+    let reparsed = match openmetrics::parse(&canonical) {
+        Ok(reparsed) => reparsed,
+        Err(e) => panic!("canonical form of an accepted body is rejected: {e}\n{canonical}"),
+    };
+    assert_eq!(
+        format!("{reparsed:?}"),
+        format!("{set:?}"),
+        "canonical form parses differently:\n{canonical}"
+    );
+    true
+}
+
+/// Appends `text` escaped as OpenMetrics label values and HELP text are.
+fn push_om_escaped(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Appends `{name="value",...}`.
+fn push_om_labels(out: &mut String, labels: &[(String, String)]) {
+    out.push('{');
+    for (i, (name, value)) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(name);
+        out.push_str("=\"");
+        push_om_escaped(out, value);
+        out.push('"');
+    }
+    out.push('}');
+}
+
+/// Appends a number so that it reads back exactly.
+fn push_om_number(out: &mut String, value: f64) {
+    if value.is_nan() {
+        out.push_str("NaN");
+    } else if value == f64::INFINITY {
+        out.push_str("+Inf");
+    } else if value == f64::NEG_INFINITY {
+        out.push_str("-Inf");
+    } else {
+        // Debug is the shortest text that reads back exactly, with an
+        // exponent for very large and small values.
+        let _ = write!(out, "{value:?}");
+    }
+}
+
+/// Writes `set` back as OpenMetrics text: TYPE, UNIT and HELP (when set)
+/// before each family's samples, single spaces, escapes as the format
+/// defines, `# EOF` at the end.
+fn render_openmetrics(set: &OmExposition) -> String {
+    let mut out = String::new();
+    for family in &set.families {
+        let _ = writeln!(out, "# TYPE {} {}", family.name, family.kind.as_str());
+        if let Some(unit) = &family.unit {
+            let _ = writeln!(out, "# UNIT {} {unit}", family.name);
+        }
+        if let Some(help) = &family.help {
+            out.push_str("# HELP ");
+            out.push_str(&family.name);
+            out.push(' ');
+            push_om_escaped(&mut out, help);
+            out.push('\n');
+        }
+        for sample in &family.samples {
+            out.push_str(&sample.name);
+            if !sample.labels.is_empty() {
+                push_om_labels(&mut out, &sample.labels);
+            }
+            out.push(' ');
+            push_om_number(&mut out, sample.value);
+            if let Some(ts) = sample.timestamp {
+                out.push(' ');
+                push_om_number(&mut out, ts);
+            }
+            if let Some(exemplar) = &sample.exemplar {
+                out.push_str(" # ");
+                push_om_labels(&mut out, &exemplar.labels);
+                out.push(' ');
+                push_om_number(&mut out, exemplar.value);
+                if let Some(ts) = exemplar.timestamp {
+                    out.push(' ');
+                    push_om_number(&mut out, ts);
+                }
+            }
+            out.push('\n');
+        }
+    }
+    out.push_str("# EOF\n");
     out
 }
 
@@ -249,4 +377,39 @@ pub fn query_target(data: &[u8]) -> bool {
         "the query changed in a round trip"
     );
     true
+}
+
+/// Arbitrary bytes (lossily UTF-8) as a scraper's `Accept` header, into
+/// [`telemeter::Format::negotiate`].
+///
+/// It must never panic, and its answer follows the rules whatever the
+/// input: always one of the offered formats or text 0.0.4; text alone
+/// when only text is offered; the same answer with a refused (`q=0`)
+/// range appended; and text for a header naming no media type (no `/`).
+/// Returns the format chosen among all three.
+pub fn accept_target(data: &[u8]) -> telemeter::Format {
+    use telemeter::Format;
+    let header = String::from_utf8_lossy(data);
+    let chosen = Format::negotiate(Some(&header), Format::ALL);
+    assert!(Format::ALL.contains(&chosen));
+    assert_eq!(
+        Format::negotiate(Some(&header), Format::TEXT_ONLY),
+        Format::Text
+    );
+    let two = [Format::Text, Format::OpenMetrics];
+    let without_protobuf = Format::negotiate(Some(&header), &two);
+    assert!(two.contains(&without_protobuf));
+    if chosen != Format::Protobuf {
+        assert_eq!(without_protobuf, chosen, "{header:?}");
+    }
+    let refused = format!("{header},application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0");
+    assert_eq!(
+        Format::negotiate(Some(&refused), Format::ALL),
+        chosen,
+        "{header:?}"
+    );
+    if !header.contains('/') {
+        assert_eq!(chosen, Format::Text, "{header:?}");
+    }
+    chosen
 }

@@ -6,9 +6,10 @@
 
 use super::number::{f64_form, F64Form};
 use super::pen::TailPad;
+use crate::names::om_family_name;
 
 /// One exported name of a family (its own name or a deprecated alias) with
-/// its HELP and TYPE lines pre-rendered.
+/// its HELP and TYPE lines pre-rendered, in text 0.0.4 and in OpenMetrics.
 #[derive(Debug, Clone)]
 pub(crate) struct Variant {
     /// `# HELP name ...\n# TYPE name type\n`.
@@ -18,30 +19,92 @@ pub(crate) struct Variant {
     /// Histograms: `name_bucket`, `name_sum`, `name_count`; otherwise
     /// empty.
     pub(crate) suffixed: Box<[Box<str>]>,
+    /// OpenMetrics' `# HELP`, `# TYPE` and `# UNIT` lines: a counter's
+    /// MetricFamily name without its `_total`, HELP escaping `"` too.
+    pub(crate) om_header: Box<str>,
+    /// The OpenMetrics sample name of a counter (`base_total`) or gauge
+    /// (the name); a histogram's are `suffixed`.
+    pub(crate) om_name: Box<str>,
+    /// OpenMetrics' `_created` sample name (the MetricFamily name and
+    /// `_created`).
+    pub(crate) om_created: Box<str>,
+    /// The unit (`Opts::unit`), or empty.
+    pub(crate) unit: Box<str>,
+    /// The HELP text as given, unescaped (protobuf carries it raw).
+    pub(crate) help: Box<str>,
 }
 
 impl Variant {
     /// `primary` is the family's own name; for an alias, HELP says what
     /// replaces it.
     pub(crate) fn new(name: &str, primary: &str, help: &str, type_name: &str) -> Variant {
+        Variant::with_unit(name, primary, help, type_name, "")
+    }
+
+    /// [`Variant::new`] with a unit (empty for none).
+    pub(crate) fn with_unit(
+        name: &str,
+        primary: &str,
+        help: &str,
+        type_name: &str,
+        unit: &str,
+    ) -> Variant {
+        Variant::full(name, primary, help, type_name, type_name, unit)
+    }
+
+    /// [`Variant::with_unit`] with an OpenMetrics type of its own (`info`
+    /// for a 0.0.4 `gauge`).
+    pub(crate) fn full(
+        name: &str,
+        primary: &str,
+        help: &str,
+        type_name: &str,
+        om_type: &str,
+        unit: &str,
+    ) -> Variant {
+        let mut full_help = String::new();
+        if name != primary {
+            full_help.push_str("Deprecated: use ");
+            full_help.push_str(primary);
+            full_help.push('.');
+            if !help.is_empty() {
+                full_help.push(' ');
+            }
+        }
+        full_help.push_str(help);
         let mut header = String::new();
         header.push_str("# HELP ");
         header.push_str(name);
         header.push(' ');
-        if name != primary {
-            header.push_str("Deprecated: use ");
-            header.push_str(primary);
-            header.push('.');
-            if !help.is_empty() {
-                header.push(' ');
-            }
-        }
-        escape_help(&mut header, help);
+        escape_help(&mut header, &full_help);
         header.push_str("\n# TYPE ");
         header.push_str(name);
         header.push(' ');
         header.push_str(type_name);
         header.push('\n');
+        let om_family = om_family_name(name, om_type);
+        let mut om = String::new();
+        om.push_str("# HELP ");
+        om.push_str(om_family);
+        om.push(' ');
+        escape_label_value(&mut om, &full_help);
+        om.push_str("\n# TYPE ");
+        om.push_str(om_family);
+        om.push(' ');
+        om.push_str(om_type);
+        om.push('\n');
+        if !unit.is_empty() {
+            om.push_str("# UNIT ");
+            om.push_str(om_family);
+            om.push(' ');
+            om.push_str(unit);
+            om.push('\n');
+        }
+        let om_name = match om_type {
+            "counter" => format!("{om_family}_total"),
+            "info" => format!("{om_family}_info"),
+            _ => name.to_string(),
+        };
         Variant {
             header: header.into_boxed_str(),
             name_len: name.len(),
@@ -53,6 +116,11 @@ impl Variant {
             } else {
                 Box::default()
             },
+            om_header: om.into_boxed_str(),
+            om_name: om_name.into_boxed_str(),
+            om_created: format!("{om_family}_created").into_boxed_str(),
+            unit: unit.into(),
+            help: full_help.into_boxed_str(),
         }
     }
 }
@@ -146,6 +214,27 @@ pub(crate) fn render_le_tails(bounds: &[f64], labelled: bool) -> Box<[Box<str>]>
             s.into_boxed_str()
         })
         .chain(std::iter::once(format!("{open}+Inf\"}} ").into_boxed_str()))
+        .collect()
+}
+
+/// A state set's label per state, to follow a series' label text less its
+/// `}`: `,<name>="<state>"}` (or `{<name>="<state>"}` for a family
+/// without labels), the state escaped.
+pub(crate) fn render_state_tails(
+    name: &str,
+    states: &[Box<str>],
+    labelled: bool,
+) -> Box<[Box<str>]> {
+    states
+        .iter()
+        .map(|s| {
+            let mut t = String::from(if labelled { "," } else { "{" });
+            t.push_str(name);
+            t.push_str("=\"");
+            escape_label_value(&mut t, s);
+            t.push_str("\"}");
+            t.into_boxed_str()
+        })
         .collect()
 }
 
@@ -248,7 +337,7 @@ impl LeTails {
         self.text().len()
     }
 
-    pub(super) fn text(&self) -> &[Box<str>] {
+    pub(crate) fn text(&self) -> &[Box<str>] {
         self.0.as_ref().map_or(&[], |t| &t.text)
     }
 

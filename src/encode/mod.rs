@@ -24,15 +24,47 @@ mod copy;
 mod cursor;
 #[cfg(any(test, feature = "bench-internals"))]
 pub(crate) mod floor;
+pub(crate) mod format;
 pub(crate) mod layout;
 mod lines;
 mod number;
+pub(crate) mod openmetrics;
 mod pen;
 #[cfg(feature = "push")]
 pub(crate) mod prompb;
+pub(crate) mod protobuf;
 pub mod text;
+mod wire;
 
 use layout::{LeTails, Variant};
+
+pub(crate) use crate::exemplar::Exemplars;
+
+/// What a series carries besides its value, for an encoder with
+/// [`Encoder::EXEMPLARS`] (always empty for any other): its exemplar cells
+/// and its creation time (OpenMetrics' `_created`, where the registry
+/// keeps them).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Extras<'s> {
+    pub(crate) exemplars: Option<&'s Exemplars>,
+    /// Seconds since the Unix epoch.
+    pub(crate) created: Option<f64>,
+}
+
+impl Extras<'_> {
+    /// Nothing.
+    pub(crate) const NONE: Extras<'static> = Extras {
+        exemplars: None,
+        created: None,
+    };
+
+    /// Whether there is nothing.
+    #[inline(always)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.exemplars.is_none() && self.created.is_none()
+    }
+}
+pub(crate) use crate::native_histogram::NativeLayout;
 
 /// A family's metric type, as every format names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +88,8 @@ pub(crate) struct FamilyView<'a> {
     pub(crate) kind: Kind,
     /// A histogram's `le` tails, `+Inf` last (empty for other kinds).
     pub(crate) le_tails: &'a LeTails,
-    /// A histogram's finite upper bounds (empty for other kinds).
+    /// A histogram's finite upper bounds (empty for other kinds); for a
+    /// native histogram, its classic view's.
     pub(crate) bounds: &'a [f64],
 }
 
@@ -88,14 +121,25 @@ impl<'a> FamilyView<'a> {
 /// the body's size: "a steady-state scrape allocates nothing" holds through
 /// every encoder.
 pub(crate) trait Encoder {
+    /// Whether the format carries exemplars: the collector reads a
+    /// series' exemplar cells only for one that does, and hands `None`
+    /// otherwise.
+    const EXEMPLARS: bool = false;
+
+    /// Whether the format carries native histograms: the collector hands
+    /// such an encoder a native family's cells ([`Encoder::natives`]),
+    /// and any other the classic view of them.
+    const NATIVE: bool = false;
+
     /// A family's exported name begins; its samples follow.
     fn family(&mut self, family: &FamilyView<'_>);
 
-    /// Integer counter series: label text and value.
+    /// Integer counter series: label text, value and (for an encoder
+    /// with [`Encoder::EXEMPLARS`]) the series' exemplar cells.
     fn counters<'s>(
         &mut self,
         family: &FamilyView<'_>,
-        series: impl IntoIterator<Item = (&'s [u8], u64)>,
+        series: impl IntoIterator<Item = (&'s [u8], u64, Extras<'s>)>,
     );
 
     /// Integer gauge series: label text and value.
@@ -114,13 +158,65 @@ pub(crate) trait Encoder {
     );
 
     /// Histogram series: `read` fills `buckets` (one cell per bound, then
-    /// `+Inf`; not cumulative) for an item and returns its label text and
-    /// sum. The count is the sum of the cells.
+    /// `+Inf`; not cumulative) for an item and returns its label text,
+    /// sum and (as for counters) exemplar cells, one per bucket. The
+    /// count is the sum of the cells.
     fn histograms<'s, T>(
         &mut self,
         family: &FamilyView<'_>,
         buckets: &mut [u64],
         series: impl IntoIterator<Item = T>,
-        read: impl FnMut(T, &mut [u64]) -> (&'s [u8], f64),
+        read: impl FnMut(T, &mut [u64]) -> (&'s [u8], f64, Extras<'s>),
     );
+
+    /// Native histogram series (only for an encoder with
+    /// [`Encoder::NATIVE`]): `read` fills `cells` (the zero bucket, then
+    /// one per bucket index from the layout's lowest) and returns the
+    /// label text and sum.
+    fn natives<'s, T>(
+        &mut self,
+        family: &FamilyView<'_>,
+        layout: &NativeLayout,
+        cells: &mut [u64],
+        series: impl IntoIterator<Item = T>,
+        read: impl FnMut(T, &mut [u64]) -> (&'s [u8], f64),
+    ) {
+        let _ = (family, layout, cells, series.into_iter(), read);
+        unreachable!("the collector gives native cells only to an encoder with NATIVE")
+    }
+}
+
+/// Writes one family of one unlabelled series in `format`: the exporter's
+/// self-metrics, which live outside any registry. `Kind::Counter` and
+/// `Kind::Gauge` only. (No `# EOF`: the caller ends an OpenMetrics body.)
+#[cfg(feature = "exporter")]
+pub(crate) fn write_single(
+    out: &mut Vec<u8>,
+    format: format::Format,
+    variant: &Variant,
+    kind: Kind,
+    value: u64,
+) {
+    fn one<E: Encoder>(enc: &mut E, variant: &Variant, kind: Kind, value: u64) {
+        let view = FamilyView::plain(variant, kind);
+        enc.family(&view);
+        match kind {
+            Kind::Counter => enc.counters(&view, [(&b""[..], value, Extras::NONE)]),
+            _ => enc.gauges(&view, [(&b""[..], value as i64)]),
+        }
+    }
+    match format {
+        format::Format::Text => one(&mut text::TextEncoder::new(out), variant, kind, value),
+        format::Format::OpenMetrics => one(
+            &mut openmetrics::OpenMetricsEncoder::new(out),
+            variant,
+            kind,
+            value,
+        ),
+        format::Format::Protobuf => {
+            let mut enc = protobuf::ProtobufEncoder::new(out);
+            one(&mut enc, variant, kind, value);
+            enc.finish();
+        }
+    }
 }

@@ -217,7 +217,6 @@ impl TailPad {
 
 /// Appends `v` as its [`Value::write`] spells it: an integer in decimal, a
 /// float as the text encoder does.
-#[cfg(any(test, feature = "bench-internals"))]
 #[inline]
 pub(crate) fn put_value<V: Value>(out: &mut Vec<u8>, v: V) {
     out.reserve(V::ROOM);

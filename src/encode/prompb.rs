@@ -13,7 +13,8 @@
 
 use std::ops::Range;
 
-use super::{Encoder, FamilyView, Kind};
+use super::wire::{le_of, parse_labels, put_varint, unescape_into, varint_len};
+use super::{Encoder, Extras, FamilyView, Kind};
 
 /// The labels of the series being written, kept between encodes by a
 /// caller that pushes on an interval (so that a steady-state encode
@@ -168,9 +169,9 @@ impl Encoder for RemoteWriteEncoder<'_> {
     fn counters<'s>(
         &mut self,
         family: &FamilyView<'_>,
-        series: impl IntoIterator<Item = (&'s [u8], u64)>,
+        series: impl IntoIterator<Item = (&'s [u8], u64, Extras<'s>)>,
     ) {
-        for (text, v) in series {
+        for (text, v, _) in series {
             self.series(family.variant.name(), text, v as f64);
         }
     }
@@ -200,13 +201,13 @@ impl Encoder for RemoteWriteEncoder<'_> {
         family: &FamilyView<'_>,
         buckets: &mut [u64],
         series: impl IntoIterator<Item = T>,
-        mut read: impl FnMut(T, &mut [u64]) -> (&'s [u8], f64),
+        mut read: impl FnMut(T, &mut [u64]) -> (&'s [u8], f64, Extras<'s>),
     ) {
         debug_assert_eq!(family.kind, Kind::Histogram);
         let name = family.variant.name();
         let tails = family.le_tails.text();
         for item in series {
-            let (text, sum) = read(item, buckets);
+            let (text, sum, _) = read(item, buckets);
             // The series' labels once, for all its sample lines.
             self.load(text);
             let mut cumulative = 0u64;
@@ -218,108 +219,5 @@ impl Encoder for RemoteWriteEncoder<'_> {
             self.emit(name, "_sum", None, sum);
             self.emit(name, "_count", None, cumulative as f64);
         }
-    }
-}
-
-/// The `le` value in a rendered tail (`,le="0.5"} ` or `{le="+Inf"} `).
-fn le_of(tail: &[u8]) -> &[u8] {
-    let start = tail
-        .windows(4)
-        .position(|w| w == b"le=\"")
-        .map_or(0, |i| i + 4);
-    let rest = &tail[start..];
-    let end = rest.iter().position(|&b| b == b'"').unwrap_or(rest.len());
-    &rest[..end]
-}
-
-/// Calls `f(name, escaped value)` for each label of a rendered label set
-/// `{n="v",...}` (nothing for an empty one).
-fn parse_labels(text: &[u8], mut f: impl FnMut(&[u8], &[u8])) {
-    let mut rest = text.get(1..).unwrap_or_default();
-    while let Some(eq) = rest.iter().position(|&b| b == b'=') {
-        let name = &rest[..eq];
-        let name = name.strip_prefix(b",").unwrap_or(name);
-        let value = &rest[eq + 2..]; // past `="`
-        let mut i = 0;
-        while i < value.len() && value[i] != b'"' {
-            i += if value[i] == b'\\' { 2 } else { 1 };
-        }
-        let i = i.min(value.len());
-        f(name, &value[..i]);
-        rest = value.get(i + 1..).unwrap_or_default();
-    }
-}
-
-/// Appends `escaped` (a label value as the exposition escapes it) with its
-/// escapes undone.
-fn unescape_into(out: &mut Vec<u8>, escaped: &[u8]) {
-    if !escaped.contains(&b'\\') {
-        out.extend_from_slice(escaped);
-        return;
-    }
-    let mut i = 0;
-    while i < escaped.len() {
-        if escaped[i] == b'\\' && i + 1 < escaped.len() {
-            out.push(if escaped[i + 1] == b'n' {
-                b'\n'
-            } else {
-                escaped[i + 1]
-            });
-            i += 2;
-        } else {
-            out.push(escaped[i]);
-            i += 1;
-        }
-    }
-}
-
-fn varint_len(mut v: u64) -> usize {
-    let mut n = 1;
-    while v >= 0x80 {
-        v >>= 7;
-        n += 1;
-    }
-    n
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn varints_and_label_text_round_trip() {
-        let mut out = Vec::new();
-        for v in [0u64, 1, 127, 128, 300, u64::MAX] {
-            out.clear();
-            put_varint(&mut out, v);
-            assert_eq!(out.len(), varint_len(v), "{v}");
-        }
-        out.clear();
-        put_varint(&mut out, 300);
-        assert_eq!(out, [0xac, 0x02]);
-        let mut seen = Vec::new();
-        parse_labels(br#"{a="x\"y",b="c\\d\ne",c=""}"#, |n, v| {
-            let mut u = Vec::new();
-            unescape_into(&mut u, v);
-            seen.push((n.to_vec(), u));
-        });
-        assert_eq!(
-            seen,
-            [
-                (b"a".to_vec(), b"x\"y".to_vec()),
-                (b"b".to_vec(), b"c\\d\ne".to_vec()),
-                (b"c".to_vec(), b"".to_vec()),
-            ]
-        );
-        assert_eq!(le_of(b",le=\"0.25\"} "), b"0.25");
-        assert_eq!(le_of(b"{le=\"+Inf\"} "), b"+Inf");
     }
 }

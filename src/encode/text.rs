@@ -20,7 +20,7 @@ use super::cursor::Cursor;
 use super::lines::HistogramNames;
 #[cfg(any(test, feature = "bench-internals"))]
 use super::pen::put_value;
-use super::{Encoder, FamilyView, Kind};
+use super::{Encoder, Extras, FamilyView, Kind};
 
 /// The `Content-Type` of a text 0.0.4 body.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -77,10 +77,15 @@ impl Encoder for TextEncoder<'_> {
     fn counters<'s>(
         &mut self,
         family: &FamilyView<'_>,
-        series: impl IntoIterator<Item = (&'s [u8], u64)>,
+        series: impl IntoIterator<Item = (&'s [u8], u64, Extras<'s>)>,
     ) {
-        self.cursor()
-            .samples(family.variant.name().as_bytes(), series);
+        self.cursor().samples(
+            family.variant.name().as_bytes(),
+            series.into_iter().map(
+                #[inline(always)]
+                |(t, v, _)| (t, v),
+            ),
+        );
     }
 
     #[inline(always)]
@@ -109,13 +114,22 @@ impl Encoder for TextEncoder<'_> {
         family: &FamilyView<'_>,
         buckets: &mut [u64],
         series: impl IntoIterator<Item = T>,
-        read: impl FnMut(T, &mut [u64]) -> (&'s [u8], f64),
+        mut read: impl FnMut(T, &mut [u64]) -> (&'s [u8], f64, Extras<'s>),
     ) {
         let [bucket, sum, count] = &family.variant.suffixed[..] else {
             // Not a histogram name: nothing to write these lines under.
             return;
         };
         let names = HistogramNames::new(bucket, sum, count, family.le_tails);
-        self.cursor().histograms(&names, buckets, series, read);
+        self.cursor().histograms(
+            &names,
+            buckets,
+            series,
+            #[inline(always)]
+            |item, b| {
+                let (t, sum, _) = read(item, b);
+                (t, sum)
+            },
+        );
     }
 }

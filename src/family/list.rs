@@ -45,6 +45,7 @@ use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ptr;
 
+use crate::exemplar::Exemplars;
 use crate::series::{Header, Series};
 use crate::sync::{lock, AtomicPtr, AtomicU64, Mutex, MutexGuard, Ordering};
 
@@ -330,6 +331,15 @@ impl<'r> Listed<'r> {
         // SAFETY: the text is in the series' allocation, which outlives
         // the reading (module docs).
         unsafe { std::slice::from_raw_parts(t.as_ptr(), t.len()) }
+    }
+
+    /// The series' exemplar cells, if it has any, for the reading's life.
+    #[inline(always)]
+    pub(crate) fn exemplars(&self) -> Option<&'r Exemplars> {
+        let e = self.series.exemplars()?;
+        // SAFETY: the cells live until the series is freed, which waits
+        // for the reading (module docs), like the text.
+        Some(unsafe { &*(e as *const Exemplars) })
     }
 }
 

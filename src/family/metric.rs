@@ -3,9 +3,10 @@
 
 use std::fmt;
 
+use super::Layout;
 use crate::handle::HandleRef;
 use crate::series::Series;
-use crate::{Buckets, Counter, FloatCounter, FloatGauge, Gauge, Histogram};
+use crate::{Counter, FloatCounter, FloatGauge, Gauge, Histogram, NativeHistogram, StateSet};
 
 mod sealed {
     /// Seals [`super::Metric`].
@@ -13,17 +14,18 @@ mod sealed {
 }
 
 /// A handle type a [`Family`](crate::Family) can hand out. Sealed: implemented by
-/// [`Counter`], [`FloatCounter`], [`Gauge`], [`FloatGauge`] and
-/// [`Histogram`].
+/// [`Counter`], [`FloatCounter`], [`Gauge`], [`FloatGauge`],
+/// [`Histogram`], [`NativeHistogram`] and [`StateSet`].
 pub trait Metric: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static {
+    /// The handle of `series`, of a family of `layout`.
     #[doc(hidden)]
-    fn __from_series(series: HandleRef) -> Self;
+    fn __from_series(series: HandleRef, layout: &Layout) -> Self;
     /// As `__from_series`, for a handle that lives only while its family
-    /// is borrowed, with the family's bucket layout at hand.
+    /// is borrowed.
     #[doc(hidden)]
     #[inline(always)]
-    fn __borrowed(series: HandleRef, _family_buckets: Option<&Buckets>) -> Self {
-        Self::__from_series(series)
+    fn __borrowed(series: HandleRef, layout: &Layout) -> Self {
+        Self::__from_series(series, layout)
     }
 }
 
@@ -32,7 +34,7 @@ macro_rules! impl_metric {
         impl sealed::Sealed for $ty {}
         impl Metric for $ty {
             #[inline]
-            fn __from_series(series: HandleRef) -> Self {
+            fn __from_series(series: HandleRef, _: &Layout) -> Self {
                 $ty::from_series(series)
             }
         }
@@ -42,14 +44,34 @@ impl_metric!(Counter, FloatCounter, Gauge, FloatGauge);
 impl sealed::Sealed for Histogram {}
 impl Metric for Histogram {
     #[inline]
-    fn __from_series(series: HandleRef) -> Self {
+    fn __from_series(series: HandleRef, _: &Layout) -> Self {
         Histogram::from_series(series)
     }
     #[inline(always)]
-    fn __borrowed(series: HandleRef, family_buckets: Option<&Buckets>) -> Self {
-        match family_buckets {
-            Some(b) => Histogram::with_family_buckets(series, b),
-            None => Histogram::from_series(series),
+    fn __borrowed(series: HandleRef, layout: &Layout) -> Self {
+        match layout {
+            Layout::Histogram(b) => Histogram::with_family_buckets(series, b),
+            _ => Histogram::from_series(series),
+        }
+    }
+}
+impl sealed::Sealed for StateSet {}
+impl Metric for StateSet {
+    #[inline]
+    fn __from_series(series: HandleRef, layout: &Layout) -> Self {
+        match layout {
+            Layout::StateSet(states) => StateSet::new(series, states),
+            _ => unreachable!("a StateSet family has a state set layout"),
+        }
+    }
+}
+impl sealed::Sealed for NativeHistogram {}
+impl Metric for NativeHistogram {
+    #[inline]
+    fn __from_series(series: HandleRef, layout: &Layout) -> Self {
+        match layout {
+            Layout::Native(b) => NativeHistogram::new(series, b),
+            _ => unreachable!("a NativeHistogram family has a native layout"),
         }
     }
 }
@@ -59,7 +81,7 @@ impl Metric for Histogram {
 #[inline]
 pub(super) fn with_borrowed<M: Metric, R>(
     series: &Series,
-    family_buckets: Option<&Buckets>,
+    layout: &Layout,
     f: impl FnOnce(&M) -> R,
 ) -> R {
     // SAFETY: `ptr::read` makes a bitwise copy of a live reference-counted
@@ -70,7 +92,7 @@ pub(super) fn with_borrowed<M: Metric, R>(
     let handle = unsafe {
         std::mem::ManuallyDrop::new(M::__borrowed(
             HandleRef::new(std::ptr::read(series)),
-            family_buckets,
+            layout,
         ))
     };
     f(&handle)

@@ -20,7 +20,7 @@ pub use opts::{Opts, DEFAULT_MAX_LABEL_VALUE_BYTES, DEFAULT_MAX_SERIES, OVERFLOW
 pub use typed::{Keyed, LabelSet, Typed, MAX_STRING_FIELDS, MAX_TYPED_COMBINATIONS};
 
 use crate::encode::layout::{
-    append_const_labels, render_labels, render_le_tails, LeTails, Variant,
+    append_const_labels, render_labels, render_le_tails, render_state_tails, LeTails, Variant,
 };
 use crate::handle::{Found, HandleRef};
 pub(crate) use crate::series::Series;
@@ -52,6 +52,9 @@ pub(crate) struct FamilyCore {
     pub(crate) id: u64,
     /// Bumped by every removal: cached lookups from before it are stale.
     pub(crate) removals: AtomicU64,
+    /// Whether new series keep their creation time (OpenMetrics'
+    /// `_created`).
+    created: bool,
 }
 
 /// The largest cardinality limit: slots `0..=MAX_SERIES` (the overflow
@@ -83,6 +86,10 @@ impl FamilyCore {
         let labelled = !opts.labels.is_empty() || !const_text.is_empty();
         let le_tails = match &layout {
             Layout::Histogram(b) => LeTails::new(render_le_tails(b.bounds(), labelled)),
+            Layout::Native(b) => LeTails::new(render_le_tails(b.classic(), labelled)),
+            Layout::StateSet(states) => {
+                LeTails::new(render_state_tails(&opts.name, &states.0, labelled))
+            }
             _ => LeTails::default(),
         };
         FamilyCore {
@@ -99,6 +106,7 @@ impl FamilyCore {
             overflowed: AtomicU64::new(0),
             id: NEXT_FAMILY_ID.fetch_add(1, process::Ordering::Relaxed),
             removals: AtomicU64::new(0),
+            created: opts.created,
         }
     }
 
@@ -118,15 +126,28 @@ impl FamilyCore {
         }
     }
 
+    /// Now, in seconds since the epoch, where the family keeps creation
+    /// times.
+    fn now(&self) -> Option<f64> {
+        self.created.then(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64())
+        })
+    }
+
     fn new_series(&self, values: &[&str]) -> Series {
         let mut text = render_labels(&self.label_names, values);
         append_const_labels(&mut text, &self.const_text);
         match &self.layout {
-            Layout::Counter | Layout::FloatCounter => Series::sharded(1, &text),
-            Layout::Gauge => Series::gauge(0, &text),
+            Layout::Counter | Layout::FloatCounter => Series::sharded_at(1, &text, self.now()),
+            Layout::Gauge | Layout::StateSet(_) => Series::gauge(0, &text),
             Layout::FloatGauge => Series::gauge(0f64.to_bits(), &text),
             // Bucket cells (+Inf included), the f64 sum, the integer sum.
-            Layout::Histogram(b) => Series::histogram(&text, b.shared()),
+            Layout::Histogram(b) => Series::histogram(&text, b.shared(), self.now()),
+            // The zero bucket and a cell per bucket, the f64 sum and the
+            // integer sum (unused), as a classic histogram's run.
+            Layout::Native(b) => Series::sharded(b.buckets() + 3, &text),
         }
     }
 
@@ -313,8 +334,9 @@ impl<M: Metric> Family<M> {
     /// the table slot for another series (at most 512 series per thread).
     #[inline]
     pub fn with_label_values(&self, values: &[&str]) -> Result<M, Error> {
-        self.core
-            .lookup(values, |found| M::__from_series(found.lend()))
+        self.core.lookup(values, |found| {
+            M::__from_series(found.lend(), &self.core.layout)
+        })
     }
 
     /// The handle for this label-value set, past every cache, and whether
@@ -324,7 +346,10 @@ impl<M: Metric> Family<M> {
     pub(crate) fn resolve(&self, values: &[&str]) -> Result<(M, bool), Error> {
         self.core.check_arity(values)?;
         let (series, cacheable) = self.core.find_or_create(values)?;
-        Ok((M::__from_series(HandleRef::new(series)), !cacheable))
+        Ok((
+            M::__from_series(HandleRef::new(series), &self.core.layout),
+            !cacheable,
+        ))
     }
 
     /// The overflow series' handle, for a label set the family refuses
@@ -332,7 +357,7 @@ impl<M: Metric> Family<M> {
     /// redirect.
     pub(crate) fn redirect(&self) -> M {
         let series = self.core.overflow_series(&mut self.core.list.write());
-        M::__from_series(HandleRef::new(series))
+        M::__from_series(HandleRef::new(series), &self.core.layout)
     }
 
     /// Runs `f` on the series for this label-value set, creating it on
@@ -358,9 +383,9 @@ impl<M: Metric> Family<M> {
     pub fn with<R>(&self, values: &[&str], f: impl FnOnce(&M) -> R) -> Result<R, Error> {
         // A borrowed histogram takes the family's bounds (at hand) rather
         // than its series' (a load from the series' allocation).
-        let buckets = self.core.buckets();
+        let layout = &self.core.layout;
         self.core
-            .lookup(values, |found| with_borrowed(found.series, buckets, f))
+            .lookup(values, |found| with_borrowed(found.series, layout, f))
     }
 
     /// Removes a series from the family (and from future scrapes).

@@ -2,7 +2,8 @@
 //! and how its series store their values ([`Layout`]).
 #![forbid(unsafe_code)]
 
-use crate::Buckets;
+use crate::state_set::States;
+use crate::{Buckets, NativeBuckets};
 
 /// The label value every label of a family's overflow series carries.
 pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
@@ -50,6 +51,14 @@ pub struct Opts {
     pub(crate) labels: Vec<String>,
     pub(crate) aliases: Vec<String>,
     pub(crate) max_series: Option<usize>,
+    pub(crate) unit: String,
+    /// OpenMetrics' type where it differs from the 0.0.4 one: `info`
+    /// (`Registry::info`) and `stateset` (`Registry::state_set_family`),
+    /// both 0.0.4 gauges.
+    pub(crate) om_type: Option<&'static str>,
+    /// Whether its counter and histogram series keep their creation time
+    /// (set by the registry: `RegistryBuilder::created_timestamps`).
+    pub(crate) created: bool,
 }
 
 impl Opts {
@@ -73,6 +82,9 @@ impl Opts {
             labels: Vec::new(),
             aliases: Vec::new(),
             max_series: None,
+            unit: String::new(),
+            om_type: None,
+            created: false,
         }
     }
 
@@ -89,6 +101,32 @@ impl Opts {
         self
     }
 
+    /// The family's unit, as OpenMetrics' `# UNIT` line gives it
+    /// (`seconds`, `bytes`, `ratio`...; text 0.0.4 has no place for it).
+    ///
+    /// OpenMetrics requires the unit to end the name: registration
+    /// refuses a unit that the family's name (a counter's without
+    /// `_total`) does not end with as `_<unit>`
+    /// ([`Error::InvalidUnit`](crate::Error::InvalidUnit)).
+    ///
+    /// ```
+    /// use telemeter::{Buckets, Error, Opts, Registry};
+    /// let reg = Registry::builder().self_metrics(false).build();
+    /// let fam = reg.histogram_family(
+    ///     Opts::new("request_duration_seconds", "Latency.").unit("seconds"),
+    ///     Buckets::exponential(0.001, 2.0, 8)?,
+    /// )?;
+    /// fam.with_label_values(&[])?.observe(0.2);
+    /// assert!(reg.encode_openmetrics_to_string().contains("# UNIT request_duration_seconds seconds\n"));
+    /// let refused = reg.counter_family(Opts::new("bytes_sent_total", "Sent.").unit("seconds"));
+    /// assert!(matches!(refused, Err(Error::InvalidUnit { .. })));
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    pub fn unit(mut self, unit: impl Into<String>) -> Opts {
+        self.unit = unit.into();
+        self
+    }
+
     /// The cardinality limit (see [`DEFAULT_MAX_SERIES`]). At least 1; a
     /// limit above 2^32 - 2 series acts as 2^32 - 2.
     pub fn max_series(mut self, n: usize) -> Opts {
@@ -97,22 +135,36 @@ impl Opts {
     }
 }
 
-/// How a family's series store their values.
+/// How a family's series store their values. (`pub` only to be named in
+/// the sealed [`Metric`](crate::Metric) trait's hidden methods: the module
+/// is private.)
 #[derive(Clone, Debug)]
-pub(crate) enum Layout {
+#[doc(hidden)]
+pub enum Layout {
     Counter,
     FloatCounter,
     Gauge,
     FloatGauge,
     Histogram(Buckets),
+    /// A native histogram: exponential buckets (`native_histogram.rs`).
+    Native(NativeBuckets),
+    /// A state set: a gauge word holding which states hold, one bit each
+    /// (`state_set.rs`).
+    StateSet(States),
 }
 
 impl Layout {
     pub(crate) fn type_name(&self) -> &'static str {
         match self {
             Layout::Counter | Layout::FloatCounter => "counter",
-            Layout::Gauge | Layout::FloatGauge => "gauge",
-            Layout::Histogram(_) => "histogram",
+            Layout::Gauge | Layout::FloatGauge | Layout::StateSet(_) => "gauge",
+            Layout::Histogram(_) | Layout::Native(_) => "histogram",
         }
+    }
+
+    /// Whether the family is a histogram (of either kind): it emits
+    /// `_bucket`, `_sum` and `_count` and reserves `le`.
+    pub(crate) fn is_histogram(&self) -> bool {
+        matches!(self, Layout::Histogram(_) | Layout::Native(_))
     }
 }

@@ -17,7 +17,6 @@ use super::query::Query;
 use super::readiness::Readiness;
 use super::route::{is_built_in, HostRequest, Route, RouteFn, Routes};
 use super::scrape::{ScrapeFailed, Scraper};
-use super::source::CONTENT_TYPE_TEXT;
 use super::stats::StatsInner;
 use super::surface::Surface;
 use crate::catch::catch;
@@ -229,7 +228,10 @@ impl Router {
                 .map(HeaderValue::as_bytes),
         );
         let deadline = scrape_deadline(&headers);
-        match scraper.scrape(gzip, deadline).await {
+        let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+        let offered = scraper.source().formats();
+        let format = crate::Format::negotiate(accept, offered);
+        match scraper.scrape(format, gzip, deadline).await {
             Ok(encoded) => {
                 let (body, gzipped) = match (gzip, encoded.gzip) {
                     (true, Some(gz)) => (gz, true),
@@ -238,14 +240,21 @@ impl Router {
                 let mut resp = respond(
                     headers,
                     StatusCode::OK,
-                    CONTENT_TYPE_TEXT,
+                    format.content_type(),
                     Chunk::shared(body),
                 );
                 let h = resp.headers_mut();
                 if gzipped {
                     h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
                 }
-                h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+                // The body depends on `Accept` only where the source
+                // offers more than one format.
+                let vary = if offered.len() > 1 {
+                    "Accept, Accept-Encoding"
+                } else {
+                    "Accept-Encoding"
+                };
+                h.insert(header::VARY, HeaderValue::from_static(vary));
                 resp
             }
             Err(ScrapeFailed::Panicked) => respond(

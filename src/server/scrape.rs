@@ -1,4 +1,5 @@
-//! The scrape path: single-flight encoding on a thread of its own, the
+//! The scrape path: single-flight encoding on a thread of its own, one
+//! flight per format (text 0.0.4, OpenMetrics, protobuf: a lane each), the
 //! reused body buffers, and the exporter's self-metrics.
 //!
 //! A steady-state scrape allocates nothing here: encodes run on one
@@ -19,6 +20,9 @@ use super::gzip::{deflate_state, gzip_into};
 use super::source::MetricsSource;
 use super::stats::StatsInner;
 use crate::catch::catch;
+use crate::encode::layout::Variant;
+use crate::encode::{write_single, Kind};
+use crate::Format;
 
 /// One finished encode, shared by every scrape that waited for it.
 #[derive(Clone, Debug)]
@@ -74,8 +78,8 @@ struct Jobs {
 
 #[derive(Default)]
 struct JobState {
-    /// The newest flight a scrape has started.
-    newest: u64,
+    /// The newest flight a scrape has started, per lane.
+    newest: [u64; LANES],
     /// Set when the scraper is dropped: the thread exits.
     closed: bool,
 }
@@ -85,42 +89,57 @@ impl Jobs {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn post(&self, gen: u64) {
+    fn post(&self, lane: usize, gen: u64) {
         let mut s = self.lock();
-        s.newest = s.newest.max(gen);
+        s.newest[lane] = s.newest[lane].max(gen);
         drop(s);
         self.posted.notify_one();
     }
 
-    /// Waits for a flight newer than `done`; `None` once closed.
-    fn next(&self, done: u64) -> Option<u64> {
+    /// Waits for a flight newer than `done` in some lane (the lowest such
+    /// lane first) and marks it done; `None` once closed.
+    fn next(&self, done: &mut [u64; LANES]) -> Option<(usize, u64)> {
         let mut s = self.lock();
         loop {
             if s.closed {
                 return None;
             }
-            if s.newest > done {
-                return Some(s.newest);
+            if let Some(lane) = (0..LANES).find(|&i| s.newest[i] > done[i]) {
+                done[lane] = s.newest[lane];
+                return Some((lane, done[lane]));
             }
             s = self.posted.wait(s).unwrap_or_else(|e| e.into_inner());
         }
     }
 }
 
+/// One lane per format.
+const LANES: usize = 3;
+
+/// A format's single flight and its kept bodies.
+#[derive(Default)]
+struct Lane {
+    flight: Mutex<Flight>,
+    /// The last body's length, the next buffer's size hint.
+    last_len: AtomicUsize,
+    /// The previous encode's bodies, kept so that their buffers can be
+    /// reused once every response that shared them has been sent.
+    spare: Mutex<Spare>,
+}
+
 /// Runs encodes on its own thread, one at a time; scrapes that arrive while
 /// one runs wait for it and share its body.
 pub(crate) struct Scraper {
     source: Arc<dyn MetricsSource>,
-    flight: Mutex<Flight>,
+    /// Per format ([`Format::index`]).
+    lanes: [Lane; LANES],
     /// Wakes the waiting scrapes when a flight finishes.
     finished: Notify,
     jobs: Arc<Jobs>,
     stats: Arc<StatsInner>,
     self_metrics: bool,
-    last_len: AtomicUsize,
-    /// The previous encode's bodies, kept so that their buffers can be
-    /// reused once every response that shared them has been sent.
-    spare: Mutex<Spare>,
+    /// The exporter's self-metric families, rendered once.
+    own: OwnFamilies,
     /// Tests: the next thread start fails as if the OS refused it.
     #[cfg(test)]
     refuse_thread: std::sync::atomic::AtomicBool,
@@ -188,25 +207,29 @@ impl Kept {
 /// comes; and lets the next scrape start a new thread.
 struct Running<'a> {
     scraper: &'a Scraper,
+    lane: usize,
     gen: u64,
 }
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            self.scraper.flight().thread = false;
-            self.scraper.finish(self.gen, Err(ScrapeFailed::Panicked));
+            for lane in 0..LANES {
+                self.scraper.flight(lane).thread = false;
+            }
+            self.scraper
+                .finish(self.lane, self.gen, Err(ScrapeFailed::Panicked));
         }
     }
 }
 
 /// A scrape waiting for a flight; on drop (answered, or its client gone)
 /// it stops counting, and the last one out clears the published outcome.
-struct Waiting<'a>(&'a Scraper);
+struct Waiting<'a>(&'a Scraper, usize);
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        let mut f = self.0.flight();
+        let mut f = self.0.flight(self.1);
         f.waiters -= 1;
         if f.waiters == 0 {
             f.result = None;
@@ -216,9 +239,8 @@ impl Drop for Waiting<'_> {
 
 /// The encode thread: runs each flight posted, until the scraper is gone.
 fn encode_thread(scraper: Weak<Scraper>, jobs: Arc<Jobs>) {
-    let mut done = 0;
-    while let Some(gen) = jobs.next(done) {
-        done = gen;
+    let mut done = [0; LANES];
+    while let Some((lane, gen)) = jobs.next(&mut done) {
         // Strong only while encoding: the last reference may be dropped
         // here, which closes `jobs` and ends the loop.
         let Some(scraper) = scraper.upgrade() else {
@@ -226,10 +248,11 @@ fn encode_thread(scraper: Weak<Scraper>, jobs: Arc<Jobs>) {
         };
         let running = Running {
             scraper: &scraper,
+            lane,
             gen,
         };
-        let outcome = scraper.run_encode(gen);
-        scraper.finish(gen, outcome);
+        let outcome = scraper.run_encode(lane, gen);
+        scraper.finish(lane, gen, outcome);
         drop(running);
     }
 }
@@ -242,13 +265,12 @@ impl Scraper {
     ) -> Self {
         Scraper {
             source,
-            flight: Mutex::new(Flight::default()),
+            lanes: Default::default(),
             finished: Notify::new(),
             jobs: Arc::new(Jobs::default()),
             stats,
             self_metrics,
-            last_len: AtomicUsize::new(4096),
-            spare: Mutex::new(Spare::default()),
+            own: OwnFamilies::new(),
             #[cfg(test)]
             refuse_thread: std::sync::atomic::AtomicBool::new(false),
         }
@@ -258,8 +280,11 @@ impl Scraper {
         &self.source
     }
 
-    fn flight(&self) -> MutexGuard<'_, Flight> {
-        self.flight.lock().unwrap_or_else(|e| e.into_inner())
+    fn flight(&self, lane: usize) -> MutexGuard<'_, Flight> {
+        self.lanes[lane]
+            .flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Starts the encode thread, at the first flight. `false` if the OS
@@ -277,15 +302,18 @@ impl Scraper {
             .is_ok()
     }
 
-    /// Joins the encode in flight, or starts one, and waits for its body.
+    /// Joins the encode of `format` in flight, or starts one, and waits
+    /// for its body. `format` must be one the source offers.
     pub(crate) async fn scrape(
         self: &Arc<Self>,
+        format: Format,
         want_gzip: bool,
         deadline: Option<Instant>,
     ) -> Outcome {
         self.stats.scrapes.fetch_add(1, Ordering::Relaxed);
-        let (target, start, spawn) = {
-            let mut f = self.flight();
+        let lane = format.index();
+        let (target, start) = {
+            let mut f = self.flight(lane);
             let start = !f.running;
             if start {
                 f.gen += 1;
@@ -298,24 +326,29 @@ impl Scraper {
             // Counted before the encode can finish, so its outcome is kept
             // for this scrape.
             f.waiters += 1;
-            let spawn = start && !f.thread;
-            f.thread = true;
-            (f.gen, start, spawn)
+            (f.gen, start)
         };
-        let _waiting = Waiting(self);
+        // One thread for every lane: the first flight of any starts it.
+        let spawn = start && {
+            let mut first = self.flight(0);
+            let spawn = !first.thread;
+            first.thread = true;
+            spawn
+        };
+        let _waiting = Waiting(self, lane);
         if spawn && !self.start_thread() {
             // Let the next scrape try again.
-            self.flight().thread = false;
-            self.finish(target, Err(ScrapeFailed::NoThread));
+            self.flight(0).thread = false;
+            self.finish(lane, target, Err(ScrapeFailed::NoThread));
         } else if start {
-            self.jobs.post(target);
+            self.jobs.post(lane, target);
         }
         loop {
             let notified = self.finished.notified();
             let mut notified = std::pin::pin!(notified);
             // Registered before the check, so a finish in between wakes it.
             notified.as_mut().enable();
-            if let Some(outcome) = self.take_result(target) {
+            if let Some(outcome) = self.take_result(lane, target) {
                 return outcome;
             }
             notified.await;
@@ -324,8 +357,8 @@ impl Scraper {
 
     /// The outcome of flight `target` or a later one, if finished. The last
     /// waiter clears the slot (see [`Flight::result`]).
-    fn take_result(&self, target: u64) -> Option<Outcome> {
-        let f = self.flight();
+    fn take_result(&self, lane: usize, target: u64) -> Option<Outcome> {
+        let f = self.flight(lane);
         match &f.result {
             Some((gen, outcome)) if *gen >= target => Some(outcome.clone()),
             _ => None,
@@ -334,9 +367,9 @@ impl Scraper {
 
     /// Finishes flight `gen` with `outcome`: publishes it for the scrapes
     /// that wait, unless none does, and wakes them.
-    fn finish(&self, gen: u64, outcome: Outcome) {
+    fn finish(&self, lane: usize, gen: u64, outcome: Outcome) {
         {
-            let mut f = self.flight();
+            let mut f = self.flight(lane);
             if f.gen == gen {
                 f.running = false;
             }
@@ -348,25 +381,33 @@ impl Scraper {
         self.finished.notify_waiters();
     }
 
-    /// Encodes for flight `gen`; returns the outcome to publish.
-    fn run_encode(&self, gen: u64) -> Outcome {
+    /// Encodes for flight `gen` of `lane`; returns the outcome to publish.
+    fn run_encode(&self, lane: usize, gen: u64) -> Outcome {
         let started = Instant::now();
-        let hint = self.last_len.load(Ordering::Relaxed);
+        let format = Format::ALL[lane];
+        let hint = self.lanes[lane].last_len.load(Ordering::Relaxed).max(4096);
         // Held for the whole encode: only the encode thread takes it (tests
         // aside), one flight at a time.
-        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        let mut spare = self.lanes[lane]
+            .spare
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let spare = &mut *spare;
         // Steady state: the previous body's buffer, already body-sized.
         let mut identity = spare.identity.take_buffer(hint + hint / 8);
-        let deadline = self.flight().deadline;
+        let deadline = self.flight(lane).deadline;
         let encoded = catch(|| {
             let buf = Arc::get_mut(&mut identity).expect("a taken body is unique");
-            match deadline {
-                Some(d) => self.source.encode_until(buf, d),
-                None => self.source.encode(buf),
+            match (format, deadline) {
+                (Format::Text, Some(d)) => self.source.encode_until(buf, d),
+                (Format::Text, None) => self.source.encode(buf),
+                (_, d) => self.source.encode_as(buf, format, d),
             }
             if self.self_metrics {
-                self.encode_self_metrics(buf);
+                self.encode_self_metrics(buf, format);
+            }
+            if format == Format::OpenMetrics {
+                crate::encode::openmetrics::finish(buf);
             }
         });
         self.stats.encodes.fetch_add(1, Ordering::Relaxed);
@@ -374,7 +415,7 @@ impl Scraper {
         // joined did so under this lock, so its wish is visible now, and a
         // scrape after this starts a flight of its own.
         let gzip = {
-            let mut f = self.flight();
+            let mut f = self.flight(lane);
             if f.gen == gen {
                 f.running = false;
             }
@@ -382,7 +423,9 @@ impl Scraper {
         };
         let outcome = match encoded {
             Some(()) => {
-                self.last_len.store(identity.len(), Ordering::Relaxed);
+                self.lanes[lane]
+                    .last_len
+                    .store(identity.len(), Ordering::Relaxed);
                 let gzip = if gzip {
                     let mut out = spare.gzip.take_buffer(identity.len() / 8 + 64);
                     let deflate = spare.deflate.get_or_insert_with(deflate_state);
@@ -409,72 +452,76 @@ impl Scraper {
         outcome
     }
 
-    fn encode_self_metrics(&self, buf: &mut Vec<u8>) {
+    fn encode_self_metrics(&self, buf: &mut Vec<u8>, format: Format) {
         let s = &self.stats;
-        let counters: [(&str, &str, &AtomicU64); 5] = [
-            (
-                "telemeter_http_connections_rejected_total",
-                "Connections the exporter closed at accept: every connection busy at its limit, or the peer at its cap.",
-                &s.connections_rejected,
-            ),
-            (
-                "telemeter_http_connections_evicted_total",
-                "Idle connections the exporter closed to admit a new one at its connection limit.",
-                &s.connections_evicted,
-            ),
-            (
-                "telemeter_http_scrapes_total",
-                "Requests for /metrics the exporter has received.",
-                &s.scrapes,
-            ),
-            (
-                "telemeter_http_encodes_total",
-                "Encodes the exporter has run (concurrent scrapes share one).",
-                &s.encodes,
-            ),
-            (
-                "telemeter_http_handler_failures_total",
-                "Admin pages and host routes whose handler panicked or gave an answer that could not be sent (served as 500).",
-                &s.handler_failures,
-            ),
+        let own = &self.own;
+        let counters: [(&Variant, &AtomicU64); 5] = [
+            (&own.rejected, &s.connections_rejected),
+            (&own.evicted, &s.connections_evicted),
+            (&own.scrapes, &s.scrapes),
+            (&own.encodes, &s.encodes),
+            (&own.handler_failures, &s.handler_failures),
         ];
-        let mut n = itoa::Buffer::new();
-        for (name, help, v) in counters {
-            write_family(
+        for (variant, v) in counters {
+            write_single(
                 buf,
-                name,
-                help,
-                "counter",
-                n.format(v.load(Ordering::Relaxed)),
+                format,
+                variant,
+                Kind::Counter,
+                v.load(Ordering::Relaxed),
             );
         }
-        write_family(
+        write_single(
             buf,
-            "telemeter_http_connections_active",
-            "Connections the exporter is serving now.",
-            "gauge",
-            n.format(s.connections_active.load(Ordering::Relaxed)),
+            format,
+            &own.active,
+            Kind::Gauge,
+            s.connections_active.load(Ordering::Relaxed),
         );
     }
 }
 
-fn write_family(buf: &mut Vec<u8>, name: &str, help: &str, kind: &str, value: &str) {
-    for part in [
-        "# HELP ",
-        name,
-        " ",
-        help,
-        "\n# TYPE ",
-        name,
-        " ",
-        kind,
-        "\n",
-        name,
-        " ",
-        value,
-        "\n",
-    ] {
-        buf.extend_from_slice(part.as_bytes());
+/// The exporter's self-metric families, rendered once per scraper.
+struct OwnFamilies {
+    rejected: Variant,
+    evicted: Variant,
+    scrapes: Variant,
+    encodes: Variant,
+    handler_failures: Variant,
+    active: Variant,
+}
+
+impl OwnFamilies {
+    fn new() -> OwnFamilies {
+        let counter = |name: &str, help: &str| Variant::new(name, name, help, "counter");
+        OwnFamilies {
+            rejected: counter(
+                "telemeter_http_connections_rejected_total",
+                "Connections the exporter closed at accept: every connection busy at its limit, or the peer at its cap.",
+            ),
+            evicted: counter(
+                "telemeter_http_connections_evicted_total",
+                "Idle connections the exporter closed to admit a new one at its connection limit.",
+            ),
+            scrapes: counter(
+                "telemeter_http_scrapes_total",
+                "Requests for /metrics the exporter has received.",
+            ),
+            encodes: counter(
+                "telemeter_http_encodes_total",
+                "Encodes the exporter has run (concurrent scrapes share one).",
+            ),
+            handler_failures: counter(
+                "telemeter_http_handler_failures_total",
+                "Admin pages and host routes whose handler panicked or gave an answer that could not be sent (served as 500).",
+            ),
+            active: Variant::new(
+                "telemeter_http_connections_active",
+                "telemeter_http_connections_active",
+                "Connections the exporter is serving now.",
+                "gauge",
+            ),
+        }
     }
 }
 
@@ -505,7 +552,10 @@ mod tests {
             }
         }
         let (rt, scraper) = scraper_on(Arc::new(Fixed));
-        let scrape = || rt.block_on(scraper.scrape(true, None)).unwrap();
+        let scrape = || {
+            rt.block_on(scraper.scrape(Format::Text, true, None))
+                .unwrap()
+        };
         let first = scrape();
         let (id_ptr, gz_ptr) = (
             first.identity.as_ptr(),
@@ -519,7 +569,7 @@ mod tests {
         drop(first);
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
         loop {
-            let spare = scraper.spare.lock().unwrap();
+            let spare = scraper.lanes[0].spare.lock().unwrap();
             let unique = |b: &Body| Arc::strong_count(b) == 1;
             let unique = spare.identity.newest().is_some_and(unique)
                 && spare.gzip.newest().is_some_and(unique);
@@ -560,14 +610,14 @@ mod tests {
             }
         }
         let (rt, scraper) = scraper_on(Arc::new(Once(AtomicU64::new(0))));
-        let first = rt.block_on(scraper.scrape(false, None));
+        let first = rt.block_on(scraper.scrape(Format::Text, false, None));
         assert_eq!(first.unwrap_err(), ScrapeFailed::Panicked);
         // The thread survived: the next scrape is encoded (it would wait
         // forever for a dead thread).
         let second = rt.block_on(async {
             tokio::time::timeout(
                 std::time::Duration::from_secs(10),
-                scraper.scrape(false, None),
+                scraper.scrape(Format::Text, false, None),
             )
             .await
         });
@@ -580,10 +630,10 @@ mod tests {
     fn a_refused_encode_thread_fails_that_scrape_and_the_next_one_retries() {
         let (rt, scraper) = scraper_on(Arc::new(Nothing));
         scraper.refuse_thread.store(true, Ordering::Relaxed);
-        let refused = rt.block_on(scraper.scrape(false, None));
+        let refused = rt.block_on(scraper.scrape(Format::Text, false, None));
         assert_eq!(refused.unwrap_err(), ScrapeFailed::NoThread);
         {
-            let f = scraper.flight();
+            let f = scraper.flight(0);
             assert!(
                 !f.running && !f.thread,
                 "the flight closed, no thread recorded"
@@ -592,7 +642,7 @@ mod tests {
         let next = rt.block_on(async {
             tokio::time::timeout(
                 std::time::Duration::from_secs(10),
-                scraper.scrape(false, None),
+                scraper.scrape(Format::Text, false, None),
             )
             .await
         });
@@ -603,7 +653,8 @@ mod tests {
     #[test]
     fn dropping_the_scraper_ends_its_encode_thread() {
         let (rt, scraper) = scraper_on(Arc::new(Nothing));
-        rt.block_on(scraper.scrape(false, None)).unwrap();
+        rt.block_on(scraper.scrape(Format::Text, false, None))
+            .unwrap();
         let jobs = Arc::clone(&scraper.jobs);
         assert_eq!(Arc::strong_count(&jobs), 3, "scraper, thread, test");
         drop(scraper);
@@ -651,11 +702,11 @@ mod tests {
                     if i % 3 == 0 {
                         // A client that hangs up almost at once.
                         let wait = std::time::Duration::from_micros(i % 7 * 50);
-                        tokio::time::timeout(wait, s.scrape(i % 2 == 0, None))
+                        tokio::time::timeout(wait, s.scrape(Format::Text, i % 2 == 0, None))
                             .await
                             .ok()
                     } else {
-                        Some(s.scrape(i % 2 == 0, None).await)
+                        Some(s.scrape(Format::Text, i % 2 == 0, None).await)
                     }
                 }));
                 if i % 16 == 0 {
@@ -666,7 +717,7 @@ mod tests {
                     // for, not slept for: a loaded machine runs it late).
                     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
                     let until = Instant::now() + std::time::Duration::from_secs(10);
-                    while scraper.flight().running && Instant::now() < until {
+                    while scraper.flight(0).running && Instant::now() < until {
                         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
                     }
                 }
@@ -694,7 +745,7 @@ mod tests {
         // outcome, or the flight found no one to keep it for.
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
         loop {
-            let f = scraper.flight();
+            let f = scraper.flight(0);
             let (waiters, held, running) = (f.waiters, f.result.is_some(), f.running);
             drop(f);
             if (waiters, held, running) == (0, false, false) {

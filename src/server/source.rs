@@ -25,6 +25,34 @@ pub trait MetricsSource: Send + Sync + 'static {
         let _ = deadline;
         self.encode(buf);
     }
+    /// The formats this source writes: the exporter answers each scrape
+    /// in the one of these its `Accept` header prefers
+    /// ([`Format::negotiate`](crate::Format::negotiate)). The default is
+    /// text 0.0.4 alone; a registry offers all three.
+    fn formats(&self) -> &'static [crate::Format] {
+        crate::Format::TEXT_ONLY
+    }
+
+    /// Appends a body in `format` (one of [`MetricsSource::formats`]) to
+    /// `buf`, waiting for optional work until `deadline` where one is
+    /// given, as [`MetricsSource::encode_until`]. An OpenMetrics body is
+    /// left without its `# EOF`: the exporter writes its own families
+    /// after the source's, and then `# EOF`. The default writes text
+    /// 0.0.4 whatever `format` is (it is only asked for the formats it
+    /// offers).
+    fn encode_as(
+        &self,
+        buf: &mut Vec<u8>,
+        format: crate::Format,
+        deadline: Option<std::time::Instant>,
+    ) {
+        let _ = format;
+        match deadline {
+            Some(d) => self.encode_until(buf, d),
+            None => self.encode(buf),
+        }
+    }
+
     /// JSON for /admin/metrics-summary.
     fn summary_json(&self) -> serde_json::Value;
 }
@@ -39,6 +67,19 @@ impl MetricsSource for RegistrySource {
 
     fn encode_until(&self, buf: &mut Vec<u8>, deadline: std::time::Instant) {
         self.0.encode_until(buf, deadline);
+    }
+
+    fn formats(&self) -> &'static [crate::Format] {
+        crate::Format::ALL
+    }
+
+    fn encode_as(
+        &self,
+        buf: &mut Vec<u8>,
+        format: crate::Format,
+        deadline: Option<std::time::Instant>,
+    ) {
+        self.0.encode_body(buf, format, deadline, false);
     }
 
     fn summary_json(&self) -> serde_json::Value {

@@ -1,0 +1,202 @@
+//! Protobuf wire pieces shared by the protobuf encoders (the exposition's
+//! `MetricFamily` messages and remote write's `WriteRequest`): varints,
+//! and the label pairs read back out of a series' rendered label text.
+#![forbid(unsafe_code)]
+
+/// The `le` value in a rendered tail (`,le="0.5"} ` or `{le="+Inf"} `).
+pub(crate) fn le_of(tail: &[u8]) -> &[u8] {
+    let start = tail
+        .windows(4)
+        .position(|w| w == b"le=\"")
+        .map_or(0, |i| i + 4);
+    let rest = &tail[start..];
+    let end = rest.iter().position(|&b| b == b'"').unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// Calls `f(name, escaped value)` for each label of a rendered label set
+/// `{n="v",...}` (nothing for an empty one).
+pub(crate) fn parse_labels(text: &[u8], mut f: impl FnMut(&[u8], &[u8])) {
+    let mut rest = text.get(1..).unwrap_or_default();
+    while let Some(eq) = rest.iter().position(|&b| b == b'=') {
+        let name = &rest[..eq];
+        let name = name.strip_prefix(b",").unwrap_or(name);
+        let value = &rest[eq + 2..]; // past `="`
+        let mut i = 0;
+        while i < value.len() && value[i] != b'"' {
+            i += if value[i] == b'\\' { 2 } else { 1 };
+        }
+        let i = i.min(value.len());
+        f(name, &value[..i]);
+        rest = value.get(i + 1..).unwrap_or_default();
+    }
+}
+
+/// Appends `escaped` (a label value as the exposition escapes it) with its
+/// escapes undone.
+pub(crate) fn unescape_into(out: &mut Vec<u8>, escaped: &[u8]) {
+    if !escaped.contains(&b'\\') {
+        out.extend_from_slice(escaped);
+        return;
+    }
+    let mut i = 0;
+    while i < escaped.len() {
+        if escaped[i] == b'\\' && i + 1 < escaped.len() {
+            out.push(if escaped[i + 1] == b'n' {
+                b'\n'
+            } else {
+                escaped[i + 1]
+            });
+            i += 2;
+        } else {
+            out.push(escaped[i]);
+            i += 1;
+        }
+    }
+}
+
+pub(crate) fn varint_len(mut v: u64) -> usize {
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
+}
+
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// The length of `escaped` (a label value as the exposition escapes it)
+/// once its escapes are undone: each `\x` pair is one byte.
+pub(crate) fn unescaped_len(escaped: &[u8]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < escaped.len() {
+        i += if escaped[i] == b'\\' && i + 1 < escaped.len() {
+            2
+        } else {
+            1
+        };
+        n += 1;
+    }
+    n
+}
+
+/// Starts a length-delimited field `tag` (no tag for `None`: a delimited
+/// message of its own) and leaves 5 bytes for its length; returns where
+/// they are, for [`close`].
+#[inline]
+pub(crate) fn open(out: &mut Vec<u8>, tag: Option<u8>) -> usize {
+    if let Some(tag) = tag {
+        out.push(tag);
+    }
+    let at = out.len();
+    out.extend_from_slice(&[0; 5]);
+    at
+}
+
+/// Ends the field [`open`] started at `at`: writes its length as a
+/// minimal varint and moves the body up against it.
+#[inline]
+pub(crate) fn close(out: &mut Vec<u8>, at: usize) {
+    let body = at + 5;
+    let len = out.len() - body;
+    let k = varint_len(len as u64);
+    if k < 5 {
+        out.copy_within(body.., at + k);
+        out.truncate(out.len() - (5 - k));
+    }
+    let mut v = len as u64;
+    for b in &mut out[at..at + k] {
+        *b = (v as u8 & 0x7f) | if v >= 0x80 { 0x80 } else { 0 };
+        v >>= 7;
+    }
+}
+
+/// A `double` field.
+#[inline]
+pub(crate) fn put_double(out: &mut Vec<u8>, field: u8, v: f64) {
+    out.push(field << 3 | 1);
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// A varint field.
+#[inline]
+pub(crate) fn put_uint(out: &mut Vec<u8>, field: u8, v: u64) {
+    out.push(field << 3);
+    put_varint(out, v);
+}
+
+/// A length-delimited field of raw bytes.
+#[inline]
+pub(crate) fn put_bytes(out: &mut Vec<u8>, field: u8, v: &[u8]) {
+    out.push(field << 3 | 2);
+    put_varint(out, v.len() as u64);
+    out.extend_from_slice(v);
+}
+
+/// A `LabelPair` (`name = 1`, `value = 2`) as field `field`, its value
+/// unescaped from the exposition's form.
+pub(crate) fn put_label_pair(out: &mut Vec<u8>, field: u8, name: &[u8], escaped: &[u8]) {
+    let v = unescaped_len(escaped);
+    let len = 1 + varint_len(name.len() as u64) + name.len() + 1 + varint_len(v as u64) + v;
+    out.push(field << 3 | 2);
+    put_varint(out, len as u64);
+    put_bytes(out, 1, name);
+    out.push(2 << 3 | 2);
+    put_varint(out, v as u64);
+    unescape_into(out, escaped);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_and_label_text_round_trip() {
+        let mut out = Vec::new();
+        for v in [0u64, 1, 127, 128, 300, u64::MAX] {
+            out.clear();
+            put_varint(&mut out, v);
+            assert_eq!(out.len(), varint_len(v), "{v}");
+        }
+        out.clear();
+        put_varint(&mut out, 300);
+        assert_eq!(out, [0xac, 0x02]);
+        let mut seen = Vec::new();
+        parse_labels(br#"{a="x\"y",b="c\\d\ne",c=""}"#, |n, v| {
+            let mut u = Vec::new();
+            unescape_into(&mut u, v);
+            seen.push((n.to_vec(), u));
+        });
+        assert_eq!(
+            seen,
+            [
+                (b"a".to_vec(), b"x\"y".to_vec()),
+                (b"b".to_vec(), b"c\\d\ne".to_vec()),
+                (b"c".to_vec(), b"".to_vec()),
+            ]
+        );
+        assert_eq!(le_of(b",le=\"0.25\"} "), b"0.25");
+        assert_eq!(le_of(b"{le=\"+Inf\"} "), b"+Inf");
+        for v in [&b"plain"[..], br#"a\"b\\c\nd"#, b""] {
+            let mut u = Vec::new();
+            unescape_into(&mut u, v);
+            assert_eq!(unescaped_len(v), u.len());
+        }
+        // A body of 300 bytes: a two-byte length, moved up by three.
+        let mut out = vec![7];
+        let at = open(&mut out, Some(0x0a));
+        out.extend(std::iter::repeat_n(9u8, 300));
+        close(&mut out, at);
+        assert_eq!(&out[..4], &[7, 0x0a, 0xac, 0x02]);
+        assert_eq!(out.len(), 4 + 300);
+        assert!(out[4..].iter().all(|&b| b == 9));
+    }
+}
