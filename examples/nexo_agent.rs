@@ -771,7 +771,10 @@ fn handle_message(m: &Metrics, w: &World, rng: &mut Rng, a: usize) {
             _ => (LlmOutcome::Ok, rng.latency(900.0)),
         };
         m.llm_requests[a].get(outcome).inc();
-        m.llm_latency[a].observe_u64(ms as u64);
+        // The call's trace id rides along as the bucket's exemplar.
+        let mut id = [0; 32];
+        m.llm_latency[a]
+            .observe_with_exemplar((ms as u64) as f64, &[("trace_id", rng.trace_id(&mut id))]);
         if outcome == LlmOutcome::Error {
             if breaker.failures.fetch_add(1, Ordering::Relaxed) + 1 >= 5 {
                 breaker

@@ -324,7 +324,11 @@ fn netgate_request(m: &Metrics, d: &Daemon, rng: &mut Rng, plugin: usize) {
             method,
             status: HttpStatus::ALL[status],
         };
-        m.http_duration.get(labels).observe(rng.latency(0.15));
+        let latency = rng.latency(0.15);
+        let mut id = [0; 32];
+        m.http_duration
+            .get(labels)
+            .observe_with_exemplar(latency, &[("trace_id", rng.trace_id(&mut id))]);
         if status < 2 || attempt == 2 {
             return;
         }
@@ -344,7 +348,9 @@ fn rpc_call(m: &Metrics, d: &Daemon, rng: &mut Rng, pairs: &[(&str, &str)]) {
     if code > 0 {
         m.rpc_errors[i][code - 1].inc();
     }
-    m.rpc_duration[i][code].observe(rng.latency(0.012));
+    let latency = rng.latency(0.012);
+    let mut id = [0; 32];
+    m.rpc_duration[i][code].observe_with_exemplar(latency, &[("trace_id", rng.trace_id(&mut id))]);
     if code != 0 {
         return;
     }

@@ -21,8 +21,8 @@ use telemeter::fingerprint::Fingerprint;
 use telemeter::push::{Pushgateway, RemoteWrite, RemoteWriter};
 use telemeter::server::{Exporter, ExporterHandle, HostRequest, HostResponse, Route, Surface};
 use telemeter::{
-    fixed_label, static_metrics, Buckets, ByLabel, Counter, Family, Gauge, Histogram, Opts,
-    Registry,
+    fixed_label, static_metrics, Buckets, ByLabel, Counter, Family, Gauge, Histogram,
+    NativeBuckets, NativeHistogram, Opts, Registry,
 };
 
 pub const AFTER_HELP: &str = "\
@@ -340,6 +340,8 @@ struct Metrics {
     tool_latency: Vec<Histogram>,                  // [agent][tool]
     token_refresh: Vec<(Counter, Counter)>,        // [account] (ok, err)
     pairing_pending: Gauge,
+    /// Every RPC's latency again, as a native histogram.
+    rpc_latency: NativeHistogram,
 }
 
 static_metrics! {
@@ -488,10 +490,31 @@ fn register(reg: &Registry, world: &Arc<World>) -> Result<Metrics, telemeter::Er
         )?
         .with_label_values(&["whatsapp"])?;
 
+    reg.info(
+        "demo_build",
+        "The demo's build: an info metric (OpenMetrics' info type, a gauge of 1 in 0.0.4).",
+        &[
+            ("version", env!("CARGO_PKG_VERSION")),
+            ("agent", "telemeter-demo"),
+        ],
+    )?;
+    let rpc_latency = reg.native_histogram_family(
+        Opts::new(
+            "rpc_latency_seconds",
+            "Every RPC's latency, as a native histogram (schema 3): native buckets for a \
+             Prometheus with --enable-feature=native-histograms, power-of-two buckets for \
+             every other scraper.",
+        )
+        .unit("seconds"),
+        NativeBuckets::default(),
+    )?;
+    let rpc_latency = rpc_latency.with_label_values(&[])?;
+
     let mut m = Metrics {
         rpc_requests: Vec::new(),
         rpc_errors: Vec::new(),
         rpc_duration: Vec::new(),
+        rpc_latency,
         plugin_event_duration: Vec::new(),
         plugin_queue: Vec::new(),
         http_duration: Vec::new(),
@@ -595,6 +618,18 @@ impl Rng {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
 
+    /// A simulated request's 128-bit trace id, in hex, written into
+    /// `buf` (no allocation): what an exemplar carries.
+    fn trace_id<'b>(&mut self, buf: &'b mut [u8; 32]) -> &'b str {
+        let (hi, lo) = (self.next(), self.next());
+        for (i, b) in buf.iter_mut().enumerate() {
+            let word = if i < 16 { hi } else { lo };
+            let nibble = (word >> (4 * (15 - i % 16))) & 0xf;
+            *b = b"0123456789abcdef"[nibble as usize];
+        }
+        std::str::from_utf8(buf).unwrap_or("0")
+    }
+
     /// A heavy-tailed latency around `median` (log-normal-ish).
     fn latency(&mut self, median: f64) -> f64 {
         let z = (self.unit() + self.unit() + self.unit() - 1.5) * 2.0;
@@ -621,7 +656,13 @@ fn work(m: &Metrics, world: &World, rng: &mut Rng) {
             if code != 0 {
                 m.rpc_errors[(c * METHODS.len() + me) * (CODES.len() - 1) + code - 1].inc();
             }
-            m.rpc_duration[i].observe(rng.latency(0.02));
+            // Every RPC carries its trace id: the exemplar links a slow
+            // bucket to a trace.
+            let latency = rng.latency(0.02);
+            let mut id = [0; 32];
+            m.rpc_duration[i]
+                .observe_with_exemplar(latency, &[("trace_id", rng.trace_id(&mut id))]);
+            m.rpc_latency.observe(latency);
         }
         // A plugin event.
         30..=49 => {
@@ -642,7 +683,10 @@ fn work(m: &Metrics, world: &World, rng: &mut Rng) {
             let i = ((p * CAPABILITIES.len() + cap) * HTTP_METHODS.len() + hm)
                 * HTTP_STATUSES.len()
                 + st;
-            m.http_duration[i].observe(rng.latency(0.12));
+            let latency = rng.latency(0.12);
+            let mut id = [0; 32];
+            m.http_duration[i]
+                .observe_with_exemplar(latency, &[("trace_id", rng.trace_id(&mut id))]);
             if st != 0 {
                 m.http_backoff[st - 1].inc();
             }

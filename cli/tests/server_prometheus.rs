@@ -1,6 +1,8 @@
 //! A real Prometheus server scrapes `telemeter demo` on loopback every
-//! second; through Prometheus's HTTP API, `up` must reach 1 and a demo
-//! counter's `rate()` must be positive. A second test has it scrape an
+//! second, over OpenMetrics with exemplar storage on; through Prometheus's
+//! HTTP API, `up` must reach 1, a demo counter's `rate()` must be positive,
+//! and `/api/v1/query_exemplars` must return the trace ids the demo
+//! attached to its RPC latencies. A second test has it scrape an
 //! overflowed family (one series per label set, none dropped).
 //!
 //! Needs the `prometheus` binary on PATH (Debian's `prometheus` package);
@@ -63,7 +65,14 @@ fn real_prometheus_scrapes_the_demo_skipped_without_prometheus_binary() {
         }
     };
 
-    let prom = Prometheus::start(&prometheus, "telemeter-demo", metrics);
+    let prom = Prometheus::start_with_args(
+        &prometheus,
+        &format!(
+            "  - job_name: telemeter-demo\n    scrape_interval: 1s\n    \
+             scrape_timeout: 1s\n    static_configs:\n      - targets: ['{metrics}']\n"
+        ),
+        &["--enable-feature=exemplar-storage"],
+    );
     let prom_addr = prom.addr;
 
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -87,6 +96,47 @@ fn real_prometheus_scrapes_the_demo_skipped_without_prometheus_binary() {
         "histogram_quantile(0.95, sum(rate(llm_latency_ms_bucket[5s])) by (le))",
     );
     eprintln!("up=1, rate(oxg_rpc_requests_total[5s]) summed = {rate:?}/s, llm p95 = {p95:?} ms");
+    assert_eq!(
+        query(prom_addr, "demo_build_info{agent=\"telemeter-demo\"}"),
+        Some(1.0)
+    );
+    // The exemplars the demo attached: 32-hex-digit trace ids on the RPC
+    // latency buckets, kept by Prometheus.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let path = format!(
+        "/api/v1/query_exemplars?query={}&start={}&end={}",
+        prom_support::percent_encode("oxg_rpc_duration_seconds_bucket"),
+        now - 600,
+        now + 600
+    );
+    let answer = try_get(prom_addr, &path)
+        .map(|r| r.text())
+        .unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
+    let ids: Vec<&str> = v["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|series| series["exemplars"].as_array().into_iter().flatten())
+        .filter_map(|e| e["labels"]["trace_id"].as_str())
+        .collect();
+    assert!(!ids.is_empty(), "no exemplars: {answer}\n{}", prom.report());
+    assert!(
+        ids.iter()
+            .all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{ids:?}"
+    );
+    // The native histogram's unit came through OpenMetrics' metadata.
+    let meta = try_get(
+        prom_addr,
+        "/api/v1/targets/metadata?metric=rpc_latency_seconds",
+    )
+    .map(|r| r.text())
+    .unwrap_or_default();
+    assert!(meta.contains("\"unit\":\"seconds\""), "{meta}");
 
     // Stop both: Prometheus first, then the demo with SIGTERM (exit 0).
     prom.stop();

@@ -324,6 +324,18 @@ impl Rng {
         self.unit() < p
     }
 
+    /// A simulated request's 128-bit trace id, in hex, written into
+    /// `buf` (no allocation): what an exemplar carries.
+    pub fn trace_id<'b>(&mut self, buf: &'b mut [u8; 32]) -> &'b str {
+        let (hi, lo) = (self.next_u64(), self.next_u64());
+        for (i, b) in buf.iter_mut().enumerate() {
+            let word = if i < 16 { hi } else { lo };
+            let nibble = (word >> (4 * (15 - i % 16))) & 0xf;
+            *b = b"0123456789abcdef"[nibble as usize];
+        }
+        std::str::from_utf8(buf).unwrap_or("0")
+    }
+
     /// A heavy-tailed latency around `median` (log-normal-ish).
     pub fn latency(&mut self, median: f64) -> f64 {
         let z = (self.unit() + self.unit() + self.unit() - 1.5) * 2.0;
