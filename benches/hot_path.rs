@@ -440,6 +440,82 @@ fn pair<F: Fn(u64) + Sync>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, op:
     g.bench_function(name, |b| b.iter_custom(|iters| run_pair(iters, &op)));
 }
 
+/// Issue 17: recording with an exemplar (a 32-character trace id: the
+/// label check, the cell's uncontended mutex, the record, the clock)
+/// beside the same recording without one, in one group.
+fn exemplar_record(c: &mut Criterion) {
+    let mut g = c.benchmark_group("exemplar_record");
+    g.throughput(Throughput::Elements(1));
+    let reg = telemeter::Registry::new();
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let t = reg.counter("c_total", "help").expect("valid counter");
+    g.bench_function("telemeter/inc", |b| b.iter(|| black_box(&t).inc()));
+    g.bench_function("telemeter/inc_with_exemplar", |b| {
+        b.iter(|| black_box(&t).inc_with_exemplar(&[("trace_id", black_box(trace))]))
+    });
+    let h = telemeter_histogram(&reg);
+    g.bench_function("telemeter/observe", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            black_box(&h).observe(value(i))
+        })
+    });
+    g.bench_function("telemeter/observe_with_exemplar", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            black_box(&h).observe_with_exemplar(value(i), &[("trace_id", black_box(trace))])
+        })
+    });
+    g.finish();
+}
+
+/// Issue 17: a native histogram's `observe` (schema 3, the default range)
+/// against the classic 11-bucket one, on the same values.
+fn native_observe(c: &mut Criterion) {
+    let mut g = c.benchmark_group("native_observe");
+    g.throughput(Throughput::Elements(1));
+    let reg = telemeter::Registry::new();
+    let classic = telemeter_histogram(&reg);
+    let native = reg
+        .native_histogram("n", "help", telemeter::NativeBuckets::default())
+        .expect("valid native histogram");
+    g.bench_function("telemeter/classic_11_buckets", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            black_box(&classic).observe(value(i))
+        })
+    });
+    g.bench_function("telemeter/native_schema_3", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            black_box(&native).observe(value(i))
+        })
+    });
+    g.finish();
+}
+
+/// [`native_observe`] with 2 threads on one handle of each.
+fn native_observe_2threads(c: &mut Criterion) {
+    let mut g = c.benchmark_group("native_observe_2threads");
+    g.throughput(Throughput::Elements(1));
+    let reg = telemeter::Registry::new();
+    let classic = telemeter_histogram(&reg);
+    let native = reg
+        .native_histogram("n", "help", telemeter::NativeBuckets::default())
+        .expect("valid native histogram");
+    pair(&mut g, "telemeter/classic_11_buckets", |i| {
+        black_box(&classic).observe(value(i))
+    });
+    pair(&mut g, "telemeter/native_schema_3", |i| {
+        black_box(&native).observe(value(i))
+    });
+    g.finish();
+}
+
 fn counter_inc_2threads(c: &mut Criterion) {
     common::report_pinning();
     let mut g = c.benchmark_group("counter_inc_2threads");
@@ -764,11 +840,11 @@ criterion_group! {
     name = single;
     config = config();
     targets = counter_inc, histogram_observe, labelled_lookup_inc, labelled_lookup_observe,
-        typed_lookup_inc, keyed_lookup_inc
+        typed_lookup_inc, keyed_lookup_inc, exemplar_record, native_observe
 }
 criterion_group! {
     name = contended;
     config = config().sample_size(30);
-    targets = counter_inc_2threads, histogram_observe_2threads
+    targets = counter_inc_2threads, histogram_observe_2threads, native_observe_2threads
 }
 criterion_main!(single, contended);

@@ -445,6 +445,64 @@ fn encode_registry(c: &mut Criterion) {
     g.finish();
 }
 
+/// Issue 17's bars: the same registry in every format a Prometheus server
+/// asks for. OpenMetrics (with no exemplar recorded, as the 0.0.4 body has
+/// none) against text 0.0.4; protobuf against the `prometheus` crate's
+/// `ProtobufEncoder` over `gather()`.
+fn encode_formats(c: &mut Criterion) {
+    let d = data();
+    let treg = telemeter_registry(&d);
+    let preg = prometheus_registry(&d);
+    let mut text = Vec::new();
+    treg.encode(&mut text);
+    let mut om = Vec::new();
+    treg.encode_openmetrics(&mut om);
+    telemeter::parse::openmetrics::parse(std::str::from_utf8(&om).expect("utf-8"))
+        .expect("the OpenMetrics body parses");
+    let mut pb = Vec::new();
+    treg.encode_format(&mut pb, telemeter::Format::Protobuf);
+    let pencoder = prometheus::ProtobufEncoder::new();
+    let mut ppb = Vec::new();
+    prometheus::Encoder::encode(&pencoder, &preg.gather(), &mut ppb).expect("encodes");
+    eprintln!(
+        "encode_formats: text {} bytes, OpenMetrics {} bytes, protobuf {} bytes, prometheus protobuf {} bytes",
+        text.len(),
+        om.len(),
+        pb.len(),
+        ppb.len()
+    );
+    let mut g = c.benchmark_group("encode_formats");
+    g.bench_function("telemeter/text_0.0.4", |b| {
+        b.iter(|| {
+            text.clear();
+            treg.encode(black_box(&mut text));
+            black_box(&text);
+        })
+    });
+    g.bench_function("telemeter/openmetrics", |b| {
+        b.iter(|| {
+            om.clear();
+            treg.encode_openmetrics(black_box(&mut om));
+            black_box(&om);
+        })
+    });
+    g.bench_function("telemeter/protobuf", |b| {
+        b.iter(|| {
+            pb.clear();
+            treg.encode_format(black_box(&mut pb), telemeter::Format::Protobuf);
+            black_box(&pb);
+        })
+    });
+    g.bench_function("prometheus/protobuf", |b| {
+        b.iter(|| {
+            ppb.clear();
+            prometheus::Encoder::encode(&pencoder, &preg.gather(), &mut ppb).expect("encodes");
+            black_box(&ppb);
+        })
+    });
+    g.finish();
+}
+
 /// Issue 19's bar: a remote writer's work per interval (encode, cut into
 /// requests of 2,000 samples, snappy each) against what a scrape over HTTP
 /// costs the exporter (the 0.0.4 encode and its gzip at the exporter's
@@ -492,6 +550,6 @@ criterion_group! {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .sample_size(30);
-    targets = encode_registry, remote_write_encode
+    targets = encode_registry, encode_formats, remote_write_encode
 }
 criterion_main!(scrape);

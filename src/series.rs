@@ -31,23 +31,25 @@ use crate::sync::StdArc;
 use crate::exemplar::Exemplars;
 use crate::shard::{pool, SlotLoc};
 use crate::sync::exemplar::{AtomicPtr, Ordering as ExOrdering};
-use crate::sync::{fence, AtomicU64, Ordering};
+use crate::sync::{fence, AtomicU32, AtomicU64, Ordering};
 
 /// The start of a series' allocation; `len` bytes of label text follow it.
 #[derive(Debug)]
 #[doc(hidden)]
 pub struct Header {
-    refs: AtomicU64,
+    /// The reference count: 32 bits, so that it and `len_kind` share a
+    /// word and a series' header stays 24 bytes with its exemplar pointer.
+    refs: AtomicU32,
+    /// The text's length (bits 0-28), whether a creation time follows the
+    /// text (bit 29), whether a pointer to a histogram's bucket bounds
+    /// precedes the header (bit 30) and whether this is a gauge (bit 31).
+    len_kind: u32,
     /// A gauge's value (gauges are not sharded: one atomic per series). A
     /// sharded series keeps its slot run here instead, written once before
     /// the series is shared and never again: the offset in its segment
     /// (bits 0-31), the segment (bits 32-47) and the run length (bits
     /// 48-63).
     value: AtomicU64,
-    /// The text's length (bits 0-60), whether this is a gauge (bit 63),
-    /// whether a pointer to a histogram's bucket bounds precedes the header
-    /// (bit 62) and whether a creation time follows the text (bit 61).
-    len_kind: u64,
     /// The series' exemplar cells (`exemplar.rs`), null until its first
     /// exemplar; published once (a compare-exchange, release), freed with
     /// the series.
@@ -59,23 +61,23 @@ pub struct Header {
     freed: loom::cell::UnsafeCell<()>,
 }
 
-const GAUGE: u64 = 1 << 63;
+const GAUGE: u64 = 1 << 31;
 /// A histogram series: just before the header, at a fixed offset so that
 /// reading it waits on no length, a pointer to its bucket bounds, one
 /// counted reference of their `Arc` owned by the series (see
 /// [`Series::histogram`]).
-const BOUNDS: u64 = 1 << 62;
+const BOUNDS: u64 = 1 << 30;
 /// The series' creation time (an `f64` of seconds since the Unix epoch)
 /// follows its label text, unaligned: a registry that serves OpenMetrics'
 /// `_created` (`RegistryBuilder::created_timestamps`) makes its counter
 /// and histogram series so; no other series pays the 8 bytes.
-const CREATED: u64 = 1 << 61;
+const CREATED: u64 = 1 << 29;
 const LEN: u64 = CREATED - 1;
 
 /// Counts above this abort, as `std::sync::Arc` does: only a leak of
 /// billions of references can get there, and wrapping would free a live
 /// series.
-const MAX_REFS: u64 = i64::MAX as u64;
+const MAX_REFS: u32 = i32::MAX as u32;
 
 /// A counted reference to one series (see the module docs).
 #[doc(hidden)]
@@ -126,6 +128,12 @@ impl Series {
         created: Option<f64>,
     ) -> Series {
         let len = labels.len();
+        // 512 MiB of label text for one series: far past any registry's
+        // limits (a value is at most `max_label_value_bytes`), and then
+        // unrepresentable, as a reference count past its limit is.
+        if len as u64 > LEN {
+            std::process::abort();
+        }
         let len_kind = len as u64
             | kind
             | if bounds.is_some() { BOUNDS } else { 0 }
@@ -147,9 +155,9 @@ impl Series {
                     .write(StdArc::into_raw(b) as *const f64);
             }
             p.write(Header {
-                refs: AtomicU64::new(1),
+                refs: AtomicU32::new(1),
+                len_kind: len_kind as u32,
                 value: AtomicU64::new(value),
-                len_kind,
                 exemplars: AtomicPtr::new(ptr::null_mut()),
                 #[cfg(telemeter_loom)]
                 freed: loom::cell::UnsafeCell::new(()),
@@ -198,7 +206,7 @@ impl Series {
     /// dropped (hence `ManuallyDrop`). `None` for any other series.
     #[inline]
     pub(crate) fn bounds(&self) -> Option<ManuallyDrop<StdArc<[f64]>>> {
-        let len_kind = self.header().len_kind;
+        let len_kind = u64::from(self.header().len_kind);
         if len_kind & BOUNDS == 0 {
             return None;
         }
@@ -274,7 +282,7 @@ impl Series {
     /// the value; the lookup map compares label values against it.
     #[inline(always)]
     pub(crate) fn text(&self) -> &[u8] {
-        let len = (self.header().len_kind & LEN) as usize;
+        let len = (u64::from(self.header().len_kind) & LEN) as usize;
         // SAFETY: `len` initialised bytes follow the header (see `new`), and
         // they live as long as the allocation.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(1) as *const u8, len) }
@@ -284,7 +292,7 @@ impl Series {
     /// registry keeps creation times.
     #[inline]
     pub(crate) fn created(&self) -> Option<f64> {
-        let len_kind = self.header().len_kind;
+        let len_kind = u64::from(self.header().len_kind);
         if len_kind & CREATED == 0 {
             return None;
         }
@@ -306,12 +314,7 @@ impl Series {
     // Used by the per-thread spare references, which loom builds lack.
     #[cfg_attr(telemeter_loom, allow(dead_code))]
     pub(crate) fn acquire(&self, n: u32) {
-        if self
-            .header()
-            .refs
-            .fetch_add(u64::from(n), Ordering::Relaxed)
-            > MAX_REFS
-        {
+        if self.header().refs.fetch_add(n, Ordering::Relaxed) > MAX_REFS {
             std::process::abort();
         }
     }
@@ -372,17 +375,14 @@ impl Series {
     #[cfg_attr(telemeter_loom, allow(dead_code))]
     #[inline]
     pub(crate) unsafe fn release(&self, n: u32) {
-        let before = self
-            .header()
-            .refs
-            .fetch_sub(u64::from(n), Ordering::Release);
-        debug_assert!(before > u64::from(n), "released a reference still in use");
+        let before = self.header().refs.fetch_sub(n, Ordering::Release);
+        debug_assert!(before > n, "released a reference still in use");
     }
 
     /// The reference count (tests).
     #[cfg(test)]
     pub(crate) fn ref_count(&self) -> u64 {
-        self.header().refs.load(Ordering::Relaxed)
+        u64::from(self.header().refs.load(Ordering::Relaxed))
     }
 
     /// The allocation's address, to tell series apart.
@@ -410,7 +410,7 @@ impl Drop for Series {
         fence(Ordering::Acquire);
         #[cfg(telemeter_loom)]
         self.header().freed.with_mut(|_| ());
-        let len_kind = self.header().len_kind;
+        let len_kind = u64::from(self.header().len_kind);
         if len_kind & GAUGE == 0 {
             let run_len = (self.value().load(Ordering::Relaxed) >> 48) as usize;
             pool().free(self.loc().index(), run_len);

@@ -20,13 +20,13 @@
 
 #[cfg(not(telemeter_loom))]
 pub(crate) use std::sync::{
-    atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, Ordering},
+    atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering},
     Arc, Mutex, MutexGuard,
 };
 
 #[cfg(telemeter_loom)]
 pub(crate) use loom::sync::{
-    atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, Ordering},
+    atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering},
     Arc, Mutex, MutexGuard,
 };
 
