@@ -57,11 +57,19 @@ pub(crate) mod process {
 }
 
 /// A series' exemplar records (`exemplar.rs`): a last-writer-wins record
-/// behind a mutex, published once through a pointer, which no loom model
-/// covers (an exemplar orders nothing): std's in every build.
+/// behind a mutex, its cells published once through the series' pointer
+/// (a compare-exchange), which a loom model races against a scrape.
 pub(crate) mod exemplar {
-    pub(crate) use std::sync::atomic::{AtomicPtr, Ordering};
-    pub(crate) use std::sync::Mutex;
+    #[cfg(telemeter_loom)]
+    pub(crate) use loom::sync::{
+        atomic::{AtomicPtr, Ordering},
+        Mutex,
+    };
+    #[cfg(not(telemeter_loom))]
+    pub(crate) use std::sync::{
+        atomic::{AtomicPtr, Ordering},
+        Mutex,
+    };
 }
 
 /// The lookup trait of [`ConcurrentSet`]: a borrowed form that hashes and

@@ -248,3 +248,52 @@ fn a_scrape_racing_a_new_group_member_and_a_help_change_sees_one_whole_family() 
         );
     });
 }
+
+#[test]
+fn two_first_exemplars_racing_a_scrape_publish_one_set_of_cells_and_lose_no_count() {
+    loom::model(|| {
+        let reg = quiet();
+        let c = reg.counter("ex_total", "h").unwrap();
+        let (c1, c2) = (c.clone(), c.clone());
+        let t1 = thread::spawn(move || {
+            c1.inc_with_exemplar(&[("trace_id", "a")]);
+            telemeter::loom_thread_exit();
+        });
+        let r2 = reg.clone();
+        let scrape = thread::spawn(move || {
+            let body = r2.encode_openmetrics_to_string();
+            telemeter::loom_thread_exit();
+            body
+        });
+        // Recording on the model's main thread would leave its shard to
+        // loom's shutdown: a third thread instead.
+        let t2 = thread::spawn(move || {
+            c2.inc_with_exemplar(&[("trace_id", "b")]);
+            telemeter::loom_thread_exit();
+        });
+        t1.join().unwrap();
+        t2.join().unwrap();
+        let during = scrape.join().unwrap();
+        // A count of 0, 1 or 2, and an exemplar that one of the writers
+        // recorded whole, or none yet.
+        let line = during
+            .lines()
+            .find(|l| l.starts_with("ex_total "))
+            .unwrap_or_else(|| panic!("{during}"));
+        let ok = ["0", "1", "2"].iter().any(|n| {
+            line == format!("ex_total {n}")
+                || ["a", "b"]
+                    .iter()
+                    .any(|id| line.starts_with(&format!("ex_total {n} # {{trace_id=\"{id}\"}} 1 ")))
+        });
+        assert!(ok, "{line}");
+        // After both: every count, and the last writer's exemplar.
+        let after = reg.encode_openmetrics_to_string();
+        assert!(
+            after.contains("ex_total 2 # {trace_id=\"a\"} 1 ")
+                || after.contains("ex_total 2 # {trace_id=\"b\"} 1 "),
+            "{after}"
+        );
+        assert_eq!(c.get(), 2);
+    });
+}
