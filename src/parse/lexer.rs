@@ -391,7 +391,22 @@ pub(super) fn parse_go_float(token: &str) -> Result<f64, FloatError> {
             Err(FloatError::Syntax)
         };
     }
-    let b = unsigned.as_bytes();
+    if !is_decimal(unsigned.as_bytes()) {
+        return Err(FloatError::Syntax);
+    }
+    // The grammar checked above is a subset of what Rust's parser accepts,
+    // and Rust rounds correctly, as Go does.
+    let value: f64 = token.parse().map_err(|_| FloatError::Syntax)?;
+    if value.is_infinite() {
+        return Err(FloatError::Range);
+    }
+    Ok(value)
+}
+
+/// Whether `b` is a decimal literal without sign: digits with an optional
+/// fraction (at least one digit in all) and an optional exponent. Shared
+/// with the OpenMetrics lexer, whose grammar has the same numbers.
+pub(crate) fn is_decimal(b: &[u8]) -> bool {
     let mut i = 0;
     let mut digits = 0;
     while b.get(i).is_some_and(u8::is_ascii_digit) {
@@ -406,7 +421,7 @@ pub(super) fn parse_go_float(token: &str) -> Result<f64, FloatError> {
         }
     }
     if digits == 0 {
-        return Err(FloatError::Syntax);
+        return false;
     }
     if matches!(b.get(i), Some(b'e' | b'E')) {
         i += 1;
@@ -418,19 +433,10 @@ pub(super) fn parse_go_float(token: &str) -> Result<f64, FloatError> {
             i += 1;
         }
         if i == exponent_start {
-            return Err(FloatError::Syntax);
+            return false;
         }
     }
-    if i != b.len() {
-        return Err(FloatError::Syntax);
-    }
-    // The grammar checked above is a subset of what Rust's parser accepts,
-    // and Rust rounds correctly, as Go does.
-    let value: f64 = token.parse().map_err(|_| FloatError::Syntax)?;
-    if value.is_infinite() {
-        return Err(FloatError::Range);
-    }
-    Ok(value)
+    i == b.len()
 }
 
 /// Resolves the escapes of HELP text: `\\` and `\n` only.

@@ -539,37 +539,7 @@ pub(super) fn parse_number(token: &str) -> Result<f64, NumberError> {
 /// a range error.
 pub(super) fn parse_real(token: &str) -> Result<f64, NumberError> {
     let (_, unsigned) = split_sign(token);
-    let b = unsigned.as_bytes();
-    let mut i = 0;
-    let mut digits = 0;
-    while b.get(i).is_some_and(u8::is_ascii_digit) {
-        i += 1;
-        digits += 1;
-    }
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-            digits += 1;
-        }
-    }
-    if digits == 0 {
-        return Err(NumberError::Syntax);
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        let exponent_start = i;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if i == exponent_start {
-            return Err(NumberError::Syntax);
-        }
-    }
-    if i != b.len() {
+    if !crate::parse::lexer::is_decimal(unsigned.as_bytes()) {
         return Err(NumberError::Syntax);
     }
     // The grammar checked above is a subset of what Rust's float parser
