@@ -536,7 +536,7 @@ fn push_escaped(out: &mut String, value: &str) {
 }
 
 /// Renders `name{k="v",...}` for error messages, skipping the label `skip`.
-fn render_series(name: &str, labels: &[(String, String)], skip: Option<&str>) -> String {
+pub(crate) fn render_series(name: &str, labels: &[(String, String)], skip: Option<&str>) -> String {
     let mut out = name.to_owned();
     let mut first = true;
     for (k, v) in labels {
@@ -558,7 +558,7 @@ fn render_series(name: &str, labels: &[(String, String)], skip: Option<&str>) ->
 
 /// Appends an unambiguous, order-insensitive key for a label set (minus
 /// `skip`) to `key`: length-prefixed pairs, sorted by label name.
-fn push_label_key(key: &mut String, labels: &[(String, String)], skip: Option<&str>) {
+pub(crate) fn push_label_key(key: &mut String, labels: &[(String, String)], skip: Option<&str>) {
     let mut sorted: Vec<&(String, String)> = labels
         .iter()
         .filter(|(k, _)| Some(k.as_str()) != skip)
@@ -570,7 +570,7 @@ fn push_label_key(key: &mut String, labels: &[(String, String)], skip: Option<&s
     }
 }
 
-fn push_len_prefixed(key: &mut String, part: &str) {
+pub(crate) fn push_len_prefixed(key: &mut String, part: &str) {
     use fmt::Write as _;
     // Writing to a String cannot fail.
     let _ = write!(key, "{}:", part.len());

@@ -463,7 +463,11 @@ fn unescape_help(text: &str) -> Result<String, ParseErrorKind> {
 
 /// Reads a label value from just after its opening `"`; returns the
 /// unescaped value and the index after the closing `"`.
-fn label_value(line: &str, start: usize, label: &str) -> Result<(String, usize), ParseErrorKind> {
+pub(crate) fn label_value(
+    line: &str,
+    start: usize,
+    label: &str,
+) -> Result<(String, usize), ParseErrorKind> {
     let b = line.as_bytes();
     let mut out = String::new();
     let mut segment = start;

@@ -10,8 +10,8 @@
 #![forbid(unsafe_code)]
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 
+use super::super::check::{push_label_key, push_len_prefixed, render_series};
 use super::super::error::{err, ParseError, ParseErrorKind};
 use super::lexer::{self, parse_number, Line};
 use super::model::{OmExposition, OmFamily, OmSample, OmType};
@@ -812,62 +812,8 @@ fn series_family(series: &str) -> &str {
 }
 
 // ---------------------------------------------------------------------------
-// Keys and rendered names.
+// Keys and rendered names: the 0.0.4 checker's (`crate::parse::check`).
 // ---------------------------------------------------------------------------
-
-/// Appends `value` to `out` escaped as in a label value.
-fn push_escaped(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Renders `name{k="v",...}` for error messages, skipping the label `skip`.
-fn render_series(name: &str, labels: &[(String, String)], skip: Option<&str>) -> String {
-    let mut out = name.to_owned();
-    let mut first = true;
-    for (k, v) in labels {
-        if Some(k.as_str()) == skip {
-            continue;
-        }
-        out.push(if first { '{' } else { ',' });
-        first = false;
-        out.push_str(k);
-        out.push_str("=\"");
-        push_escaped(&mut out, v);
-        out.push('"');
-    }
-    if !first {
-        out.push('}');
-    }
-    out
-}
-
-/// Appends an unambiguous, order-insensitive key for a label set (minus
-/// `skip`) to `key`: length-prefixed pairs, sorted by label name.
-fn push_label_key(key: &mut String, labels: &[(String, String)], skip: Option<&str>) {
-    let mut sorted: Vec<&(String, String)> = labels
-        .iter()
-        .filter(|(k, _)| Some(k.as_str()) != skip)
-        .collect();
-    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    for (k, v) in sorted {
-        push_len_prefixed(key, k);
-        push_len_prefixed(key, v);
-    }
-}
-
-fn push_len_prefixed(key: &mut String, part: &str) {
-    use fmt::Write as _;
-    // Writing to a String cannot fail.
-    let _ = write!(key, "{}:", part.len());
-    key.push_str(part);
-}
 
 #[cfg(test)]
 mod tests {

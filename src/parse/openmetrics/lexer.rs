@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 use super::super::error::{err, ParseError, ParseErrorKind};
+use super::super::lexer::label_value;
 use super::model::{OmExemplar, OmSample, OmType};
 
 /// Up to this many labels, duplicates are found by a linear scan.
@@ -434,51 +435,6 @@ fn label_set(
         }
     }
     Ok(i + 1)
-}
-
-/// Reads a label value from just after its opening `"`; returns the
-/// unescaped value and the index after the closing `"`. The escapes are
-/// `\\`, `\"` and `\n`; any other is refused.
-fn label_value(line: &str, start: usize, label: &str) -> Result<(String, usize), ParseErrorKind> {
-    let b = line.as_bytes();
-    let mut out = String::new();
-    let mut segment = start;
-    let mut i = start;
-    loop {
-        match b.get(i) {
-            None => {
-                return Err(ParseErrorKind::UnterminatedLabelValue {
-                    label: label.to_owned(),
-                })
-            }
-            Some(b'"') => {
-                out.push_str(line.get(segment..i).unwrap_or_default());
-                return Ok((out, i + 1));
-            }
-            Some(b'\\') => {
-                out.push_str(line.get(segment..i).unwrap_or_default());
-                match b.get(i + 1) {
-                    Some(b'\\') => out.push('\\'),
-                    Some(b'"') => out.push('"'),
-                    Some(b'n') => out.push('\n'),
-                    None => {
-                        return Err(ParseErrorKind::UnterminatedLabelValue {
-                            label: label.to_owned(),
-                        })
-                    }
-                    Some(_) => {
-                        return Err(ParseErrorKind::InvalidLabelEscape {
-                            label: label.to_owned(),
-                            found: char_at(line, i + 1),
-                        })
-                    }
-                }
-                i += 2;
-                segment = i;
-            }
-            Some(_) => i += 1,
-        }
-    }
 }
 
 /// Resolves the escapes of OpenMetrics HELP text: `\\`, `\"` and `\n`;
