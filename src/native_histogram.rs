@@ -380,6 +380,33 @@ impl NativeHistogram {
         });
     }
 
+    /// Records `v` `count` times at once (one bucket add and one sum add).
+    #[inline]
+    pub fn observe_many(&self, v: f64, count: u64) {
+        let l = &self.layout;
+        let cell = if v > l.zero_threshold {
+            let k = bucket_index(v, l.schema) - l.min_index;
+            if k < 0 || k >= l.n as i32 {
+                clamp(k, l.n)
+            } else {
+                1 + k as usize
+            }
+        } else {
+            if v.is_nan() || v < -l.zero_threshold {
+                CLAMPED.fetch_add(1, process::Ordering::Relaxed);
+            }
+            0
+        };
+        let loc = self.loc;
+        let sum = l.n as usize + 1;
+        with_shard(|s| {
+            s.add(loc.at(cell), count);
+            if !v.is_nan() {
+                s.add_f64(loc.at(sum), v * count as f64);
+            }
+        });
+    }
+
     /// Sums the shards now.
     #[must_use]
     pub fn snapshot(&self) -> NativeSnapshot {

@@ -484,3 +484,79 @@ fn install_makes_it_the_global_recorder_once() {
     );
     assert_eq!(facade.rejected(), 0);
 }
+
+#[test]
+fn histograms_matched_by_native_for_are_native_histograms() {
+    let reg = quiet();
+    let facade = Facade::builder(&reg)
+        .native_for(
+            Matcher::Suffix("_seconds".into()),
+            telemeter::NativeBuckets::default(),
+        )
+        .buckets_for(
+            Matcher::Suffix("_bytes".into()),
+            Buckets::new(vec![100.0]).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let per = 5_000u64;
+    thread::scope(|s| {
+        for t in 0..2 {
+            let facade = &facade;
+            s.spawn(move || {
+                metrics::with_local_recorder(facade, || {
+                    for i in 0..per {
+                        // 0.25 = 2^-2 and 3.0: groups ending at 0.25 and 4.
+                        let v = if i % 2 == 0 { 0.25 } else { 3.0 };
+                        histogram!("rpc_seconds", "thread" => t.to_string()).record(v);
+                        histogram!("body_bytes").record(50.0);
+                    }
+                    histogram!("rpc_seconds", "thread" => t.to_string()).record_many(0.25, 10);
+                });
+            });
+        }
+    });
+    let (_, e) = scrape(&reg);
+    for t in ["0", "1"] {
+        let b = |le: &str| {
+            value(
+                &e,
+                "rpc_seconds",
+                "rpc_seconds_bucket",
+                &[("thread", t), ("le", le)],
+            )
+        };
+        assert_eq!(b("0.25"), (per / 2 + 10) as f64);
+        assert_eq!(b("2"), (per / 2 + 10) as f64);
+        assert_eq!(b("4"), (per + 10) as f64);
+        assert_eq!(b("+Inf"), (per + 10) as f64);
+        let sum = value(&e, "rpc_seconds", "rpc_seconds_sum", &[("thread", t)]);
+        assert_eq!(sum, (per / 2) as f64 * 3.25 + 2.5);
+    }
+    // The classic histogram keeps its own buckets.
+    assert_eq!(
+        value(&e, "body_bytes", "body_bytes_bucket", &[("le", "100")]),
+        (2 * per) as f64
+    );
+    // In protobuf the matched name is a native histogram.
+    let mut pb = Vec::new();
+    reg.encode_format(&mut pb, telemeter::Format::Protobuf);
+    let Some(protoc) = prom_support::tool_or_skip("protoc", "protobuf-compiler") else {
+        return;
+    };
+    let mut child = std::process::Command::new(protoc)
+        .args(["--decode_raw"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // One delimited message per family: decode the first (rpc_seconds,
+    // registered first).
+    let (len, at) = (usize::from(pb[0] & 0x7f) | usize::from(pb[1]) << 7, 2);
+    assert!(pb[0] & 0x80 != 0 && pb[1] < 0x80, "a two-byte length");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &pb[at..at + len]).unwrap();
+    let raw = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+    assert!(raw.contains("1: \"rpc_seconds\""), "{raw}");
+    // Histogram field 7, schema (field 5, zigzag 3 = 6) and spans (12).
+    assert!(raw.contains("5: 6") && raw.contains("12 {"), "{raw}");
+}

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use metrics::{Key, Label};
 
-use super::handles::{FacadeCounter, FacadeGauge, FacadeHistogram};
+use super::handles::{FacadeCounter, FacadeGauge, FacadeHistogram, FacadeNative};
 
 const SETS: usize = 128;
 const WAYS: usize = 4;
@@ -38,6 +38,7 @@ pub(super) enum Handle {
     Counter(Arc<FacadeCounter>),
     Gauge(Arc<FacadeGauge>),
     Histogram(Arc<FacadeHistogram>),
+    Native(Arc<FacadeNative>),
 }
 
 struct Entry {

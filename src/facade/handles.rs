@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use metrics::{CounterFn, GaugeFn, HistogramFn};
 
 use crate::sync::lock;
-use crate::{Counter, FloatGauge, Histogram};
+use crate::{Counter, FloatGauge, Histogram, NativeHistogram};
 
 /// Serialises [`CounterFn::absolute`] calls (rare: they mirror a total
 /// kept elsewhere), so that two of them never both add the same gap.
@@ -65,6 +65,23 @@ impl GaugeFn for FacadeGauge {
 pub(super) struct FacadeHistogram(pub(super) Histogram);
 
 impl HistogramFn for FacadeHistogram {
+    #[inline]
+    fn record(&self, value: f64) {
+        self.0.observe(value);
+    }
+
+    #[inline]
+    fn record_many(&self, value: f64, count: usize) {
+        self.0.observe_many(value, count as u64);
+    }
+}
+
+/// A facade histogram with native buckets
+/// ([`FacadeBuilder::native_for`](super::FacadeBuilder::native_for)).
+#[derive(Debug)]
+pub(super) struct FacadeNative(pub(super) NativeHistogram);
+
+impl HistogramFn for FacadeNative {
     #[inline]
     fn record(&self, value: f64) {
         self.0.observe(value);

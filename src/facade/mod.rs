@@ -43,7 +43,9 @@
 //!   Gauges are [`FloatGauge`]s: `set` is last-writer-wins, `increment`
 //!   and `decrement` are never lost. Histograms are [`Histogram`]s whose
 //!   buckets the builder chooses per name ([`FacadeBuilder::buckets_for`]),
-//!   [`Buckets::default`] otherwise; `record_many` is one add.
+//!   [`Buckets::default`] otherwise, or native histograms
+//!   ([`NativeHistogram`]) for the names a
+//!   [`FacadeBuilder::native_for`] matcher matches; `record_many` is one add.
 //! * `describe_*` sets the family's HELP, before or after its first
 //!   registration. Text 0.0.4 has no place for a unit; the unit a
 //!   `describe_*` gives is kept ([`Facade::unit`]).
@@ -99,9 +101,12 @@ use metrics::{Key, KeyName, Metadata, SharedString, Unit};
 
 use crate::family::{Group, Layout, Metric};
 use crate::sync::lock;
-use crate::{Buckets, Counter, Error, Family, FloatGauge, Histogram, Opts, Registry};
+use crate::{
+    Buckets, Counter, Error, Family, FloatGauge, Histogram, NativeBuckets, NativeHistogram, Opts,
+    Registry,
+};
 use cache::Handle;
-use handles::{FacadeCounter, FacadeGauge, FacadeHistogram};
+use handles::{FacadeCounter, FacadeGauge, FacadeHistogram, FacadeNative};
 
 /// Facade ids, for the per-thread cache's tags.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -165,6 +170,7 @@ pub struct FacadeBuilder {
     registry: Registry,
     default_buckets: Buckets,
     buckets: Vec<(Matcher, Buckets)>,
+    natives: Vec<(Matcher, NativeBuckets)>,
 }
 
 impl FacadeBuilder {
@@ -193,6 +199,32 @@ impl FacadeBuilder {
     /// ```
     pub fn buckets_for(mut self, matcher: Matcher, buckets: Buckets) -> Self {
         self.buckets.push((matcher.sanitized(), buckets));
+        self
+    }
+
+    /// Native buckets (exponential, no layout to choose: see
+    /// [`NativeBuckets`]) for the histograms whose (sanitized) name
+    /// `matcher` matches. A name that a `native_for` matcher matches is a
+    /// native histogram whatever `buckets_for` says; among several, the
+    /// best match as for [`FacadeBuilder::buckets_for`].
+    ///
+    /// ```
+    /// use telemeter::facade::{Facade, Matcher};
+    /// use telemeter::{NativeBuckets, Registry};
+    /// let reg = Registry::builder().self_metrics(false).build();
+    /// let facade = Facade::builder(&reg)
+    ///     .native_for(Matcher::Suffix("_seconds".into()), NativeBuckets::default())
+    ///     .build()?;
+    /// metrics::with_local_recorder(&facade, || {
+    ///     metrics::histogram!("rpc_seconds", "rpc" => "get").record(0.3);
+    ///     metrics::histogram!("rpc_seconds", "rpc" => "get").record_many(0.25, 2);
+    /// });
+    /// // Text scrapes get the classic view: power-of-two buckets.
+    /// assert!(reg.encode_to_string().contains("rpc_seconds_bucket{rpc=\"get\",le=\"0.5\"} 3\n"));
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    pub fn native_for(mut self, matcher: Matcher, buckets: NativeBuckets) -> Self {
+        self.natives.push((matcher.sanitized(), buckets));
         self
     }
 
@@ -226,9 +258,11 @@ impl FacadeBuilder {
                 registry: self.registry,
                 default_buckets: self.default_buckets,
                 buckets: self.buckets,
+                natives: self.natives,
                 counters: KeyMap::default(),
                 gauges: KeyMap::default(),
                 histograms: KeyMap::default(),
+                native_histograms: KeyMap::default(),
                 state: Mutex::new(State::default()),
                 rejected,
             }),
@@ -310,12 +344,14 @@ struct Shared {
     registry: Registry,
     default_buckets: Buckets,
     buckets: Vec<(Matcher, Buckets)>,
+    natives: Vec<(Matcher, NativeBuckets)>,
     /// Every accepted key's handle, shared by all threads (a key that
     /// landed on an overflow series is not kept: each such registration
     /// is counted). Threads cache their own `Arc`s of them (`cache.rs`).
     counters: KeyMap<Counter>,
     gauges: KeyMap<FloatGauge>,
     histograms: KeyMap<Histogram>,
+    native_histograms: KeyMap<NativeHistogram>,
     /// Registration state; taken only when a key is not in its map.
     state: Mutex<State>,
     /// `telemeter_facade_rejected_total`, where self-metrics are on.
@@ -392,15 +428,34 @@ kind!(
     histogram_layout
 );
 
-/// The buckets `name` gets: the best [`Matcher`], else the default.
-fn histogram_layout(shared: &Shared, name: &str) -> Layout {
-    let chosen = shared
-        .buckets
+kind!(
+    NativeHistogram,
+    FacadeNative,
+    Native,
+    "histogram",
+    native_histograms,
+    native_layout
+);
+
+/// The best of `matchers` for `name`.
+fn best<'a, T>(matchers: &'a [(Matcher, T)], name: &str) -> Option<&'a T> {
+    matchers
         .iter()
         .filter_map(|(m, b)| m.rank(name).map(|r| (r, b)))
         .max_by_key(|(r, _)| *r)
-        .map_or(&shared.default_buckets, |(_, b)| b);
+        .map(|(_, b)| b)
+}
+
+/// The buckets `name` gets: the best [`Matcher`], else the default.
+fn histogram_layout(shared: &Shared, name: &str) -> Layout {
+    let chosen = best(&shared.buckets, name).unwrap_or(&shared.default_buckets);
     Layout::Histogram(chosen.clone())
+}
+
+/// The native buckets `name` gets (only asked for a name that a
+/// `native_for` matcher matches).
+fn native_layout(shared: &Shared, name: &str) -> Layout {
+    Layout::Native(best(&shared.natives, name).cloned().unwrap_or_default())
 }
 
 impl Facade {
@@ -411,6 +466,7 @@ impl Facade {
             registry: registry.clone(),
             default_buckets: Buckets::default(),
             buckets: Vec::new(),
+            natives: Vec::new(),
         }
     }
 
@@ -628,6 +684,23 @@ impl metrics::Recorder for Facade {
     }
 
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> metrics::Histogram {
+        if !self.shared.natives.is_empty() {
+            // A key is native or classic by its name, for good: the
+            // thread's cache answers for either; a miss decides by name.
+            let id = self.shared.id;
+            if let Some(h) = cache::get(id, key, Histogram::pick) {
+                return metrics::Histogram::from_arc(h);
+            }
+            if let Some(h) = cache::get(id, key, NativeHistogram::pick) {
+                return metrics::Histogram::from_arc(h);
+            }
+            if best(&self.shared.natives, &names::metric_name(key.name())).is_some() {
+                return match self.miss::<NativeHistogram>(key) {
+                    Some(h) => metrics::Histogram::from_arc(h),
+                    None => metrics::Histogram::noop(),
+                };
+            }
+        }
         match self.handle::<Histogram>(key) {
             Some(h) => metrics::Histogram::from_arc(h),
             None => metrics::Histogram::noop(),
