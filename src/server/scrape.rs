@@ -8,7 +8,7 @@
 //! responses share (see [`Body`]).
 #![forbid(unsafe_code)]
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
@@ -62,8 +62,6 @@ struct Flight {
     result: Option<(u64, Outcome)>,
     /// Scrapes waiting for a flight.
     waiters: usize,
-    /// Whether the encode thread has been started (at the first flight).
-    thread: bool,
 }
 
 /// Where the encode thread waits for work: the newest flight started, and
@@ -140,6 +138,10 @@ pub(crate) struct Scraper {
     self_metrics: bool,
     /// The exporter's self-metric families, rendered once.
     own: OwnFamilies,
+    /// Whether the encode thread (one for every lane) has been started,
+    /// at the first flight of any; cleared when a start fails or the
+    /// thread unwinds, so that the next scrape starts it again.
+    thread: AtomicBool,
     /// Tests: the next thread start fails as if the OS refused it.
     #[cfg(test)]
     refuse_thread: std::sync::atomic::AtomicBool,
@@ -214,9 +216,7 @@ struct Running<'a> {
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            for lane in 0..LANES {
-                self.scraper.flight(lane).thread = false;
-            }
+            self.scraper.thread.store(false, Ordering::Relaxed);
             self.scraper
                 .finish(self.lane, self.gen, Err(ScrapeFailed::Panicked));
         }
@@ -271,6 +271,7 @@ impl Scraper {
             stats,
             self_metrics,
             own: OwnFamilies::new(),
+            thread: AtomicBool::new(false),
             #[cfg(test)]
             refuse_thread: std::sync::atomic::AtomicBool::new(false),
         }
@@ -329,16 +330,11 @@ impl Scraper {
             (f.gen, start)
         };
         // One thread for every lane: the first flight of any starts it.
-        let spawn = start && {
-            let mut first = self.flight(0);
-            let spawn = !first.thread;
-            first.thread = true;
-            spawn
-        };
+        let spawn = start && !self.thread.swap(true, Ordering::AcqRel);
         let _waiting = Waiting(self, lane);
         if spawn && !self.start_thread() {
             // Let the next scrape try again.
-            self.flight(0).thread = false;
+            self.thread.store(false, Ordering::Relaxed);
             self.finish(lane, target, Err(ScrapeFailed::NoThread));
         } else if start {
             self.jobs.post(lane, target);
@@ -635,7 +631,7 @@ mod tests {
         {
             let f = scraper.flight(0);
             assert!(
-                !f.running && !f.thread,
+                !f.running && !scraper.thread.load(Ordering::Relaxed),
                 "the flight closed, no thread recorded"
             );
         }
