@@ -91,6 +91,30 @@ pub(crate) struct NativeLayout {
     pub(crate) zero_threshold: f64,
 }
 
+impl NativeLayout {
+    /// The cell `v` is counted in (the zero bucket 0, bucket index
+    /// `min_index + k` at `1 + k`; out of range, the edge, counted), and
+    /// the float sum's cell.
+    #[inline(always)]
+    fn cells(&self, v: f64) -> (usize, usize) {
+        let cell = if v > self.zero_threshold {
+            let k = bucket_index(v, self.schema) - self.min_index;
+            if k < 0 || k >= self.n as i32 {
+                clamp(k, self.n)
+            } else {
+                1 + k as usize
+            }
+        } else {
+            // NaN and negative values past the zero bucket clamp into it.
+            if v.is_nan() || v < -self.zero_threshold {
+                CLAMPED.fetch_add(1, process::Ordering::Relaxed);
+            }
+            0
+        };
+        (cell, self.n as usize + 1)
+    }
+}
+
 impl Default for NativeBuckets {
     fn default() -> NativeBuckets {
         NativeBuckets::new(Self::DEFAULT_SCHEMA).expect("the default schema is valid")
@@ -355,23 +379,8 @@ impl NativeHistogram {
     /// Records `v`.
     #[inline]
     pub fn observe(&self, v: f64) {
-        let l = &self.layout;
-        let cell = if v > l.zero_threshold {
-            let k = bucket_index(v, l.schema) - l.min_index;
-            if k < 0 || k >= l.n as i32 {
-                clamp(k, l.n)
-            } else {
-                1 + k as usize
-            }
-        } else {
-            // NaN and negative values past the zero bucket clamp into it.
-            if v.is_nan() || v < -l.zero_threshold {
-                CLAMPED.fetch_add(1, process::Ordering::Relaxed);
-            }
-            0
-        };
+        let (cell, sum) = self.layout.cells(v);
         let loc = self.loc;
-        let sum = l.n as usize + 1;
         with_shard(|s| {
             s.inc(loc.at(cell));
             if !v.is_nan() {
@@ -383,22 +392,8 @@ impl NativeHistogram {
     /// Records `v` `count` times at once (one bucket add and one sum add).
     #[inline]
     pub fn observe_many(&self, v: f64, count: u64) {
-        let l = &self.layout;
-        let cell = if v > l.zero_threshold {
-            let k = bucket_index(v, l.schema) - l.min_index;
-            if k < 0 || k >= l.n as i32 {
-                clamp(k, l.n)
-            } else {
-                1 + k as usize
-            }
-        } else {
-            if v.is_nan() || v < -l.zero_threshold {
-                CLAMPED.fetch_add(1, process::Ordering::Relaxed);
-            }
-            0
-        };
+        let (cell, sum) = self.layout.cells(v);
         let loc = self.loc;
-        let sum = l.n as usize + 1;
         with_shard(|s| {
             s.add(loc.at(cell), count);
             if !v.is_nan() {
