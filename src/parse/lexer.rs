@@ -9,7 +9,7 @@ use super::error::{err, ParseError, ParseErrorKind};
 use super::exposition::{MetricType, Sample};
 
 /// Up to this many labels, duplicates are found by a linear scan.
-const DUPLICATE_SCAN_LIMIT: usize = 16;
+pub(crate) const DUPLICATE_SCAN_LIMIT: usize = 16;
 
 /// One line of a body, tokenised. Everything that can be checked within the
 /// line is checked here; what depends on the lines before it is left to the
@@ -218,40 +218,7 @@ fn label_set(
             Some(b'}') => return Ok(i + 1),
             _ => {}
         }
-        let name_end = label_name_end(b, i);
-        // A name is a run of name bytes ended by a delimiter; `x-y` or
-        // `é` is a bad name, `x}` a good name missing its `=`.
-        let delimited = matches!(
-            b.get(name_end),
-            None | Some(b' ' | b'\t' | b'=' | b',' | b'}' | b'"')
-        );
-        if name_end == i || !delimited {
-            let end = scan_until(b, i, b" \t=,}\"");
-            let found = slice(line, i, end);
-            if found.contains('\r') {
-                return Err(err(n, ParseErrorKind::CarriageReturn));
-            }
-            return Err(err(n, ParseErrorKind::InvalidLabelName { found }));
-        }
-        let label = line.get(i..name_end).unwrap_or_default();
-        if label.starts_with("__") {
-            return Err(err(
-                n,
-                ParseErrorKind::ReservedLabelName {
-                    name: label.to_owned(),
-                },
-            ));
-        }
-        // Linear for the usual few labels; long label sets are checked
-        // after the loop, in `sample`, in n log n.
-        if labels.len() <= DUPLICATE_SCAN_LIMIT && labels.iter().any(|(k, _)| k == label) {
-            return Err(err(
-                n,
-                ParseErrorKind::DuplicateLabelName {
-                    name: label.to_owned(),
-                },
-            ));
-        }
+        let (label, name_end) = label_name(line, i, n, labels)?;
         i = skip_blanks(b, name_end);
         if b.get(i) != Some(&b'=') {
             return Err(err(
@@ -295,7 +262,64 @@ fn label_set(
 // length or the index of an ASCII byte, so slicing a `&str` there is on a
 // char boundary.
 
-fn is_blank(b: u8) -> bool {
+/// Reads the label name starting at `i` of `line` (line `n`), one of the
+/// label set `labels` read so far; returns it and the index after it. A
+/// name is a run of name bytes ended by a delimiter: `x-y` or `é` is a bad
+/// name, `x}` a good name missing its `=`. Refused: a bad name, a reserved
+/// one (`__`), and (for the usual few labels; a caller checks long sets
+/// once read, in n log n) one already in `labels`. Shared with the
+/// OpenMetrics lexer.
+pub(crate) fn label_name<'l>(
+    line: &'l str,
+    i: usize,
+    n: usize,
+    labels: &[(String, String)],
+) -> Result<(&'l str, usize), ParseError> {
+    let b = line.as_bytes();
+    let name_end = label_name_end(b, i);
+    let delimited = matches!(
+        b.get(name_end),
+        None | Some(b' ' | b'\t' | b'=' | b',' | b'}' | b'"')
+    );
+    if name_end == i || !delimited {
+        let end = scan_until(b, i, b" \t=,}\"");
+        let found = slice(line, i, end);
+        if found.contains('\r') {
+            return Err(err(n, ParseErrorKind::CarriageReturn));
+        }
+        return Err(err(n, ParseErrorKind::InvalidLabelName { found }));
+    }
+    let label = line.get(i..name_end).unwrap_or_default();
+    if label.starts_with("__") {
+        return Err(err(
+            n,
+            ParseErrorKind::ReservedLabelName {
+                name: label.to_owned(),
+            },
+        ));
+    }
+    if labels.len() <= DUPLICATE_SCAN_LIMIT && labels.iter().any(|(k, _)| k == label) {
+        return Err(err(
+            n,
+            ParseErrorKind::DuplicateLabelName {
+                name: label.to_owned(),
+            },
+        ));
+    }
+    Ok((label, name_end))
+}
+
+/// Splits an optional leading `+` or `-` off `token`: whether it was `-`,
+/// and the rest.
+pub(crate) fn split_sign(token: &str) -> (bool, &str) {
+    match token.as_bytes().first() {
+        Some(b'+') => (false, token.get(1..).unwrap_or_default()),
+        Some(b'-') => (true, token.get(1..).unwrap_or_default()),
+        _ => (false, token),
+    }
+}
+
+pub(crate) fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
@@ -308,7 +332,7 @@ fn skip_blanks(b: &[u8], mut i: usize) -> usize {
 }
 
 /// First index at or after `i` that holds a byte in `stops`, or the end.
-fn scan_until(b: &[u8], mut i: usize, stops: &[u8]) -> usize {
+pub(crate) fn scan_until(b: &[u8], mut i: usize, stops: &[u8]) -> usize {
     while b.get(i).is_some_and(|c| !stops.contains(c)) {
         i += 1;
     }
@@ -316,7 +340,7 @@ fn scan_until(b: &[u8], mut i: usize, stops: &[u8]) -> usize {
 }
 
 /// End of a metric name starting at `i` (equal to `i` if none starts there).
-fn metric_name_end(b: &[u8], i: usize) -> usize {
+pub(crate) fn metric_name_end(b: &[u8], i: usize) -> usize {
     match b.get(i) {
         Some(c) if c.is_ascii_alphabetic() || *c == b'_' || *c == b':' => {}
         _ => return i,
@@ -332,7 +356,7 @@ fn metric_name_end(b: &[u8], i: usize) -> usize {
 }
 
 /// End of a label name starting at `i` (equal to `i` if none starts there).
-fn label_name_end(b: &[u8], i: usize) -> usize {
+pub(crate) fn label_name_end(b: &[u8], i: usize) -> usize {
     match b.get(i) {
         Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {}
         _ => return i,
@@ -348,12 +372,12 @@ fn label_name_end(b: &[u8], i: usize) -> usize {
 }
 
 /// `line[from..to]` as an owned string, never panicking.
-fn slice(line: &str, from: usize, to: usize) -> String {
+pub(crate) fn slice(line: &str, from: usize, to: usize) -> String {
     line.get(from..to).unwrap_or_default().to_owned()
 }
 
 /// The character starting at byte `i` of `line` (`'\u{fffd}'` if none).
-fn char_at(line: &str, i: usize) -> char {
+pub(crate) fn char_at(line: &str, i: usize) -> char {
     line.get(i..)
         .and_then(|rest| rest.chars().next())
         .unwrap_or('\u{fffd}')
@@ -371,11 +395,7 @@ pub(super) enum FloatError {
 /// case-insensitively. No hex floats, no underscores. A finite literal that
 /// overflows is a range error, as in Go.
 pub(super) fn parse_go_float(token: &str) -> Result<f64, FloatError> {
-    let (negative, unsigned) = match token.as_bytes().first() {
-        Some(b'+') => (false, token.get(1..).unwrap_or_default()),
-        Some(b'-') => (true, token.get(1..).unwrap_or_default()),
-        _ => (false, token),
-    };
+    let (negative, unsigned) = split_sign(token);
     if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity") {
         return Ok(if negative {
             f64::NEG_INFINITY

@@ -7,11 +7,11 @@
 #![forbid(unsafe_code)]
 
 use super::super::error::{err, ParseError, ParseErrorKind};
-use super::super::lexer::label_value;
+use super::super::lexer::{
+    char_at, is_blank, label_name, label_value, metric_name_end, scan_until, slice, split_sign,
+    DUPLICATE_SCAN_LIMIT,
+};
 use super::model::{OmExemplar, OmSample, OmType};
-
-/// Up to this many labels, duplicates are found by a linear scan.
-const DUPLICATE_SCAN_LIMIT: usize = 16;
 
 /// The most characters an exemplar's label names and values may have
 /// together.
@@ -349,38 +349,7 @@ fn label_set(
             Some(b',' | b'}') => return Err(err(n, ParseErrorKind::EmptyLabel)),
             Some(_) => {}
         }
-        let name_end = label_name_end(b, i);
-        let delimited = matches!(
-            b.get(name_end),
-            None | Some(b' ' | b'\t' | b'=' | b',' | b'}' | b'"')
-        );
-        if name_end == i || !delimited {
-            let end = scan_until(b, i, b" \t=,}\"");
-            let found = slice(line, i, end);
-            if found.contains('\r') {
-                return Err(err(n, ParseErrorKind::CarriageReturn));
-            }
-            return Err(err(n, ParseErrorKind::InvalidLabelName { found }));
-        }
-        let label = line.get(i..name_end).unwrap_or_default();
-        if label.starts_with("__") {
-            return Err(err(
-                n,
-                ParseErrorKind::ReservedLabelName {
-                    name: label.to_owned(),
-                },
-            ));
-        }
-        // Linear for the usual few labels; long label sets are checked
-        // once they are read, in n log n.
-        if labels.len() <= DUPLICATE_SCAN_LIMIT && labels.iter().any(|(k, _)| k == label) {
-            return Err(err(
-                n,
-                ParseErrorKind::DuplicateLabelName {
-                    name: label.to_owned(),
-                },
-            ));
-        }
+        let (label, name_end) = label_name(line, i, n, labels)?;
         match b.get(name_end) {
             Some(b'=') => {}
             Some(b' ' | b'\t') => return Err(err(n, ParseErrorKind::BlankInLabelSet)),
@@ -507,68 +476,18 @@ pub(super) fn parse_real(token: &str) -> Result<f64, NumberError> {
     Ok(value)
 }
 
-/// Splits an optional leading `+` or `-` off `token`.
-fn split_sign(token: &str) -> (bool, &str) {
-    match token.as_bytes().first() {
-        Some(b'+') => (false, token.get(1..).unwrap_or_default()),
-        Some(b'-') => (true, token.get(1..).unwrap_or_default()),
-        _ => (false, token),
-    }
-}
-
 // The byte scanner. Every index goes through `get`, so no input can make
 // these helpers panic; every position they return is either the line's
 // length or the index of an ASCII byte, so slicing a `&str` there is on a
 // char boundary.
-
-fn is_blank(b: u8) -> bool {
-    b == b' ' || b == b'\t'
-}
 
 /// Whether everything from `i` on is spaces and tabs (or nothing).
 fn rest_is_blank(b: &[u8], i: usize) -> bool {
     b.get(i..).unwrap_or_default().iter().all(|&c| is_blank(c))
 }
 
-/// First index at or after `i` that holds a byte in `stops`, or the end.
-fn scan_until(b: &[u8], mut i: usize, stops: &[u8]) -> usize {
-    while b.get(i).is_some_and(|c| !stops.contains(c)) {
-        i += 1;
-    }
-    i
-}
-
 fn is_metric_name_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b':'
-}
-
-/// End of a metric name starting at `i` (equal to `i` if none starts there).
-fn metric_name_end(b: &[u8], i: usize) -> usize {
-    match b.get(i) {
-        Some(c) if c.is_ascii_alphabetic() || *c == b'_' || *c == b':' => {}
-        _ => return i,
-    }
-    let mut j = i + 1;
-    while b.get(j).is_some_and(|&c| is_metric_name_byte(c)) {
-        j += 1;
-    }
-    j
-}
-
-/// End of a label name starting at `i` (equal to `i` if none starts there).
-fn label_name_end(b: &[u8], i: usize) -> usize {
-    match b.get(i) {
-        Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {}
-        _ => return i,
-    }
-    let mut j = i + 1;
-    while b
-        .get(j)
-        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
-    {
-        j += 1;
-    }
-    j
 }
 
 /// The error for a bad metric name in `line[from..to]`.
@@ -579,18 +498,6 @@ fn invalid_name(line: &str, from: usize, to: usize, n: usize) -> ParseError {
     } else {
         err(n, ParseErrorKind::InvalidMetricName { found })
     }
-}
-
-/// `line[from..to]` as an owned string, never panicking.
-fn slice(line: &str, from: usize, to: usize) -> String {
-    line.get(from..to).unwrap_or_default().to_owned()
-}
-
-/// The character starting at byte `i` of `line` (`'\u{fffd}'` if none).
-fn char_at(line: &str, i: usize) -> char {
-    line.get(i..)
-        .and_then(|rest| rest.chars().next())
-        .unwrap_or('\u{fffd}')
 }
 
 #[cfg(test)]
