@@ -685,14 +685,8 @@ fn a_real_prometheus_scrapes_openmetrics_and_stores_the_exemplars() {
     };
     let handle = serve(rich_registry(true));
     let target = handle.metrics_addr().unwrap();
-    let prom = Prometheus::start_with_args(
-        &bin,
-        &format!(
-            "  - job_name: om\n    scrape_interval: 1s\n    scrape_timeout: 1s\n    \
-             static_configs:\n      - targets: ['{target}']\n"
-        ),
-        &["--enable-feature=exemplar-storage"],
-    );
+    let prom =
+        Prometheus::start_flagged(&bin, "om", target, &["--enable-feature=exemplar-storage"]);
     eventually("the counter", &prom, || {
         query(prom.addr, "http_requests_total{method=\"GET\"}") == Some(7.0)
     });
@@ -745,12 +739,10 @@ fn a_real_prometheus_with_native_histograms_on_scrapes_protobuf() {
     };
     let handle = serve(rich_registry(true));
     let target = handle.metrics_addr().unwrap();
-    let prom = Prometheus::start_with_args(
+    let prom = Prometheus::start_flagged(
         &bin,
-        &format!(
-            "  - job_name: pb\n    scrape_interval: 1s\n    scrape_timeout: 1s\n    \
-             static_configs:\n      - targets: ['{target}']\n"
-        ),
+        "pb",
+        target,
         &[
             "--enable-feature=native-histograms",
             "--enable-feature=exemplar-storage",

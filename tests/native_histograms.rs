@@ -221,12 +221,10 @@ fn a_real_prometheus_answers_quantiles_within_the_schemas_bound() {
         .start()
         .unwrap();
     let target = handle.metrics_addr().unwrap();
-    let prom = Prometheus::start_with_args(
+    let prom = Prometheus::start_flagged(
         &bin,
-        &format!(
-            "  - job_name: native\n    scrape_interval: 1s\n    scrape_timeout: 1s\n    \
-             static_configs:\n      - targets: ['{target}']\n"
-        ),
+        "native",
+        target,
         &["--enable-feature=native-histograms"],
     );
     let until = Instant::now() + Duration::from_secs(60);

@@ -65,12 +65,10 @@ fn real_prometheus_scrapes_the_demo_skipped_without_prometheus_binary() {
         }
     };
 
-    let prom = Prometheus::start_with_args(
+    let prom = Prometheus::start_flagged(
         &prometheus,
-        &format!(
-            "  - job_name: telemeter-demo\n    scrape_interval: 1s\n    \
-             scrape_timeout: 1s\n    static_configs:\n      - targets: ['{metrics}']\n"
-        ),
+        "telemeter-demo",
+        metrics,
         &["--enable-feature=exemplar-storage"],
     );
     let prom_addr = prom.addr;

@@ -93,12 +93,24 @@ pub struct Prometheus {
 
 impl Prometheus {
     pub fn start(binary: &Path, job: &str, target: SocketAddr) -> Prometheus {
-        Prometheus::start_with(
+        Prometheus::start_flagged(binary, job, target, &[])
+    }
+
+    /// As [`Prometheus::start`], with more command-line flags
+    /// (`--enable-feature=exemplar-storage`).
+    pub fn start_flagged(
+        binary: &Path,
+        job: &str,
+        target: SocketAddr,
+        args: &[&str],
+    ) -> Prometheus {
+        Prometheus::start_with_args(
             binary,
             &format!(
                 "  - job_name: {job}\n    scrape_interval: 1s\n    \
                  scrape_timeout: 1s\n    static_configs:\n      - targets: ['{target}']\n"
             ),
+            args,
         )
     }
 
