@@ -13,7 +13,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::encode::layout::escape_label_value;
+use crate::encode::layout::push_pairs;
 use crate::error::Error;
 use crate::names::check_label_name;
 use crate::sync::exemplar::Mutex;
@@ -88,15 +88,7 @@ impl Exemplars {
 /// `{a="x",b="y"}` (an empty label set renders as `{}`).
 fn render(out: &mut String, labels: &[(&str, &str)]) {
     out.push('{');
-    for (i, (name, value)) in labels.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(name);
-        out.push_str("=\"");
-        escape_label_value(out, value);
-        out.push('"');
-    }
+    push_pairs(out, labels.iter().copied());
     out.push('}');
 }
 

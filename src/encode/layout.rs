@@ -195,16 +195,28 @@ pub(crate) fn append_const_labels(text: &mut String, const_text: &str) {
 /// [`append_const_labels`] appends.
 pub(crate) fn render_const_labels(labels: &[(String, String)]) -> String {
     let mut out = String::new();
-    for (i, (name, value)) in labels.iter().enumerate() {
+    push_pairs(
+        &mut out,
+        labels.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+    );
+    out
+}
+
+/// Appends `n="v",...` for `pairs`, values escaped (no braces): constant
+/// labels' text, and an exemplar's inside its braces.
+pub(crate) fn push_pairs<'p>(
+    out: &mut String,
+    pairs: impl IntoIterator<Item = (&'p str, &'p str)>,
+) {
+    for (i, (name, value)) in pairs.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         out.push_str(name);
         out.push_str("=\"");
-        escape_label_value(&mut out, value);
+        escape_label_value(out, value);
         out.push('"');
     }
-    out
 }
 
 /// The tail of each bucket line after a series' label text, per bound and
@@ -259,25 +271,12 @@ pub(crate) fn render_prefix(
     out.push_str(suffix);
     if !label_names.is_empty() || le.is_some() {
         out.push('{');
-        let mut first = true;
-        for (n, v) in label_names.iter().zip(values) {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            out.push_str(n);
-            out.push_str("=\"");
-            escape_label_value(out, v);
-            out.push('"');
-        }
-        if let Some(le) = le {
-            if !first {
-                out.push(',');
-            }
-            out.push_str("le=\"");
-            out.push_str(le);
-            out.push('"');
-        }
+        // A bound needs no escape: `le` goes through the same writer.
+        let pairs = label_names
+            .iter()
+            .map(String::as_str)
+            .zip(values.iter().copied());
+        push_pairs(out, pairs.chain(le.map(|le| ("le", le))));
         out.push('}');
     }
     out.push(' ');
