@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use crate::callback::{CallbackFamily, Samples, Ticket};
 use crate::encode::layout::{LeTails, Variant};
-use crate::encode::{Encoder, Extras, FamilyView, Kind};
+use crate::encode::{single, Encoder, Extras, FamilyView, Kind};
 use crate::family::{FamilyCore, Group, Layout};
 use crate::histogram::read_at;
 use crate::native_histogram::classic_from_cells;
@@ -228,9 +228,7 @@ impl ScrapeState {
         let view = FamilyView::plain(&own.duration, Kind::Gauge);
         enc.family(&view);
         enc.floats(&view, [(&b""[..], start.elapsed().as_secs_f64())]);
-        let view = FamilyView::plain(&own.series, Kind::Gauge);
-        enc.family(&view);
-        enc.gauges(&view, [(&b""[..], series as i64)]);
+        single(enc, &own.series, Kind::Gauge, series as u64);
         // Overflowing families' label texts, rendered into reused room. A
         // validated metric name needs no escaping.
         scratch.overflow_text.clear();
@@ -268,44 +266,21 @@ impl ScrapeState {
                 (labels, n, Extras::NONE)
             }),
         );
-        let view = FamilyView::plain(&own.callback_errors, Kind::Counter);
-        enc.family(&view);
-        enc.counters(
-            &view,
-            [(
-                &b""[..],
+        for (variant, value) in [
+            (
+                &own.callback_errors,
                 self.callback_errors.load(Ordering::Relaxed),
-                Extras::NONE,
-            )],
-        );
-        let view = FamilyView::plain(&own.callback_timeouts, Kind::Counter);
-        enc.family(&view);
-        enc.counters(
-            &view,
-            [(
-                &b""[..],
+            ),
+            (
+                &own.callback_timeouts,
                 self.callback_timeouts.load(Ordering::Relaxed),
-                Extras::NONE,
-            )],
-        );
-        let view = FamilyView::plain(&own.rejected, Kind::Counter);
-        enc.family(&view);
-        enc.counters(
-            &view,
-            [(&b""[..], crate::counter::rejected(), Extras::NONE)],
-        );
-        let view = FamilyView::plain(&own.exemplars_dropped, Kind::Counter);
-        enc.family(&view);
-        enc.counters(
-            &view,
-            [(&b""[..], crate::exemplar::dropped(), Extras::NONE)],
-        );
-        let view = FamilyView::plain(&own.native_clamped, Kind::Counter);
-        enc.family(&view);
-        enc.counters(
-            &view,
-            [(&b""[..], crate::native_histogram::clamped(), Extras::NONE)],
-        );
+            ),
+            (&own.rejected, crate::counter::rejected()),
+            (&own.exemplars_dropped, crate::exemplar::dropped()),
+            (&own.native_clamped, crate::native_histogram::clamped()),
+        ] {
+            single(enc, variant, Kind::Counter, value);
+        }
     }
 }
 

@@ -197,17 +197,9 @@ pub(crate) fn write_single(
     kind: Kind,
     value: u64,
 ) {
-    fn one<E: Encoder>(enc: &mut E, variant: &Variant, kind: Kind, value: u64) {
-        let view = FamilyView::plain(variant, kind);
-        enc.family(&view);
-        match kind {
-            Kind::Counter => enc.counters(&view, [(&b""[..], value, Extras::NONE)]),
-            _ => enc.gauges(&view, [(&b""[..], value as i64)]),
-        }
-    }
     match format {
-        format::Format::Text => one(&mut text::TextEncoder::new(out), variant, kind, value),
-        format::Format::OpenMetrics => one(
+        format::Format::Text => single(&mut text::TextEncoder::new(out), variant, kind, value),
+        format::Format::OpenMetrics => single(
             &mut openmetrics::OpenMetricsEncoder::new(out),
             variant,
             kind,
@@ -215,8 +207,20 @@ pub(crate) fn write_single(
         ),
         format::Format::Protobuf => {
             let mut enc = protobuf::ProtobufEncoder::new(out);
-            one(&mut enc, variant, kind, value);
+            single(&mut enc, variant, kind, value);
             enc.finish();
         }
+    }
+}
+
+/// One family of one unlabelled integer series into `enc`: a counter, or
+/// for any other kind a gauge of `value as i64` (the registry's and the
+/// exporter's self-metrics).
+pub(crate) fn single<E: Encoder>(enc: &mut E, variant: &Variant, kind: Kind, value: u64) {
+    let view = FamilyView::plain(variant, kind);
+    enc.family(&view);
+    match kind {
+        Kind::Counter => enc.counters(&view, [(&b""[..], value, Extras::NONE)]),
+        _ => enc.gauges(&view, [(&b""[..], value as i64)]),
     }
 }
