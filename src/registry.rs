@@ -413,27 +413,33 @@ fn layout_bounds(layout: &Layout) -> Option<&[f64]> {
     }
 }
 
-/// The sample names a family of this type emits under `name`.
-fn emitted_names(name: &str, type_name: &str, layout_is_histogram: bool) -> Vec<String> {
+/// The names a family of `opts`' kind takes under `name` (its own or an
+/// alias): every sample name it emits in any format, and its OpenMetrics
+/// MetricFamily name where that differs (a counter's without `_total`, an
+/// info family's without `_info`), so that no two families clash in any
+/// format.
+fn emitted_names(name: &str, opts: &Opts, type_name: &str, histogram: bool) -> Vec<String> {
+    let om_type = opts.om_type.unwrap_or(type_name);
+    let base = crate::names::om_family_name(name, om_type);
+    let mut names = vec![name.to_string()];
     if type_name == "counter" {
-        // OpenMetrics names the family without `_total` and its samples
-        // with it: a counter holds both spellings.
-        let base = crate::names::om_family_name(name, type_name);
-        if base == name {
-            return vec![name.to_string(), format!("{name}_total")];
-        }
-        return vec![name.to_string(), base.to_string()];
+        // OpenMetrics' family name and sample name: a counter holds both
+        // spellings.
+        names.push(if base == name {
+            format!("{name}_total")
+        } else {
+            base.to_string()
+        });
+    } else if base != name {
+        names.push(base.to_string());
     }
-    if layout_is_histogram {
-        vec![
-            name.to_string(),
-            format!("{name}_bucket"),
-            format!("{name}_sum"),
-            format!("{name}_count"),
-        ]
-    } else {
-        vec![name.to_string()]
+    if histogram {
+        names.extend(["_bucket", "_sum", "_count"].map(|s| format!("{name}{s}")));
     }
+    if opts.created && (type_name == "counter" || histogram) {
+        names.push(format!("{base}_created"));
+    }
+    names
 }
 
 impl Registry {
@@ -489,16 +495,7 @@ impl Registry {
         }
         let mut wanted = Vec::new();
         for name in std::iter::once(&opts.name).chain(&opts.aliases) {
-            let mut names = emitted_names(name, type_name, histogram);
-            if opts.om_type == Some("info") {
-                // OpenMetrics names the family without `_info`.
-                names.push(crate::names::om_family_name(name, "info").to_string());
-            }
-            if opts.created && (type_name == "counter" || histogram) {
-                let base = crate::names::om_family_name(name, type_name);
-                names.push(format!("{base}_created"));
-            }
-            for n in names {
+            for n in emitted_names(name, opts, type_name, histogram) {
                 if wanted.contains(&n) {
                     return Err(Error::DuplicateMetric { name: n });
                 }
