@@ -1199,9 +1199,10 @@ impl Registry {
     /// `WriteRequest` (protobuf, before snappy compression), every sample
     /// stamped `timestamp_ms` (milliseconds since the epoch); returns how
     /// many series it holds. Histograms are their `_bucket{le}` (cumulative),
-    /// `_sum` and `_count` series; each series' labels are sorted by name,
-    /// `__name__` among them. [`RemoteWrite`](crate::push::RemoteWrite)
-    /// compresses and sends it.
+    /// `_sum` and `_count` series, native ones included (their classic
+    /// view: [`Registry::encode_remote_write_native`] sends them whole);
+    /// each series' labels are sorted by name, `__name__` among them.
+    /// [`RemoteWrite`](crate::push::RemoteWrite) compresses and sends it.
     ///
     /// ```
     /// let reg = telemeter::Registry::builder().self_metrics(false).build();
@@ -1214,29 +1215,64 @@ impl Registry {
     #[cfg(feature = "push")]
     pub fn encode_remote_write(&self, out: &mut Vec<u8>, timestamp_ms: i64) -> usize {
         let mut scratch = crate::encode::prompb::Scratch::default();
-        self.encode_remote_write_with(out, timestamp_ms, &[], &mut scratch)
+        self.encode_remote_write_with(out, timestamp_ms, &[], false, &mut scratch)
     }
 
-    /// [`Registry::encode_remote_write`] with external labels (added to
-    /// every series without a label of that name) and the caller's
-    /// scratch, kept between pushes.
+    /// [`Registry::encode_remote_write`], but each native histogram
+    /// series is one `TimeSeries` carrying one `Histogram` message
+    /// (`histograms = 4`: schema, zero threshold and count, spans and
+    /// delta-encoded bucket counts) rather than its classic view. Only for
+    /// a receiver that takes native histograms (Prometheus with
+    /// `--enable-feature=native-histograms`; Mimir where the tenant
+    /// enables them): others refuse the request or drop the series.
+    ///
+    /// ```
+    /// use telemeter::{NativeBuckets, Registry};
+    /// let reg = Registry::builder().self_metrics(false).build();
+    /// let h = reg.native_histogram("wait_seconds", "Waits.", NativeBuckets::default())?;
+    /// h.observe(0.25);
+    /// let (mut native, mut classic) = (Vec::new(), Vec::new());
+    /// assert_eq!(reg.encode_remote_write_native(&mut native, 1_700_000_000_000), 1);
+    /// // The classic view: one series per power-of-two bucket, `+Inf`, sum, count.
+    /// assert!(reg.encode_remote_write(&mut classic, 1_700_000_000_000) > 3);
+    /// # Ok::<(), telemeter::Error>(())
+    /// ```
+    #[cfg(feature = "push")]
+    pub fn encode_remote_write_native(&self, out: &mut Vec<u8>, timestamp_ms: i64) -> usize {
+        let mut scratch = crate::encode::prompb::Scratch::default();
+        self.encode_remote_write_with(out, timestamp_ms, &[], true, &mut scratch)
+    }
+
+    /// [`Registry::encode_remote_write`] (or, with `native`,
+    /// [`Registry::encode_remote_write_native`]) with external labels
+    /// (added to every series without a label of that name) and the
+    /// caller's scratch, kept between pushes.
     #[cfg(feature = "push")]
     pub(crate) fn encode_remote_write_with(
         &self,
         out: &mut Vec<u8>,
         timestamp_ms: i64,
         external: &[(String, String)],
+        native: bool,
         scratch: &mut crate::encode::prompb::Scratch,
     ) -> usize {
+        use crate::encode::prompb::RemoteWriteEncoder;
         let start = Instant::now();
         let deadline = start + self.inner.scrape_deadline;
         let entries = self.inner.entries();
         let state = &self.inner.scrape;
-        let mut enc =
-            crate::encode::prompb::RemoteWriteEncoder::new(out, timestamp_ms, external, scratch);
-        state.collect(&entries, self.inner.self_metrics, start, deadline, &mut enc);
+        let own = self.inner.self_metrics;
+        let series = if native {
+            let mut enc = RemoteWriteEncoder::<true>::new(out, timestamp_ms, external, scratch);
+            state.collect(&entries, own, start, deadline, &mut enc);
+            enc.series
+        } else {
+            let mut enc = RemoteWriteEncoder::<false>::new(out, timestamp_ms, external, scratch);
+            state.collect(&entries, own, start, deadline, &mut enc);
+            enc.series
+        };
         state.finish(start);
-        enc.series
+        series
     }
 
     /// Encodes into a new `String` (convenient in tests; servers should

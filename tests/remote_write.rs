@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use prom_support::{prometheus_or_skip, query, tool_or_skip, Prometheus};
 use telemeter::push::{PushError, RemoteWrite, RemoteWriter, WriterStats};
-use telemeter::{Buckets, Opts, Registry};
+use telemeter::{Buckets, NativeBuckets, Opts, Registry};
 
 fn registry() -> Registry {
     let reg = Registry::builder().self_metrics(false).build();
@@ -50,24 +50,7 @@ fn the_body_decodes_with_protoc_against_the_upstream_schema() {
     let series = registry().encode_remote_write(&mut body, 1_700_000_000_123);
     // 3 plain series, and the histogram's 3 buckets, sum and count.
     assert_eq!(series, 8);
-    let proto_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/proto");
-    let mut child = Command::new(protoc)
-        .arg(format!("--proto_path={proto_dir}"))
-        .arg("--decode=prometheus.WriteRequest")
-        .arg("remote.proto")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run protoc");
-    child.stdin.take().unwrap().write_all(&body).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = protoc_decode(&protoc, &body);
     assert_eq!(text.matches("timeseries {").count(), 8, "{text}");
     assert_eq!(
         text.matches("timestamp: 1700000000123").count(),
@@ -100,6 +83,175 @@ fn the_body_decodes_with_protoc_against_the_upstream_schema() {
     assert!(series_of("rw_latency_seconds_count").contains("value: 3\n"));
     assert!(series_of("rw_latency_seconds_sum").contains("value: 5.55\n"));
     assert!(text.contains("value: \"+Inf\""), "{text}");
+}
+
+/// `body` (a `WriteRequest`) as `protoc --decode` prints it.
+fn protoc_decode(protoc: &std::path::Path, body: &[u8]) -> String {
+    let proto_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/proto");
+    let mut child = Command::new(protoc)
+        .arg(format!("--proto_path={proto_dir}"))
+        .arg("--decode=prometheus.WriteRequest")
+        .arg("remote.proto")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run protoc");
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("protoc prints UTF-8")
+}
+
+/// A registry of one native histogram of schema 0 (bucket `i` holds
+/// `(2^(i-1), 2^i]`), observed at known values, and its sum.
+fn native_registry() -> (Registry, f64) {
+    let reg = Registry::builder().self_metrics(false).build();
+    let h = reg
+        .native_histogram("rw_wait_seconds", "Waits.", NativeBuckets::new(0).unwrap())
+        .unwrap();
+    // Buckets 0 (1.0), 2 (3.0 and 3.5: (2, 4]) and 7 (100: (64, 128]),
+    // and the zero bucket (0.0).
+    let values = [1.0, 3.0, 3.5, 100.0, 0.0];
+    for v in values {
+        h.observe(v);
+    }
+    (reg, values.iter().sum())
+}
+
+#[test]
+fn native_histograms_decode_with_protoc_as_one_histogram_message() {
+    let Some(protoc) = tool_or_skip("protoc", "protobuf-compiler") else {
+        return;
+    };
+    let (reg, sum) = native_registry();
+    let mut body = Vec::new();
+    assert_eq!(
+        reg.encode_remote_write_native(&mut body, 1_700_000_000_123),
+        1
+    );
+    let text = protoc_decode(&protoc, &body);
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    assert_eq!(text.matches("timeseries {").count(), 1, "{text}");
+    assert!(!text.contains("samples {"), "{text}");
+    assert!(lines.contains(&"value: \"rw_wait_seconds\""), "{text}");
+    for want in [
+        "count_int: 5".to_string(),
+        format!("sum: {sum}"),
+        "zero_count_int: 1".to_string(),
+        "timestamp: 1700000000123".to_string(),
+    ] {
+        assert!(lines.contains(&want.as_str()), "{want} in {text}");
+    }
+    // Schema 0 is the default of a proto3 field: not written, read as 0.
+    assert!(lines
+        .iter()
+        .all(|l| !l.starts_with("schema:") || *l == "schema: 0"));
+    // Indexes 0..=2 are one span (the empty bucket 1 bridged, as
+    // client_golang does), 7 another, 4 past its end.
+    let spans: Vec<(i64, u64)> = text
+        .split("positive_spans {")
+        .skip(1)
+        .map(|s| {
+            let body = &s[..s.find('}').unwrap()];
+            let field = |name: &str| {
+                body.lines()
+                    .find_map(|l| l.trim().strip_prefix(name))
+                    .map_or(0, |v| v.trim().parse::<i64>().unwrap())
+            };
+            (field("offset:"), field("length:") as u64)
+        })
+        .collect();
+    assert_eq!(spans, [(0, 3), (4, 1)], "{text}");
+    let deltas: Vec<i64> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("positive_deltas: "))
+        .map(|v| v.parse().unwrap())
+        .collect();
+    // Counts 1, 0, 2, 1 as deltas from the previous bucket.
+    assert_eq!(deltas, [1, -1, 2, -1], "{text}");
+    // The classic encode of the same registry carries no Histogram.
+    let mut classic = Vec::new();
+    let n = reg.encode_remote_write(&mut classic, 1_700_000_000_123);
+    let text = protoc_decode(&protoc, &classic);
+    assert_eq!(text.matches("timeseries {").count(), n);
+    assert!(!text.contains("histograms {") && text.contains("rw_wait_seconds_bucket"));
+}
+
+#[test]
+fn a_real_prometheus_with_native_histograms_takes_them_whole() {
+    let Some(prometheus) = prometheus_or_skip() else {
+        return;
+    };
+    let prom = Prometheus::start_with_args(
+        &prometheus,
+        "",
+        &[
+            "--web.enable-remote-write-receiver",
+            "--enable-feature=native-histograms",
+        ],
+    );
+    let url = format!("http://{}/api/v1/write", prom.addr);
+    let rw = RemoteWrite::builder(url.as_str())
+        .native_histograms(true)
+        .build()
+        .unwrap();
+    let (reg, sum) = native_registry();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let sent = loop {
+        match rw.send(&reg) {
+            Ok(sent) => break sent,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "{e}\n{}", prom.report());
+                thread::sleep(Duration::from_millis(200));
+            }
+        }
+    };
+    assert_eq!(sent.series, 1);
+    let mut count = None;
+    while Instant::now() < deadline && count.is_none() {
+        count = query(prom.addr, "histogram_count(rw_wait_seconds)");
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(count, Some(5.0), "{}", prom.report());
+    assert_eq!(
+        query(prom.addr, "histogram_sum(rw_wait_seconds)"),
+        Some(sum)
+    );
+    // The median (the third of 0, 1, 3, 3.5, 100) is in bucket (2, 4].
+    let median = query(prom.addr, "histogram_quantile(0.5, rw_wait_seconds)").unwrap();
+    assert!(median > 2.0 && median <= 4.0, "{median}");
+    assert_eq!(query(prom.addr, "count(rw_wait_seconds_bucket)"), None);
+    prom.stop();
+    // A receiver without native histograms refuses the request, as
+    // `RemoteWriteBuilder::native_histograms` says.
+    let plain =
+        Prometheus::start_with_args(&prometheus, "", &["--web.enable-remote-write-receiver"]);
+    let url = format!("http://{}/api/v1/write", plain.addr);
+    let rw = RemoteWrite::builder(url.as_str())
+        .native_histograms(true)
+        .build()
+        .unwrap();
+    let refused = loop {
+        match rw.send(&reg) {
+            Err(PushError::Connect { .. }) if Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(200))
+            }
+            other => break other,
+        }
+    };
+    match refused {
+        Err(PushError::Rejected { status, body, .. }) => {
+            assert_eq!(status, 500);
+            assert!(body.contains("native histograms are disabled"), "{body}");
+        }
+        other => panic!("{other:?}"),
+    }
+    plain.stop();
 }
 
 #[test]

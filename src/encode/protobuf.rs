@@ -19,7 +19,9 @@
 //! begins or at [`ProtobufEncoder::finish`].
 #![forbid(unsafe_code)]
 
-use super::wire::{close, open, parse_labels, put_bytes, put_double, put_label_pair, put_uint};
+use super::wire::{
+    close, open, parse_labels, put_bytes, put_double, put_label_pair, put_sint, put_uint,
+};
 use super::{Encoder, Exemplars, Extras, FamilyView, Kind, NativeLayout};
 use crate::native::spans_and_deltas;
 
@@ -63,11 +65,6 @@ impl<'a> ProtobufEncoder<'a> {
         });
         at
     }
-}
-
-/// A `sint32`/`sint64` field (zigzag).
-fn put_sint(out: &mut Vec<u8>, field: u8, v: i64) {
-    put_uint(out, field, ((v << 1) ^ (v >> 63)) as u64);
 }
 
 /// Field `field`: a `google.protobuf.Timestamp` of `t` seconds since the

@@ -133,6 +133,18 @@ pub(crate) fn put_uint(out: &mut Vec<u8>, field: u8, v: u64) {
     put_varint(out, v);
 }
 
+/// A `sint32`/`sint64` field (zigzag varint).
+#[inline]
+pub(crate) fn put_sint(out: &mut Vec<u8>, field: u8, v: i64) {
+    put_uint(out, field, zigzag(v));
+}
+
+/// `v` zigzag-encoded, as `sint` fields carry it.
+#[inline]
+pub(crate) fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
 /// A length-delimited field of raw bytes.
 #[inline]
 pub(crate) fn put_bytes(out: &mut Vec<u8>, field: u8, v: &[u8]) {

@@ -38,6 +38,8 @@ pub struct RemoteWrite {
     headers: Vec<(String, String)>,
     external: Vec<(String, String)>,
     max_samples: usize,
+    /// Native histograms as `Histogram` messages, not their classic view.
+    native: bool,
     pub(crate) writer: WriterSettings,
     /// The protobuf body, the encoder's labels, the snappy encoder and its
     /// output, kept between sends.
@@ -75,6 +77,7 @@ impl fmt::Debug for RemoteWrite {
             .field("headers", &self.headers.len())
             .field("external_labels", &self.external)
             .field("max_samples_per_request", &self.max_samples)
+            .field("native_histograms", &self.native)
             .field("timeout", &self.conn.timeout)
             .field("writer", &self.writer)
             .finish()
@@ -89,6 +92,7 @@ pub struct RemoteWriteBuilder {
     headers: Vec<(String, String)>,
     external: Vec<(String, String)>,
     max_samples: usize,
+    native: bool,
     timeout: Duration,
     writer: WriterSettings,
     tls: TlsSettings,
@@ -144,6 +148,7 @@ impl RemoteWrite {
             headers: Vec::new(),
             external: Vec::new(),
             max_samples: DEFAULT_MAX_SAMPLES_PER_REQUEST,
+            native: false,
             timeout: DEFAULT_PUSH_TIMEOUT,
             writer: WriterSettings {
                 interval: DEFAULT_REMOTE_WRITE_INTERVAL,
@@ -203,8 +208,13 @@ impl RemoteWrite {
         let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let b = &mut *guard;
         b.raw.clear();
-        let series =
-            registry.encode_remote_write_with(&mut b.raw, now_ms, &self.external, &mut b.labels);
+        let series = registry.encode_remote_write_with(
+            &mut b.raw,
+            now_ms,
+            &self.external,
+            self.native,
+            &mut b.labels,
+        );
         let snappy = b.snappy.get_or_insert_with(snap::raw::Encoder::new);
         let mut chunks = Vec::with_capacity(series.div_ceil(self.max_samples.max(1)));
         let (mut start, mut n) = (0, 0);
@@ -297,6 +307,26 @@ impl RemoteWriteBuilder {
     #[must_use]
     pub fn max_samples_per_request(mut self, n: usize) -> Self {
         self.max_samples = n;
+        self
+    }
+
+    /// Sends each native histogram series
+    /// ([`Registry::native_histogram`](crate::Registry::native_histogram))
+    /// whole, as one `Histogram` message in the `TimeSeries`' `histograms`
+    /// field (schema, zero bucket, spans and deltas: exact, and one series
+    /// where the classic view is one per bucket), as
+    /// [`Registry::encode_remote_write_native`](crate::Registry::encode_remote_write_native)
+    /// writes it. Off by default, as Prometheus' own
+    /// `send_native_histograms`: the receiver must take native histograms
+    /// (Prometheus 2.40+ with `--enable-feature=native-histograms`; Mimir
+    /// with `native_histograms_ingestion_enabled` for the tenant), and
+    /// one that does not refuses the request (Prometheus answers 500, so a
+    /// writer retries it until it drops it) or drops the series. Off, a
+    /// native histogram goes as its classic view: `_bucket` at each power
+    /// of two, exact counts.
+    #[must_use]
+    pub fn native_histograms(mut self, on: bool) -> Self {
+        self.native = on;
         self
     }
 
@@ -457,6 +487,7 @@ impl RemoteWriteBuilder {
             headers,
             external: self.external,
             max_samples: self.max_samples,
+            native: self.native,
             writer: self.writer,
             scratch: Mutex::new(Buffers::default()),
         })
