@@ -123,9 +123,9 @@
 //! * `crash` (default): [`crash`] — redacted, text-only crash bundles
 //!   (regex for the redaction patterns).
 //! * `push` (default): [`push`] — the Pushgateway client and remote write
-//!   (hyper's client, snap).
+//!   (a blocking HTTP/1.1 client of its own over std sockets, snap).
 //! * `tls`: `https://` for the push clients, with a custom CA and a client
-//!   certificate (rustls on ring, tokio-rustls, webpki-roots).
+//!   certificate (rustls on ring, webpki-roots).
 //! * `metrics-rs`: `facade` — a backend for the `metrics` facade (0.24),
 //!   so that `counter!`, `gauge!` and `histogram!` calls, yours and your
 //!   dependencies', record into a telemeter registry.
@@ -236,6 +236,12 @@ pub mod bench_internals {
         rw: &crate::push::RemoteWrite,
         registry: &crate::Registry,
     ) -> Result<usize, crate::push::PushError> {
-        Ok(rw.prepare(registry)?.iter().map(|c| c.body.len()).sum())
+        let mut bytes = 0;
+        rw.prepare(registry, |chunk| {
+            bytes += chunk.body.len();
+            rw.recycle(chunk);
+            Ok(())
+        })?;
+        Ok(bytes)
     }
 }

@@ -5,7 +5,7 @@
 //! with [`RemoteWrite::start`], see [`RemoteWriter`]), for central stores.
 //!
 //! ```no_run
-//! use std::time::Duration;
+//! use std::time::{Duration, Instant};
 //! use telemeter::push::RemoteWrite;
 //! use telemeter::Registry;
 //!
@@ -62,7 +62,7 @@ mod writer;
 
 use std::fmt;
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::Registry;
 
@@ -81,7 +81,8 @@ const MAX_ERROR_BODY: usize = 4096;
 /// A Prometheus Pushgateway group: where to push, and the grouping key.
 /// Built with [`Pushgateway::builder`].
 ///
-/// Calls block (each on a small runtime of the gateway's own); call them
+/// Calls block (on the calling thread, over a connection kept between
+/// them); call them
 /// from a plain thread, or from `spawn_blocking` in an async program (from
 /// an async task they return [`PushError::InsideRuntime`]).
 pub struct Pushgateway {
@@ -89,17 +90,19 @@ pub struct Pushgateway {
     /// `/metrics/job/<job>{/<label>/<value>}`, encoded.
     group_path: String,
     authorization: Option<String>,
+    /// The pushed body, kept between pushes.
+    body: std::sync::Mutex<Vec<u8>>,
 }
 
 /// What every push client holds: where the server is, how long a call may
-/// take, and the small runtime its blocking calls run on.
+/// take, and the client that makes its blocking calls.
 struct Conn {
+    /// Also the client's, here for URLs without taking its lock.
     endpoint: client::Endpoint,
     timeout: Duration,
-    runtime: tokio::runtime::Runtime,
-    /// For an `https` endpoint.
-    #[cfg(feature = "tls")]
-    tls: Option<tls::Tls>,
+    /// The endpoint, its kept connection and buffers: one exchange at a
+    /// time.
+    client: std::sync::Mutex<client::Client>,
 }
 
 /// The TLS settings a builder collects (nothing without the `tls`
@@ -110,8 +113,8 @@ type TlsSettings = tls::TlsSettings;
 type TlsSettings = ();
 
 impl Conn {
-    /// Checks `url` and `timeout`, makes the TLS configuration of an
-    /// `https` URL, and makes the runtime.
+    /// Checks `url` and `timeout`, and makes the TLS configuration of an
+    /// `https` URL.
     fn new(url: &str, timeout: Duration, tls: &TlsSettings) -> Result<Conn, PushError> {
         let endpoint = client::Endpoint::parse(url).map_err(|reason| PushError::InvalidUrl {
             url: url.to_string(),
@@ -127,17 +130,21 @@ impl Conn {
         };
         #[cfg(not(feature = "tls"))]
         let () = *tls;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(PushError::Runtime)?;
         Ok(Conn {
-            endpoint,
+            endpoint: endpoint.clone(),
             timeout,
-            runtime,
-            #[cfg(feature = "tls")]
-            tls,
+            client: std::sync::Mutex::new(client::Client::new(
+                endpoint,
+                #[cfg(feature = "tls")]
+                tls,
+            )),
         })
+    }
+
+    fn client(&self) -> std::sync::MutexGuard<'_, client::Client> {
+        // A panic inside an exchange leaves at worst a connection that the
+        // next exchange finds dead; the buffers are cleared before use.
+        self.client.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// One exchange under the timeout; a status outside 2xx is
@@ -152,32 +159,19 @@ impl Conn {
         request: client::Request<'_>,
         budget: Option<Duration>,
     ) -> Result<(), PushError> {
-        let url = self.endpoint.url(request.path);
         let timeout = budget.map_or(self.timeout, |b| b.min(self.timeout));
-        let answer = self
-            .runtime
-            .block_on(async {
-                let send = client::send(
-                    &self.endpoint,
-                    #[cfg(feature = "tls")]
-                    self.tls.as_ref(),
-                    request,
-                );
-                tokio::time::timeout(timeout, send).await
-            })
-            .map_err(|_| PushError::Timeout {
-                url: url.clone(),
-                after: timeout,
-            })??;
+        let mut client = self.client();
+        let answer = client.exchange(&request, Instant::now() + timeout, timeout)?;
         match answer.status {
             200..=299 => Ok(()),
             status => {
-                let body = String::from_utf8_lossy(&answer.body).trim().to_string();
+                let body = String::from_utf8_lossy(answer.body).trim().to_string();
+                let retry_after = answer.retry_after;
                 Err(PushError::Rejected {
-                    url,
+                    url: self.endpoint.url(request.path),
                     status,
                     body,
-                    retry_after: answer.retry_after,
+                    retry_after,
                 })
             }
         }
@@ -259,21 +253,18 @@ impl Pushgateway {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(PushError::InsideRuntime);
         }
-        let body = match registry {
-            Some(reg) => {
-                let mut body = Vec::new();
-                reg.encode(&mut body);
-                body
-            }
-            None => Vec::new(),
-        };
+        let mut body = self.body.lock().unwrap_or_else(|e| e.into_inner());
+        body.clear();
+        if let Some(reg) = registry {
+            reg.encode(&mut body);
+        }
         let request = client::Request {
             method,
             path: &self.group_path,
             content_type: registry.map(|_| crate::CONTENT_TYPE),
             authorization: self.authorization.as_deref(),
             headers: &[],
-            body: body.into(),
+            body: &body,
         };
         self.conn.exchange(request)
     }
@@ -314,14 +305,13 @@ impl PushgatewayBuilder {
         self
     }
 
-    /// Checks the URL, the job and the grouping labels, and makes the
-    /// gateway's runtime.
+    /// Checks the URL, the job and the grouping labels.
     ///
     /// # Errors
     ///
     /// [`PushError::InvalidUrl`], [`PushError::InvalidGrouping`] (no job,
     /// a bad or repeated label name, `job` among the labels),
-    /// [`PushError::InvalidTimeout`], or [`PushError::Runtime`].
+    /// or [`PushError::InvalidTimeout`].
     pub fn build(self) -> Result<Pushgateway, PushError> {
         let conn = Conn::new(&self.url, self.timeout, &TlsSettings::default())?;
         let job = match self.job {
@@ -348,6 +338,7 @@ impl PushgatewayBuilder {
             conn,
             group_path,
             authorization,
+            body: std::sync::Mutex::new(Vec::new()),
         })
     }
 }
@@ -383,7 +374,7 @@ pub enum PushError {
         /// The timeout given.
         timeout: Duration,
     },
-    /// The gateway's runtime could not be made.
+    /// A remote writer's thread could not be started.
     Runtime(io::Error),
     /// Called from inside an async runtime, where a blocking call would
     /// stall it.
@@ -468,8 +459,8 @@ impl fmt::Display for PushError {
             ),
             PushError::Runtime(e) => write!(
                 f,
-                "cannot make the Pushgateway client's runtime: {e}; check the process's thread \
-                 and file descriptor limits"
+                "cannot start the remote writer's thread: {e}; check the process's thread \
+                 limits"
             ),
             PushError::InsideRuntime => write!(
                 f,

@@ -8,8 +8,6 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-
 use super::{client, grouping, Conn, PushError, TlsSettings, DEFAULT_PUSH_TIMEOUT};
 use crate::encode::prompb::Scratch;
 use crate::Registry;
@@ -41,9 +39,12 @@ pub struct RemoteWrite {
     /// Native histograms as `Histogram` messages, not their classic view.
     native: bool,
     pub(crate) writer: WriterSettings,
-    /// The protobuf body, the encoder's labels, the snappy encoder and its
-    /// output, kept between sends.
+    /// The protobuf body, the encoder's labels and the snappy encoder,
+    /// kept between sends.
     scratch: Mutex<Buffers>,
+    /// Compressed bodies sent and given back ([`RemoteWrite::recycle`]),
+    /// for the next collection's requests.
+    bodies: Mutex<Bodies>,
 }
 
 #[derive(Default)]
@@ -51,7 +52,14 @@ struct Buffers {
     raw: Vec<u8>,
     labels: Scratch,
     snappy: Option<snap::raw::Encoder>,
-    compressed: Vec<u8>,
+}
+
+/// Request bodies to reuse: as many as the last collection made, at
+/// most (a burst of pending batches does not stay allocated).
+#[derive(Default)]
+struct Bodies {
+    free: Vec<Vec<u8>>,
+    keep: usize,
 }
 
 /// A writer's settings ([`RemoteWrite::start`]), checked by the builder.
@@ -65,7 +73,7 @@ pub(crate) struct WriterSettings {
 
 /// One request's body, compressed, and how many samples it holds.
 pub(crate) struct Chunk {
-    pub(crate) body: Bytes,
+    pub(crate) body: Vec<u8>,
     pub(crate) samples: usize,
 }
 
@@ -184,31 +192,41 @@ impl RemoteWrite {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(PushError::InsideRuntime);
         }
-        let chunks = self.prepare(registry)?;
         let mut sent = Sent {
             series: 0,
             bytes: 0,
             requests: 0,
         };
-        for chunk in chunks {
+        self.prepare(registry, |chunk| {
             sent.bytes += chunk.body.len();
-            self.post(chunk.body, None)?;
-            sent.series += chunk.samples;
+            let posted = self.post(&chunk.body, None);
+            let samples = chunk.samples;
+            self.recycle(chunk);
+            posted?;
+            sent.series += samples;
             sent.requests += 1;
-        }
+            Ok(())
+        })?;
         Ok(sent)
     }
 
-    /// Encodes `registry` now into compressed request bodies of at most
-    /// `max_samples` samples each.
-    pub(crate) fn prepare(&self, registry: &Registry) -> Result<Vec<Chunk>, PushError> {
+    /// Encodes `registry` now and hands `each` its compressed request
+    /// bodies of at most `max_samples` samples each, in order, stopping at
+    /// the first error. Bodies come from those given back
+    /// ([`RemoteWrite::recycle`]) where there are any, so that a steady
+    /// state allocates nothing.
+    pub(crate) fn prepare(
+        &self,
+        registry: &Registry,
+        mut each: impl FnMut(Chunk) -> Result<(), PushError>,
+    ) -> Result<(), PushError> {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let b = &mut *guard;
         b.raw.clear();
-        let series = registry.encode_remote_write_with(
+        registry.encode_remote_write_with(
             &mut b.raw,
             now_ms,
             &self.external,
@@ -216,35 +234,50 @@ impl RemoteWrite {
             &mut b.labels,
         );
         let snappy = b.snappy.get_or_insert_with(snap::raw::Encoder::new);
-        let mut chunks = Vec::with_capacity(series.div_ceil(self.max_samples.max(1)));
-        let (mut start, mut n) = (0, 0);
+        let (mut start, mut n, mut made) = (0, 0, 0);
         let mut ends = series_ends(&b.raw).peekable();
         while let Some(end) = ends.next() {
             n += 1;
             if n == self.max_samples || ends.peek().is_none() {
                 let raw = &b.raw[start..end];
-                b.compressed
-                    .resize(snap::raw::max_compress_len(raw.len()), 0);
-                let len =
-                    snappy
-                        .compress(raw, &mut b.compressed)
-                        .map_err(|e| PushError::Protocol {
-                            url: self.url(),
-                            reason: format!("snappy compression failed: {e}"),
-                        })?;
-                chunks.push(Chunk {
-                    body: Bytes::copy_from_slice(&b.compressed[..len]),
-                    samples: n,
-                });
+                let mut body = self.spare_body();
+                body.resize(snap::raw::max_compress_len(raw.len()), 0);
+                let len = snappy
+                    .compress(raw, &mut body)
+                    .map_err(|e| PushError::Protocol {
+                        url: self.url(),
+                        reason: format!("snappy compression failed: {e}"),
+                    })?;
+                body.truncate(len);
+                made += 1;
+                each(Chunk { body, samples: n })?;
                 start = end;
                 n = 0;
             }
         }
-        Ok(chunks)
+        self.lock_bodies().keep = made.max(1);
+        Ok(())
+    }
+
+    fn lock_bodies(&self) -> std::sync::MutexGuard<'_, Bodies> {
+        self.bodies.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A body given back, or a new one.
+    fn spare_body(&self) -> Vec<u8> {
+        self.lock_bodies().free.pop().unwrap_or_default()
+    }
+
+    /// Gives a chunk's body back for reuse, once it is sent or dropped.
+    pub(crate) fn recycle(&self, chunk: Chunk) {
+        let mut bodies = self.lock_bodies();
+        if bodies.free.len() < bodies.keep.max(1) {
+            bodies.free.push(chunk.body);
+        }
     }
 
     /// POSTs one compressed body, within `budget` if given.
-    pub(crate) fn post(&self, body: Bytes, budget: Option<Duration>) -> Result<(), PushError> {
+    pub(crate) fn post(&self, body: &[u8], budget: Option<Duration>) -> Result<(), PushError> {
         let request = client::Request {
             method: "POST",
             path: &self.path,
@@ -460,12 +493,7 @@ impl RemoteWriteBuilder {
                 name: name.clone(),
                 reason: reason.to_string(),
             };
-            if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                return Err(bad("not a header name"));
-            }
-            if hyper::header::HeaderValue::from_str(value).is_err() {
-                return Err(bad("its value holds characters a header cannot carry"));
-            }
+            client::valid_header(name, value).map_err(bad)?;
             if OWN.contains(&name.to_ascii_lowercase().as_str()) {
                 return Err(bad(
                     "the client sets it itself (use .basic_auth or .bearer_token for Authorization)",
@@ -490,6 +518,7 @@ impl RemoteWriteBuilder {
             native: self.native,
             writer: self.writer,
             scratch: Mutex::new(Buffers::default()),
+            bodies: Mutex::new(Bodies::default()),
         })
     }
 }

@@ -9,9 +9,6 @@ use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
-use tokio_rustls::TlsConnector;
 
 use super::PushError;
 
@@ -22,9 +19,9 @@ pub(crate) struct TlsSettings {
     pub(crate) client_pem: Option<(Vec<u8>, Vec<u8>)>,
 }
 
-/// A connector made from [`TlsSettings`].
+/// A client configuration made from [`TlsSettings`].
 #[derive(Clone)]
-pub(crate) struct Tls(TlsConnector);
+pub(crate) struct Tls(Arc<rustls::ClientConfig>);
 
 impl Tls {
     /// Parses the certificates and keys and builds the client's
@@ -78,24 +75,18 @@ impl Tls {
             }
         };
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Tls(TlsConnector::from(Arc::new(config))))
+        Ok(Tls(Arc::new(config)))
     }
 
-    /// The TLS handshake with `host` over `stream`.
-    pub(crate) async fn connect(
-        &self,
-        host: &str,
-        stream: TcpStream,
-    ) -> Result<TlsStream<TcpStream>, PushError> {
+    /// A client connection to `host`, before its handshake (which the
+    /// caller drives over its socket).
+    pub(crate) fn client(&self, host: &str) -> Result<rustls::ClientConnection, PushError> {
         let name = ServerName::try_from(host.to_string()).map_err(|e| PushError::InvalidTls {
             reason: format!("{host:?} is no TLS server name: {e}"),
         })?;
-        self.0
-            .connect(name, stream)
-            .await
-            .map_err(|source| PushError::Tls {
-                host: host.to_string(),
-                source,
-            })
+        rustls::ClientConnection::new(Arc::clone(&self.0), name).map_err(|e| PushError::Tls {
+            host: host.to_string(),
+            source: std::io::Error::other(e),
+        })
     }
 }

@@ -8,8 +8,6 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-
 use super::remote_write::{Chunk, RemoteWrite, WriterSettings};
 use super::PushError;
 use crate::family::Layout;
@@ -277,6 +275,9 @@ struct Writer {
     control: Arc<Control>,
     own: Option<Own>,
     pending: VecDeque<Batch>,
+    /// Emptied batches' queues, for the next collections (a steady state
+    /// allocates nothing).
+    spare: Vec<VecDeque<Chunk>>,
     rng: u64,
 }
 
@@ -311,6 +312,7 @@ impl RemoteWrite {
             control: Arc::clone(&control),
             own,
             pending: VecDeque::new(),
+            spare: Vec::new(),
             rng: seed,
         };
         let watch = Arc::clone(&control);
@@ -389,24 +391,38 @@ impl Writer {
     /// Collects the registry into a new batch at the back of the queue,
     /// dropping the oldest past the limit.
     fn collect(&mut self) {
-        let chunks = match self.rw.prepare(&self.registry) {
-            Ok(chunks) => chunks,
-            Err(e) => {
-                let msg = e.to_string();
-                self.control.stats(|s| s.last_error = Some(msg));
-                return;
-            }
-        };
+        let mut chunks = self.spare.pop().unwrap_or_default();
+        let prepared = self.rw.prepare(&self.registry, |chunk| {
+            chunks.push_back(chunk);
+            Ok(())
+        });
+        if let Err(e) = prepared {
+            self.retire(chunks);
+            let msg = e.to_string();
+            self.control.stats(|s| s.last_error = Some(msg));
+            return;
+        }
         self.pending.push_back(Batch {
-            chunks: chunks.into(),
+            chunks,
             attempts: 0,
             not_before: Instant::now(),
         });
         while self.pending.len() > self.settings.max_pending {
             let old = self.pending.pop_front().expect("over the limit");
             self.dropped(old.samples());
+            self.retire(old.chunks);
         }
         self.note_pending();
+    }
+
+    /// Gives a batch's bodies and queue back for reuse.
+    fn retire(&mut self, mut chunks: VecDeque<Chunk>) {
+        for chunk in chunks.drain(..) {
+            self.rw.recycle(chunk);
+        }
+        if self.spare.len() <= self.settings.max_pending {
+            self.spare.push(chunks);
+        }
     }
 
     fn dropped(&self, samples: u64) {
@@ -431,20 +447,23 @@ impl Writer {
             return;
         };
         let Some(chunk) = batch.chunks.front() else {
-            self.pending.pop_front();
+            if let Some(done) = self.pending.pop_front() {
+                self.retire(done.chunks);
+            }
             return;
         };
         let samples = chunk.samples as u64;
-        let body: Bytes = chunk.body.clone();
         let started = Instant::now();
-        let result = self.rw.post(body, budget);
+        let result = self.rw.post(&chunk.body, budget);
         if let Some(own) = &self.own {
             own.duration.observe(started.elapsed().as_secs_f64());
         }
         let error = result.as_ref().err().map(ToString::to_string);
         match outcome(&result) {
             Outcome::Sent => {
-                batch.chunks.pop_front();
+                if let Some(sent) = batch.chunks.pop_front() {
+                    self.rw.recycle(sent);
+                }
                 batch.attempts = 0;
                 let now = SystemTime::now();
                 self.control.stats(|s| {
@@ -476,7 +495,9 @@ impl Writer {
                 }
             }
             Outcome::Failed => {
-                batch.chunks.pop_front();
+                if let Some(refused) = batch.chunks.pop_front() {
+                    self.rw.recycle(refused);
+                }
                 batch.attempts = 0;
                 self.control.stats(|s| {
                     s.samples_failed += samples;
@@ -488,7 +509,9 @@ impl Writer {
             }
         }
         if self.pending.front().is_some_and(|b| b.chunks.is_empty()) {
-            self.pending.pop_front();
+            if let Some(done) = self.pending.pop_front() {
+                self.retire(done.chunks);
+            }
         }
         self.note_pending();
     }
