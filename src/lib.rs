@@ -238,7 +238,7 @@ pub mod bench_internals {
     ) -> Result<usize, crate::push::PushError> {
         let mut bytes = 0;
         rw.prepare(registry, |chunk| {
-            bytes += chunk.body.len();
+            bytes += chunk.body().len();
             rw.recycle(chunk);
             Ok(())
         })?;

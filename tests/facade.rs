@@ -78,6 +78,25 @@ fn one_name_with_different_label_names_is_one_family() {
         5.0
     );
     assert_eq!(facade.rejected(), 0);
+    // Remote write encodes each series with its own label names (its
+    // encoder lays out a family's labels once, and again for a series
+    // whose names differ).
+    let mut rw = Vec::new();
+    assert_eq!(reg.encode_remote_write(&mut rw, 1), 4);
+    let label = |name: &str, value: &str| -> Vec<u8> {
+        let mut l = vec![0x0a, (4 + name.len() + value.len()) as u8, 0x0a];
+        l.push(name.len() as u8);
+        l.extend_from_slice(name.as_bytes());
+        l.push(0x12);
+        l.push(value.len() as u8);
+        l.extend_from_slice(value.as_bytes());
+        l
+    };
+    let count = |needle: Vec<u8>| rw.windows(needle.len()).filter(|w| *w == needle).count();
+    assert_eq!(count(label("__name__", "requests_total")), 4);
+    assert_eq!(count(label("method", "GET")), 2);
+    assert_eq!(count(label("method", "PUT")), 1);
+    assert_eq!(count(label("route", "/")), 1);
 }
 
 #[test]

@@ -60,8 +60,8 @@ impl<'a> ProtobufEncoder<'a> {
     /// Opens a `Metric` with the labels of `text`; returns its mark.
     fn metric(&mut self, text: &[u8]) -> usize {
         let at = open(self.out, Some(METRIC));
-        parse_labels(text, |name, value| {
-            put_label_pair(self.out, LABEL, name, value)
+        parse_labels(text, |name, value, escaped| {
+            put_label_pair(self.out, LABEL, name, value, escaped)
         });
         at
     }
@@ -84,8 +84,8 @@ fn put_timestamp(out: &mut Vec<u8>, field: u8, t: f64) {
 fn put_exemplar(out: &mut Vec<u8>, field: u8, ex: &Exemplars, i: usize) {
     ex.with(i, |r| {
         let at = open(out, Some(field << 3 | 2));
-        parse_labels(r.labels.as_bytes(), |name, value| {
-            put_label_pair(out, 1, name, value);
+        parse_labels(r.labels.as_bytes(), |name, value, escaped| {
+            put_label_pair(out, 1, name, value, escaped);
         });
         put_double(out, 2, r.value);
         put_timestamp(out, 3, r.timestamp);

@@ -73,8 +73,17 @@ pub(crate) struct WriterSettings {
 
 /// One request's body, compressed, and how many samples it holds.
 pub(crate) struct Chunk {
-    pub(crate) body: Vec<u8>,
+    /// The body is `buf[..len]`; the rest is room a reuse need not zero
+    /// again.
+    buf: Vec<u8>,
+    len: usize,
     pub(crate) samples: usize,
+}
+
+impl Chunk {
+    pub(crate) fn body(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
 }
 
 impl fmt::Debug for RemoteWrite {
@@ -198,8 +207,8 @@ impl RemoteWrite {
             requests: 0,
         };
         self.prepare(registry, |chunk| {
-            sent.bytes += chunk.body.len();
-            let posted = self.post(&chunk.body, None);
+            sent.bytes += chunk.len;
+            let posted = self.post(chunk.body(), None);
             let samples = chunk.samples;
             self.recycle(chunk);
             posted?;
@@ -240,17 +249,23 @@ impl RemoteWrite {
             n += 1;
             if n == self.max_samples || ends.peek().is_none() {
                 let raw = &b.raw[start..end];
-                let mut body = self.spare_body();
-                body.resize(snap::raw::max_compress_len(raw.len()), 0);
+                let mut buf = self.spare_body();
+                let room = snap::raw::max_compress_len(raw.len());
+                if buf.len() < room {
+                    buf.resize(room, 0);
+                }
                 let len = snappy
-                    .compress(raw, &mut body)
+                    .compress(raw, &mut buf)
                     .map_err(|e| PushError::Protocol {
                         url: self.url(),
                         reason: format!("snappy compression failed: {e}"),
                     })?;
-                body.truncate(len);
                 made += 1;
-                each(Chunk { body, samples: n })?;
+                each(Chunk {
+                    buf,
+                    len,
+                    samples: n,
+                })?;
                 start = end;
                 n = 0;
             }
@@ -272,7 +287,7 @@ impl RemoteWrite {
     pub(crate) fn recycle(&self, chunk: Chunk) {
         let mut bodies = self.lock_bodies();
         if bodies.free.len() < bodies.keep.max(1) {
-            bodies.free.push(chunk.body);
+            bodies.free.push(chunk.buf);
         }
     }
 

@@ -454,7 +454,7 @@ impl Writer {
         };
         let samples = chunk.samples as u64;
         let started = Instant::now();
-        let result = self.rw.post(&chunk.body, budget);
+        let result = self.rw.post(chunk.body(), budget);
         if let Some(own) = &self.own {
             own.duration.observe(started.elapsed().as_secs_f64());
         }
