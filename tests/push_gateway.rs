@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use prom_support::{prometheus_or_skip, query, request, tool_or_skip, Prometheus, Pushgateway};
 use telemeter::push::{self, PushError};
-use telemeter::{Buckets, Opts, Registry};
+use telemeter::{Buckets, Format, NativeBuckets, Opts, Registry};
 
 /// The bcrypt hash of "push-secret", for the gateway's `basic_auth_users`.
 const PUSHER_HASH: &str = "$2b$12$SEdxPbBb.TUTdzimkjVGX.EOgvB1TgyIAkysEc5LCGhrxq6iPxdyC";
@@ -172,6 +172,62 @@ fn prometheus_scraping_the_gateway_with_honor_labels_answers_promql_over_the_pus
 }
 
 #[test]
+fn a_protobuf_push_keeps_native_histograms_whole_for_a_native_prometheus() {
+    let (Some(bin), Some(prometheus)) = (gateway_or_skip(), prometheus_or_skip()) else {
+        return;
+    };
+    let gw = Pushgateway::start(&bin, None);
+    let reg = batch_registry();
+    let h = reg
+        .native_histogram("batch_item_seconds", "Per item.", NativeBuckets::default())
+        .unwrap();
+    for v in [0.01, 0.2, 0.2, 3.0] {
+        h.observe(v);
+    }
+    client(gw.addr)
+        .grouping("instance", "db-3")
+        .format(Format::Protobuf)
+        .build()
+        .unwrap()
+        .push(&reg)
+        .unwrap_or_else(|e| panic!("{e}\n{}", gw.report()));
+    // The classic series as before, in the gateway's text.
+    assert_eq!(
+        lines(gw.addr, "batch_files_total", None),
+        ["batch_files_total{instance=\"db-3\",job=\"nightly\"} 42".to_string()]
+    );
+    let prom = Prometheus::start_with_args(
+        &prometheus,
+        &format!(
+            "  - job_name: pushgateway\n    honor_labels: true\n    scrape_interval: 1s\n    \
+             scrape_timeout: 1s\n    static_configs:\n      - targets: ['{}']\n",
+            gw.addr
+        ),
+        &["--enable-feature=native-histograms"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut count = None;
+    while Instant::now() < deadline && count.is_none() {
+        count = query(
+            prom.addr,
+            "histogram_count(batch_item_seconds{job=\"nightly\"})",
+        );
+        thread::sleep(Duration::from_millis(300));
+    }
+    // Pushgateway 1.5.1 keeps the protobuf families as pushed: the
+    // scraping Prometheus gets the native histogram whole.
+    assert_eq!(count, Some(4.0), "{}\n{}", prom.report(), gw.report());
+    let sum = query(prom.addr, "histogram_sum(batch_item_seconds)").unwrap();
+    assert!((sum - 3.41).abs() < 1e-9, "{sum}");
+    assert_eq!(query(prom.addr, "count(batch_item_seconds_bucket)"), None);
+    assert_eq!(
+        query(prom.addr, "batch_files_total{instance=\"db-3\"}"),
+        Some(42.0)
+    );
+    prom.stop();
+}
+
+#[test]
 fn the_gateway_refusing_a_push_is_a_typed_error_with_its_reason() {
     let Some(bin) = gateway_or_skip() else {
         return;
@@ -276,6 +332,16 @@ fn unreachable_and_silent_gateways_are_typed_errors_within_the_timeout() {
 
 #[test]
 fn bad_configuration_is_refused_at_build() {
+    match client("127.0.0.1:9091".parse().unwrap())
+        .format(Format::OpenMetrics)
+        .build()
+    {
+        Err(PushError::InvalidSetting { setting, reason }) => {
+            assert_eq!(setting, "format");
+            assert!(reason.contains("Format::Protobuf"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
     let build = |b: push::PushgatewayBuilder| b.build().unwrap_err();
     assert!(matches!(
         build(push::Pushgateway::builder("http://127.0.0.1:9091")),

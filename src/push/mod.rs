@@ -30,6 +30,11 @@
 //! replaced or deleted, and Prometheus scrapes the gateway (with
 //! `honor_labels: true`, so that the pushed `job` and `instance` stay).
 //!
+//! The body is text 0.0.4 unless the builder asks for protobuf
+//! ([`PushgatewayBuilder::format`]), which keeps native histograms whole
+//! (the gateway stores the families as pushed, and a Prometheus with
+//! native histograms scraping it gets them).
+//!
 //! Every push sends the whole registry, its `telemeter_*` self-metrics
 //! included; the gateway keeps them per group like any other series. A
 //! batch job that wants only its own series pushes a registry built with
@@ -92,6 +97,8 @@ pub struct Pushgateway {
     authorization: Option<String>,
     /// The pushed body, kept between pushes.
     body: std::sync::Mutex<Vec<u8>>,
+    /// Text 0.0.4 or protobuf.
+    format: crate::Format,
 }
 
 /// What every push client holds: where the server is, how long a call may
@@ -196,6 +203,7 @@ pub struct PushgatewayBuilder {
     grouping: Vec<(String, String)>,
     basic_auth: Option<(String, String)>,
     timeout: Duration,
+    format: crate::Format,
 }
 
 impl Pushgateway {
@@ -209,6 +217,7 @@ impl Pushgateway {
             grouping: Vec::new(),
             basic_auth: None,
             timeout: DEFAULT_PUSH_TIMEOUT,
+            format: crate::Format::Text,
         }
     }
 
@@ -256,12 +265,12 @@ impl Pushgateway {
         let mut body = self.body.lock().unwrap_or_else(|e| e.into_inner());
         body.clear();
         if let Some(reg) = registry {
-            reg.encode(&mut body);
+            reg.encode_format(&mut body, self.format);
         }
         let request = client::Request {
             method,
             path: &self.group_path,
-            content_type: registry.map(|_| crate::CONTENT_TYPE),
+            content_type: registry.map(|_| self.format.content_type()),
             authorization: self.authorization.as_deref(),
             headers: &[],
             body: &body,
@@ -305,14 +314,35 @@ impl PushgatewayBuilder {
         self
     }
 
+    /// The body's format: [`Format::Text`](crate::Format::Text) (0.0.4,
+    /// the default) or [`Format::Protobuf`](crate::Format::Protobuf)
+    /// (delimited `MetricFamily` messages, as client_golang's `push`
+    /// sends them), which carries native histograms whole and exemplars
+    /// where the text format has their classic view and none. The
+    /// gateway parses no OpenMetrics: [`build`](Self::build) refuses it.
+    #[must_use]
+    pub fn format(mut self, format: crate::Format) -> Self {
+        self.format = format;
+        self
+    }
+
     /// Checks the URL, the job and the grouping labels.
     ///
     /// # Errors
     ///
     /// [`PushError::InvalidUrl`], [`PushError::InvalidGrouping`] (no job,
     /// a bad or repeated label name, `job` among the labels),
-    /// or [`PushError::InvalidTimeout`].
+    /// [`PushError::InvalidTimeout`], or [`PushError::InvalidSetting`]
+    /// (the OpenMetrics format).
     pub fn build(self) -> Result<Pushgateway, PushError> {
+        if self.format == crate::Format::OpenMetrics {
+            return Err(PushError::InvalidSetting {
+                setting: "format",
+                reason: "the Pushgateway parses text 0.0.4 and protobuf, not OpenMetrics; \
+                         give Format::Text or Format::Protobuf"
+                    .into(),
+            });
+        }
         let conn = Conn::new(&self.url, self.timeout, &TlsSettings::default())?;
         let job = match self.job {
             Some(job) if !job.is_empty() => job,
@@ -339,6 +369,7 @@ impl PushgatewayBuilder {
             group_path,
             authorization,
             body: std::sync::Mutex::new(Vec::new()),
+            format: self.format,
         })
     }
 }
