@@ -103,6 +103,12 @@ pub struct DemoArgs {
     /// PEM file (default: the Mozilla roots).
     #[arg(long, value_name = "FILE")]
     remote_write_ca: Option<std::path::PathBuf>,
+    /// Send the demo's native histogram (rpc_latency_seconds) whole, in
+    /// remote write's histograms field, for a receiver that takes them
+    /// (Prometheus with --enable-feature=native-histograms); without it,
+    /// its classic buckets.
+    #[arg(long)]
+    remote_write_native_histograms: bool,
 }
 
 /// A thread that sends the registry somewhere every interval until it is
@@ -210,7 +216,9 @@ fn start_remote_write(args: &DemoArgs, reg: &Registry) -> Result<Option<RemoteWr
         return Ok(None);
     };
     let every = interval("--remote-write-interval", args.remote_write_interval)?;
-    let mut builder = RemoteWrite::builder(url.as_str()).interval(every);
+    let mut builder = RemoteWrite::builder(url.as_str())
+        .interval(every)
+        .native_histograms(args.remote_write_native_histograms);
     for h in &args.remote_write_header {
         let Some((name, value)) = h.split_once('=') else {
             return Err(format!("--remote-write-header {h:?}: give NAME=VALUE"));

@@ -682,7 +682,10 @@ fn demo_remote_writes_into_a_real_prometheus_receiver() {
     let prom = prom_support::Prometheus::start_with_args(
         &prometheus,
         "",
-        &["--web.enable-remote-write-receiver"],
+        &[
+            "--web.enable-remote-write-receiver",
+            "--enable-feature=native-histograms",
+        ],
     );
     let url = format!("http://{}/api/v1/write", prom.addr);
     // Ready first, so that every send of the demo's can land.
@@ -702,6 +705,7 @@ fn demo_remote_writes_into_a_real_prometheus_receiver() {
             "0.2",
             "--remote-write-header",
             "X-Scope-OrgID=tenant-1",
+            "--remote-write-native-histograms",
             "--drain-ms",
             "0",
         ],
@@ -721,6 +725,21 @@ fn demo_remote_writes_into_a_real_prometheus_receiver() {
         "{got:?}\n{}\n{}",
         demo.stderr(),
         prom.report()
+    );
+    // The native histogram came whole (its classic buckets did not).
+    let mut count = None;
+    while Instant::now() < deadline && !count.is_some_and(|c| c > 0.0) {
+        count = prom_support::query(prom.addr, "histogram_count(rpc_latency_seconds)");
+        thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        count.is_some_and(|c| c > 0.0),
+        "{count:?}\n{}",
+        prom.report()
+    );
+    assert_eq!(
+        prom_support::query(prom.addr, "count(rpc_latency_seconds_bucket)"),
+        None
     );
     assert!(demo
         .stderr()
