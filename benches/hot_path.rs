@@ -15,7 +15,9 @@
 //! * `typed_lookup_inc` — a label set of two `fixed_label!` enums (4 × 5
 //!   values) resolved through `Family::typed`, cycled over all 20
 //!   combinations, then `inc`; against an unlabelled `inc` in the same
-//!   group (issue 18's bar: at most 2x) and `Family::by_label` on one enum.
+//!   group (issue 18's bar: at most 2x), 20 unlabelled counters cycled the
+//!   same way (what recording into 20 series costs with no lookup), and
+//!   `Family::by_label` on one enum.
 //! * `keyed_lookup_inc` — a label set of one string field (100 values
 //!   cycled) and one enum through `Family::keyed`, then `inc`, against
 //!   `Family::with` on the same 100 label sets (issue 18's bar: at most
@@ -750,6 +752,25 @@ fn typed_lookup_inc(c: &mut Criterion) {
                 i = 0;
             }
             black_box(sets[i]);
+        })
+    });
+    // 20 unlabelled counters cycled the same way: the typed figure's
+    // records land on 20 series, and this is what that costs with no
+    // lookup at all (the table index is all the typed lookup adds).
+    let plains: Vec<telemeter::Counter> = (0..sets.len())
+        .map(|i| {
+            reg.counter(&format!("plain_{i}_total"), "help")
+                .expect("valid counter")
+        })
+        .collect();
+    g.bench_function("floor/20_unlabelled_cycled", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i += 1;
+            if i == plains.len() {
+                i = 0;
+            }
+            black_box(&plains[i]).inc();
         })
     });
     // The next combination by a compare, not `%` (a division would cost
