@@ -26,33 +26,14 @@ use std::time::{Duration, Instant};
 use telemeter::push::RemoteWrite;
 use telemeter::{Buckets, NativeBuckets, Opts, Registry};
 
+mod rw_support;
+use rw_support::count_series;
+
 #[path = "../benches/common/counting_alloc.rs"]
 mod counting_alloc;
 
 #[global_allocator]
 static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
-
-/// Counts the top-level fields (`TimeSeries`) of a `WriteRequest`.
-fn count_series(raw: &[u8]) -> u64 {
-    let (mut at, mut n) = (0, 0);
-    while at < raw.len() {
-        assert_eq!(raw[at], 0x0a, "a WriteRequest holds timeseries only");
-        let (mut len, mut shift, mut i) = (0usize, 0, at + 1);
-        loop {
-            let b = raw[i];
-            len |= usize::from(b & 0x7f) << shift;
-            i += 1;
-            if b & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
-        }
-        at = i + len;
-        n += 1;
-    }
-    assert_eq!(at, raw.len(), "the body ends with its last series");
-    n
-}
 
 /// The receiver: requests answered and series received, counted.
 struct Receiver {
@@ -105,7 +86,7 @@ impl Receiver {
                     let n = snappy
                         .decompress(&buf[end..end + len], &mut raw)
                         .expect("a snappy block");
-                    s.fetch_add(count_series(&raw[..n]), Ordering::SeqCst);
+                    s.fetch_add(count_series(&raw[..n]) as u64, Ordering::SeqCst);
                     buf.copy_within(end + len..have, 0);
                     have -= end + len;
                     stream

@@ -56,6 +56,15 @@ fn batch_registry() -> Registry {
     reg
 }
 
+/// A Prometheus scrape job for the gateway at `gw`, every second, with
+/// `honor_labels` (the pushed `job` and `instance` stay).
+fn gateway_job(gw: SocketAddr) -> String {
+    format!(
+        "  - job_name: pushgateway\n    honor_labels: true\n    scrape_interval: 1s\n    \
+         scrape_timeout: 1s\n    static_configs:\n      - targets: ['{gw}']\n"
+    )
+}
+
 fn client(gw: SocketAddr) -> push::PushgatewayBuilder {
     push::Pushgateway::builder(format!("http://{gw}")).job("nightly")
 }
@@ -145,14 +154,7 @@ fn prometheus_scraping_the_gateway_with_honor_labels_answers_promql_over_the_pus
         .unwrap()
         .push(&reg)
         .unwrap();
-    let prom = Prometheus::start_with(
-        &prometheus,
-        &format!(
-            "  - job_name: pushgateway\n    honor_labels: true\n    scrape_interval: 1s\n    \
-             scrape_timeout: 1s\n    static_configs:\n      - targets: ['{}']\n",
-            gw.addr
-        ),
-    );
+    let prom = Prometheus::start_with(&prometheus, &gateway_job(gw.addr));
     let deadline = Instant::now() + Duration::from_secs(60);
     let (mut files, mut errors) = (None, None);
     while Instant::now() < deadline {
@@ -198,11 +200,7 @@ fn a_protobuf_push_keeps_native_histograms_whole_for_a_native_prometheus() {
     );
     let prom = Prometheus::start_with_args(
         &prometheus,
-        &format!(
-            "  - job_name: pushgateway\n    honor_labels: true\n    scrape_interval: 1s\n    \
-             scrape_timeout: 1s\n    static_configs:\n      - targets: ['{}']\n",
-            gw.addr
-        ),
+        &gateway_job(gw.addr),
         &["--enable-feature=native-histograms"],
     );
     let deadline = Instant::now() + Duration::from_secs(60);

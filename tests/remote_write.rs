@@ -6,6 +6,7 @@
 //! skip without the binaries; under CI `.ci/run` installs them.
 
 mod prom_support;
+mod rw_support;
 
 use std::io::Write as _;
 use std::net::TcpListener;
@@ -14,7 +15,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use prom_support::{prometheus_or_skip, query, tool_or_skip, Prometheus};
-use telemeter::push::{PushError, RemoteWrite, RemoteWriter, WriterStats};
+use rw_support::count_series;
+use telemeter::push::{PushError, RemoteWrite, RemoteWriter, Sent, WriterStats};
 use telemeter::{Buckets, NativeBuckets, Opts, Registry};
 
 fn registry() -> Registry {
@@ -105,6 +107,20 @@ fn protoc_decode(protoc: &std::path::Path, body: &[u8]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("protoc prints UTF-8")
+}
+
+/// Sends once the receiver takes requests (it may need a moment after it
+/// listens), failing with its log at `deadline`.
+fn send_when_up(rw: &RemoteWrite, reg: &Registry, deadline: Instant, prom: &Prometheus) -> Sent {
+    loop {
+        match rw.send(reg) {
+            Ok(sent) => return sent,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "{e}\n{}", prom.report());
+                thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
 }
 
 /// A registry of one native histogram of schema 0 (bucket `i` holds
@@ -202,15 +218,7 @@ fn a_real_prometheus_with_native_histograms_takes_them_whole() {
         .unwrap();
     let (reg, sum) = native_registry();
     let deadline = Instant::now() + Duration::from_secs(60);
-    let sent = loop {
-        match rw.send(&reg) {
-            Ok(sent) => break sent,
-            Err(e) => {
-                assert!(Instant::now() < deadline, "{e}\n{}", prom.report());
-                thread::sleep(Duration::from_millis(200));
-            }
-        }
-    };
+    let sent = send_when_up(&rw, &reg, deadline, &prom);
     assert_eq!(sent.series, 1);
     let mut count = None;
     while Instant::now() < deadline && count.is_none() {
@@ -269,15 +277,7 @@ fn a_real_prometheus_receiver_answers_promql_over_what_was_sent() {
     let reg = registry();
     // The receiver may need a moment after it listens.
     let deadline = Instant::now() + Duration::from_secs(60);
-    let sent = loop {
-        match rw.send(&reg) {
-            Ok(sent) => break sent,
-            Err(e) => {
-                assert!(Instant::now() < deadline, "{e}\n{}", prom.report());
-                thread::sleep(Duration::from_millis(200));
-            }
-        }
-    };
+    let sent = send_when_up(&rw, &reg, deadline, &prom);
     assert_eq!(sent.series, 8);
     assert!(sent.bytes > 0);
     let mut got = None;
@@ -378,28 +378,6 @@ struct Seen {
     headers: String,
     /// Series in the decompressed `WriteRequest`.
     series: usize,
-}
-
-/// Counts the top-level fields (`TimeSeries`) of a `WriteRequest`.
-fn count_series(raw: &[u8]) -> usize {
-    let (mut at, mut n) = (0, 0);
-    while at < raw.len() {
-        assert_eq!(raw[at], 0x0a, "a WriteRequest holds timeseries only");
-        let (mut len, mut shift, mut i) = (0usize, 0, at + 1);
-        loop {
-            let b = raw[i];
-            len |= usize::from(b & 0x7f) << shift;
-            i += 1;
-            if b & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
-        }
-        at = i + len;
-        n += 1;
-    }
-    assert_eq!(at, raw.len());
-    n
 }
 
 impl Scripted {

@@ -19,11 +19,10 @@
 use std::ops::Range;
 
 use super::wire::{
-    close, le_of, open, parse_labels, put_double, put_sint, put_uint, put_varint, put_varint_into,
-    quote_or_backslash, unescape_into, unescaped_len, varint_len, zigzag,
+    close, le_of, open, parse_labels, put_label_pair, put_native_histogram, put_uint, put_varint,
+    put_varint_into, quote_or_backslash, varint_len, NativeFields,
 };
 use super::{Encoder, Extras, FamilyView, Kind, NativeLayout};
-use crate::native::spans_and_deltas;
 
 /// What the encoder keeps between encodes, for a caller that pushes on an
 /// interval: once these have grown, a steady-state encode allocates
@@ -61,6 +60,32 @@ const PLAIN: usize = 0;
 const BUCKET: usize = 1;
 const SUM: usize = 2;
 const COUNT: usize = 3;
+
+impl Scratch {
+    /// The loaded series' labels with the `__name__` field `name` and the
+    /// `le` field `le` (empty for none) in their places.
+    fn put_labels(&self, out: &mut Vec<u8>, name: &[u8], le: &[u8]) {
+        out.extend_from_slice(&self.encoded[..self.cut_name]);
+        out.extend_from_slice(name);
+        out.extend_from_slice(&self.encoded[self.cut_name..self.cut_le]);
+        out.extend_from_slice(le);
+        out.extend_from_slice(&self.encoded[self.cut_le..]);
+    }
+}
+
+/// prompb's `Histogram`: `count_int` (1), `sum` (3), `schema` (4),
+/// `zero_threshold` (5), `zero_count_int` (6), `positive_spans` (11),
+/// `positive_deltas` (12, proto3: packed).
+const NATIVE_FIELDS: NativeFields = NativeFields {
+    count: 1,
+    sum: 3,
+    schema: 4,
+    zero_threshold: 5,
+    zero_count: 6,
+    positive_spans: 11,
+    positive_deltas: 12,
+    packed: true,
+};
 
 /// Where each label of a family's series goes in name order: a family
 /// names its labels in the same order in every series' text, so the order
@@ -256,26 +281,10 @@ impl<'a, const NATIVE: bool> RemoteWriteEncoder<'a, NATIVE> {
                     sc.encoded.extend_from_slice(&sc.external[field]);
                 }
                 Slot::Own(i) => {
+                    // TimeSeries.labels: a Label (name 1, value 2).
                     let (name, value, escaped) = &sc.pairs[i];
                     let (name, value) = (&text[name.clone()], &text[value.clone()]);
-                    let v = if *escaped {
-                        unescaped_len(value)
-                    } else {
-                        value.len()
-                    };
-                    let out = &mut sc.encoded;
-                    out.push(0x0a); // TimeSeries.labels
-                    put_varint(out, label_len(name.len(), v) as u64);
-                    out.push(0x0a); // Label.name
-                    put_varint(out, name.len() as u64);
-                    out.extend_from_slice(name);
-                    out.push(0x12); // Label.value
-                    put_varint(out, v as u64);
-                    if *escaped {
-                        unescape_into(out, value);
-                    } else {
-                        out.extend_from_slice(value);
-                    }
+                    put_label_pair(&mut sc.encoded, 1, name, value, *escaped);
                 }
             }
         }
@@ -325,11 +334,7 @@ impl<'a, const NATIVE: bool> RemoteWriteEncoder<'a, NATIVE> {
         let out = &mut *self.out;
         out.push(0x0a); // WriteRequest.timeseries, length-delimited
         put_varint(out, len as u64);
-        out.extend_from_slice(&sc.encoded[..sc.cut_name]);
-        out.extend_from_slice(name);
-        out.extend_from_slice(&sc.encoded[sc.cut_name..sc.cut_le]);
-        out.extend_from_slice(le);
-        out.extend_from_slice(&sc.encoded[sc.cut_le..]);
+        sc.put_labels(out, name, le);
         let mut sample = [0u8; 22];
         sample[0] = 0x12; // TimeSeries.samples
         sample[1] = sample_len as u8;
@@ -402,38 +407,9 @@ impl<const NATIVE: bool> Encoder for RemoteWriteEncoder<'_, NATIVE> {
             let out = &mut *self.out;
             let ts = open(out, Some(0x0a)); // WriteRequest.timeseries
             let sc = &*self.scratch;
-            out.extend_from_slice(&sc.encoded[..sc.cut_name]);
-            out.extend_from_slice(&sc.fixed[sc.names[PLAIN].clone()]);
-            out.extend_from_slice(&sc.encoded[sc.cut_name..]);
+            sc.put_labels(out, &sc.fixed[sc.names[PLAIN].clone()], &[]);
             let h = open(out, Some(4 << 3 | 2)); // TimeSeries.histograms
-            let count = cells.iter().fold(0u64, |n, c| n.saturating_add(*c));
-            put_uint(out, 1, count);
-            put_double(out, 3, sum);
-            put_sint(out, 4, i64::from(layout.schema));
-            put_double(out, 5, layout.zero_threshold);
-            put_uint(out, 6, cells[0]);
-            let buckets = &cells[1..];
-            spans_and_deltas(
-                layout.min_index,
-                buckets,
-                |offset, length| {
-                    let span = open(out, Some(11 << 3 | 2));
-                    put_sint(out, 1, i64::from(offset));
-                    put_uint(out, 2, u64::from(length));
-                    close(out, span);
-                },
-                |_| {},
-            );
-            if buckets.iter().any(|&c| c > 0) {
-                let deltas = open(out, Some(12 << 3 | 2)); // packed
-                spans_and_deltas(
-                    layout.min_index,
-                    buckets,
-                    |_, _| {},
-                    |d| put_varint(out, zigzag(d)),
-                );
-                close(out, deltas);
-            }
+            put_native_histogram(out, &NATIVE_FIELDS, layout, cells, sum);
             put_uint(out, 15, self.timestamp_ms as u64);
             close(out, h);
             close(out, ts);

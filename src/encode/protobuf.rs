@@ -20,10 +20,10 @@
 #![forbid(unsafe_code)]
 
 use super::wire::{
-    close, open, parse_labels, put_bytes, put_double, put_label_pair, put_sint, put_uint,
+    close, open, parse_labels, put_bytes, put_double, put_label_pair, put_native_histogram,
+    put_uint, NativeFields,
 };
 use super::{Encoder, Exemplars, Extras, FamilyView, Kind, NativeLayout};
-use crate::native::spans_and_deltas;
 
 /// `MetricType` values.
 const COUNTER: u64 = 0;
@@ -93,6 +93,20 @@ fn put_exemplar(out: &mut Vec<u8>, field: u8, ex: &Exemplars, i: usize) {
     });
 }
 
+/// client_model's `Histogram`: `sample_count` (1), `sample_sum` (2),
+/// `schema` (5), `zero_threshold` (6), `zero_count` (7), `positive_span`
+/// (12), `positive_delta` (13, proto2: not packed).
+const NATIVE_FIELDS: NativeFields = NativeFields {
+    count: 1,
+    sum: 2,
+    schema: 5,
+    zero_threshold: 6,
+    zero_count: 7,
+    positive_spans: 12,
+    positive_deltas: 13,
+    packed: false,
+};
+
 impl Encoder for ProtobufEncoder<'_> {
     const EXEMPLARS: bool = true;
     const NATIVE: bool = true;
@@ -113,30 +127,7 @@ impl Encoder for ProtobufEncoder<'_> {
             let m = self.metric(text);
             let out = &mut *self.out;
             let h = open(out, Some(HISTOGRAM_FIELD));
-            let count = cells.iter().fold(0u64, |n, c| n.saturating_add(*c));
-            put_uint(out, 1, count);
-            put_double(out, 2, sum);
-            put_sint(out, 5, i64::from(layout.schema));
-            put_double(out, 6, layout.zero_threshold);
-            put_uint(out, 7, cells[0]);
-            let buckets = &cells[1..];
-            spans_and_deltas(
-                layout.min_index,
-                buckets,
-                |offset, length| {
-                    let span = open(out, Some(12 << 3 | 2));
-                    put_sint(out, 1, i64::from(offset));
-                    put_uint(out, 2, u64::from(length));
-                    close(out, span);
-                },
-                |_| {},
-            );
-            spans_and_deltas(
-                layout.min_index,
-                buckets,
-                |_, _| {},
-                |d| put_sint(out, 13, d),
-            );
+            put_native_histogram(out, &NATIVE_FIELDS, layout, cells, sum);
             close(out, h);
             close(out, m);
         }

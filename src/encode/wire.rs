@@ -199,6 +199,70 @@ pub(crate) fn put_bytes(out: &mut Vec<u8>, field: u8, v: &[u8]) {
     out.extend_from_slice(v);
 }
 
+/// Where a schema puts a native histogram's parts: client_model's
+/// `Histogram` (the exposition) and prompb's (remote write) hold the same
+/// data under different field numbers, and prompb's deltas are packed.
+pub(crate) struct NativeFields {
+    pub(crate) count: u8,
+    pub(crate) sum: u8,
+    pub(crate) schema: u8,
+    pub(crate) zero_threshold: u8,
+    pub(crate) zero_count: u8,
+    pub(crate) positive_spans: u8,
+    pub(crate) positive_deltas: u8,
+    pub(crate) packed: bool,
+}
+
+/// Writes a native histogram's fields into its (open) message: the count
+/// (the sum of `cells`), `sum`, the schema, the zero threshold and the
+/// zero bucket (`cells[0]`), and the positive side's spans and
+/// delta-encoded counts of `cells[1..]`, the buckets from the layout's
+/// lowest index (empty buckets bridged as client_golang does).
+pub(crate) fn put_native_histogram(
+    out: &mut Vec<u8>,
+    f: &NativeFields,
+    layout: &crate::native_histogram::NativeLayout,
+    cells: &[u64],
+    sum: f64,
+) {
+    use crate::native::spans_and_deltas;
+    let count = cells.iter().fold(0u64, |n, c| n.saturating_add(*c));
+    put_uint(out, f.count, count);
+    put_double(out, f.sum, sum);
+    put_sint(out, f.schema, i64::from(layout.schema));
+    put_double(out, f.zero_threshold, layout.zero_threshold);
+    put_uint(out, f.zero_count, cells[0]);
+    let buckets = &cells[1..];
+    spans_and_deltas(
+        layout.min_index,
+        buckets,
+        |offset, length| {
+            let span = open(out, Some(f.positive_spans << 3 | 2));
+            put_sint(out, 1, i64::from(offset));
+            put_uint(out, 2, u64::from(length));
+            close(out, span);
+        },
+        |_| {},
+    );
+    if !f.packed {
+        spans_and_deltas(
+            layout.min_index,
+            buckets,
+            |_, _| {},
+            |d| put_sint(out, f.positive_deltas, d),
+        );
+    } else if buckets.iter().any(|&c| c > 0) {
+        let deltas = open(out, Some(f.positive_deltas << 3 | 2));
+        spans_and_deltas(
+            layout.min_index,
+            buckets,
+            |_, _| {},
+            |d| put_varint(out, zigzag(d)),
+        );
+        close(out, deltas);
+    }
+}
+
 /// A `LabelPair` (`name = 1`, `value = 2`) as field `field`, its value
 /// unescaped from the exposition's form (`any`: whether it holds an
 /// escape, as [`parse_labels`] says).
