@@ -349,6 +349,19 @@ fn a_receiver_that_refuses_is_a_typed_error_and_bad_settings_are_refused_at_buil
     ] {
         assert!(b.build().is_err());
     }
+    // Nothing given reaches the request's head unchecked: a header value
+    // or a bearer token with a line break would add headers of its own.
+    for b in [
+        RemoteWrite::builder("http://rw:9090/api/v1/write").header("X-Tenant", "a\r\nX-Evil: 1"),
+        RemoteWrite::builder("http://rw:9090/api/v1/write").bearer_token("t\r\nX-Evil: 1"),
+    ] {
+        match b.build() {
+            Err(PushError::InvalidHeader { reason, .. }) => {
+                assert!(reason.contains("cannot carry"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
     // A silent receiver is a timeout.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let err = RemoteWrite::builder(format!(

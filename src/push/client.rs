@@ -9,6 +9,8 @@
 //! (`Content-Length`, chunked, or until close; 1xx answers skipped). A kept
 //! connection the server closed while it was idle is found dead before any
 //! byte of an answer, and the request goes once more on a new connection.
+//! Every socket operation runs under the call's deadline; resolving the
+//! host name does not (std's resolver takes no timeout).
 //! (hyper's client, used before, allocates per request: its header maps,
 //! its dispatch channel, a task per connection.)
 #![forbid(unsafe_code)]

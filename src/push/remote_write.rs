@@ -515,6 +515,15 @@ impl RemoteWriteBuilder {
                 ));
             }
         }
+        if let Some(auth) = &self.authorization {
+            // A bearer token goes into the header as given.
+            client::valid_header("Authorization", auth).map_err(|reason| {
+                PushError::InvalidHeader {
+                    name: "Authorization".into(),
+                    reason: format!("the bearer token: {reason}"),
+                }
+            })?;
+        }
         let mut headers = vec![
             ("Content-Encoding".to_string(), "snappy".to_string()),
             (
