@@ -77,6 +77,12 @@ impl Endpoint {
         if host.is_empty() {
             return Err("it has no host".into());
         }
+        if host
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
+            return Err("its host holds whitespace or control characters".into());
+        }
         if path.contains(['?', '#']) {
             return Err("a query or fragment has no place in a gateway URL".into());
         }
@@ -758,6 +764,8 @@ mod tests {
             "http://u:p@gw:9091",
             "http://gw:9091/?x=1",
             "http://[::1",
+            "http://gw\r\nX-Evil: 1:9091",
+            "http://g w:9091",
         ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad}");
         }
