@@ -946,6 +946,66 @@ mod tests {
     }
 
     #[test]
+    fn mangled_answers_are_answers_or_typed_errors_never_panics() {
+        // Valid answers of every framing, cut short, with bytes flipped
+        // or repeated at deterministic random places; each from a server
+        // that writes it and closes.
+        let seeds: [&[u8]; 4] = [
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            b"HTTP/1.1 400 Bad\r\nTransfer-Encoding: chunked\r\n\r\n5;x\r\nhello\r\n0\r\nT: t\r\n\r\n",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 503 X\r\nRetry-After: 3\r\n\r\nbody",
+            b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
+        ];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        let mut answered = 0;
+        for case in 0..240 {
+            let mut answer = seeds[case % seeds.len()].to_vec();
+            for _ in 0..1 + next(3) {
+                let at = next(answer.len());
+                match next(4) {
+                    0 => answer.truncate(at),
+                    1 => answer[at] = b"\r\n:; 0fF\x80"[next(9)],
+                    2 => answer.insert(at, answer[at]),
+                    _ => answer
+                        .splice(at..at, b"\r\n".iter().copied())
+                        .for_each(drop),
+                }
+                if answer.is_empty() {
+                    answer.push(b'H');
+                }
+            }
+            let answer: &'static [u8] = Box::leak(answer.into_boxed_slice());
+            let (url, _) = scripted(vec![(answer, true)]);
+            let mut c = client(&url);
+            let req = Request {
+                method: "POST",
+                path: "/w",
+                content_type: None,
+                authorization: None,
+                headers: &[],
+                body: b"x",
+            };
+            let timeout = Duration::from_secs(5);
+            match c.exchange(&req, Instant::now() + timeout, timeout) {
+                Ok(a) => {
+                    assert!((100..1000).contains(&a.status));
+                    answered += 1;
+                }
+                Err(PushError::Protocol { .. }) => {}
+                Err(e) => panic!("{e:?} for {:?}", String::from_utf8_lossy(answer)),
+            }
+        }
+        // The mangling leaves some answers whole enough to read.
+        assert!(answered > 20, "{answered}");
+    }
+
+    #[test]
     fn header_names_and_values_are_checked() {
         assert!(valid_header("X-Scope-OrgID", "tenant 1\tok").is_ok());
         assert!(valid_header("X-Été", "v").is_err());
