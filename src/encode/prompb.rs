@@ -19,8 +19,8 @@
 use std::ops::Range;
 
 use super::wire::{
-    close, le_of, open, parse_labels, put_label_pair, put_native_histogram, put_uint, put_varint,
-    put_varint_into, quote_or_backslash, varint_len, NativeFields,
+    close, label_len, le_of, open, parse_labels, put_label_pair, put_native_histogram, put_uint,
+    put_varint, put_varint_into, value_end, NativeFields,
 };
 use super::{Encoder, Extras, FamilyView, Kind, NativeLayout};
 
@@ -45,13 +45,12 @@ pub(crate) struct Scratch {
     encoded: Vec<u8>,
     cut_name: usize,
     cut_le: usize,
-    /// The family's `__name__` fields, encoded: the name alone, then with
-    /// `_bucket`, `_sum` and `_count` (the first `names[i]` bytes each, at
-    /// `NAME_AT[i]`-th place); then its buckets' `le` fields, whose ends
-    /// are `le_ends`.
+    /// The family's fields encoded once: its `__name__` fields (the name
+    /// alone, then with `_bucket`, `_sum` and `_count`: [`SUFFIXES`]) at
+    /// `names`, and its buckets' `le` fields at `les`.
     fixed: Vec<u8>,
     names: [Range<usize>; 4],
-    le_ends: Vec<usize>,
+    les: Vec<Range<usize>>,
 }
 
 /// The `__name__` suffixes, in `Scratch::names`' order.
@@ -148,15 +147,7 @@ impl Template {
             {
                 return false;
             }
-            let (mut end, mut escaped) = (value, false);
-            loop {
-                end = quote_or_backslash(text, end);
-                if end >= text.len() || text[end] == b'"' {
-                    break;
-                }
-                escaped = true;
-                end += 2;
-            }
+            let (end, escaped) = value_end(text, value);
             if end >= text.len() {
                 return false;
             }
@@ -220,6 +211,10 @@ impl Template {
 pub(crate) struct RemoteWriteEncoder<'a, const NATIVE: bool> {
     out: &'a mut Vec<u8>,
     timestamp_ms: i64,
+    /// `timestamp_ms` as a varint, the first `stamp_len` bytes: the same
+    /// in every sample of the encode.
+    stamp: [u8; 10],
+    stamp_len: usize,
     scratch: &'a mut Scratch,
     /// Samples written.
     pub(crate) series: usize,
@@ -245,9 +240,13 @@ impl<'a, const NATIVE: bool> RemoteWriteEncoder<'a, NATIVE> {
             scratch.external_at.push((n..f, f..scratch.external.len()));
         }
         scratch.template.built = false;
+        let mut stamp = [0; 10];
+        let stamp_len = put_varint_into(&mut stamp, timestamp_ms as u64);
         RemoteWriteEncoder {
             out,
             timestamp_ms,
+            stamp,
+            stamp_len,
             scratch,
             series: 0,
         }
@@ -305,10 +304,11 @@ impl<'a, const NATIVE: bool> RemoteWriteEncoder<'a, NATIVE> {
             );
             *range = at..sc.fixed.len();
         }
-        sc.le_ends.clear();
+        sc.les.clear();
         for tail in le_tails {
+            let at = sc.fixed.len();
             put_label(&mut sc.fixed, b"le", &[le_of(tail.as_bytes())]);
-            sc.le_ends.push(sc.fixed.len());
+            sc.les.push(at..sc.fixed.len());
         }
     }
 
@@ -319,16 +319,8 @@ impl<'a, const NATIVE: bool> RemoteWriteEncoder<'a, NATIVE> {
     fn emit(&mut self, name: usize, le: Option<usize>, value: f64) {
         let sc = &*self.scratch;
         let name = &sc.fixed[sc.names[name].clone()];
-        let le = le.map_or(&[][..], |i| {
-            let start = if i == 0 {
-                sc.names[COUNT].end
-            } else {
-                sc.le_ends[i - 1]
-            };
-            &sc.fixed[start..sc.le_ends[i]]
-        });
-        let mut ts = [0u8; 10];
-        let ts_len = put_varint_into(&mut ts, self.timestamp_ms as u64);
+        let le = le.map_or(&[][..], |i| &sc.fixed[sc.les[i].clone()]);
+        let (ts, ts_len) = (&self.stamp, self.stamp_len);
         let sample_len = 1 + 8 + 1 + ts_len;
         let len = sc.encoded.len() + name.len() + le.len() + 2 + sample_len;
         let out = &mut *self.out;
@@ -351,12 +343,6 @@ impl<'a, const NATIVE: bool> RemoteWriteEncoder<'a, NATIVE> {
         self.load(text);
         self.emit(PLAIN, None, value);
     }
-}
-
-/// The length of a `Label` message of a name of `n` bytes and a value of
-/// `v`.
-fn label_len(n: usize, v: usize) -> usize {
-    1 + varint_len(n as u64) + n + 1 + varint_len(v as u64) + v
 }
 
 /// One `TimeSeries.labels` field: a `Label` of `name` and the value made
@@ -455,7 +441,7 @@ impl<const NATIVE: bool> Encoder for RemoteWriteEncoder<'_, NATIVE> {
         mut read: impl FnMut(T, &mut [u64]) -> (&'s [u8], f64, Extras<'s>),
     ) {
         debug_assert_eq!(family.kind, Kind::Histogram);
-        debug_assert_eq!(self.scratch.le_ends.len(), family.le_tails.text().len());
+        debug_assert_eq!(self.scratch.les.len(), family.le_tails.text().len());
         for item in series {
             let (text, sum, _) = read(item, buckets);
             // The series' labels once, for all its sample lines.

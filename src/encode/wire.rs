@@ -22,19 +22,25 @@ pub(crate) fn parse_labels(text: &[u8], mut f: impl FnMut(&[u8], &[u8], bool)) {
         let name = &rest[..eq];
         let name = name.strip_prefix(b",").unwrap_or(name);
         let value = rest.get(eq + 2..).unwrap_or_default(); // past `="`
-        let mut i = 0;
-        let mut escaped = false;
-        loop {
-            i = quote_or_backslash(value, i);
-            if i >= value.len() || value[i] == b'"' {
-                break;
-            }
-            escaped = true;
-            i += 2;
-        }
-        let i = i.min(value.len());
+        let (i, escaped) = value_end(value, 0);
         f(name, &value[..i], escaped);
         rest = value.get(i + 1..).unwrap_or_default();
+    }
+}
+
+/// Where the escaped label value starting at `from` in `b` ends: the
+/// index of its closing `"` (or `b.len()` if there is none), and whether
+/// it holds an escape.
+#[inline]
+pub(crate) fn value_end(b: &[u8], from: usize) -> (usize, bool) {
+    let (mut i, mut escaped) = (from, false);
+    loop {
+        i = quote_or_backslash(b, i);
+        if i >= b.len() || b[i] == b'"' {
+            return (i.min(b.len()), escaped);
+        }
+        escaped = true;
+        i += 2;
     }
 }
 
@@ -272,13 +278,23 @@ pub(crate) fn put_label_pair(out: &mut Vec<u8>, field: u8, name: &[u8], escaped:
     } else {
         escaped.len()
     };
-    let len = 1 + varint_len(name.len() as u64) + name.len() + 1 + varint_len(v as u64) + v;
     out.push(field << 3 | 2);
-    put_varint(out, len as u64);
+    put_varint(out, label_len(name.len(), v) as u64);
     put_bytes(out, 1, name);
     out.push(2 << 3 | 2);
     put_varint(out, v as u64);
-    unescape_into(out, escaped);
+    if any {
+        unescape_into(out, escaped);
+    } else {
+        out.extend_from_slice(escaped);
+    }
+}
+
+/// The length of a `LabelPair`/`Label` message (`name = 1`, `value = 2`)
+/// of a name of `n` bytes and a value of `v`.
+#[inline]
+pub(crate) fn label_len(n: usize, v: usize) -> usize {
+    1 + varint_len(n as u64) + n + 1 + varint_len(v as u64) + v
 }
 
 #[cfg(test)]
