@@ -293,14 +293,21 @@ impl Client {
         timeout: Duration,
     ) -> Result<Answer<'_>, PushError> {
         self.write_request(req);
-        let mut result = match self.stream.take() {
-            Some(stream) => self.round_trip(stream, deadline),
-            None => Err(Fail::Stale(io::ErrorKind::NotConnected.into())),
+        let result = match self.stream.take() {
+            // A kept connection the server closed while it was idle: the
+            // request goes once more, on a new one.
+            Some(kept) => match self.round_trip(kept, deadline) {
+                Err(Fail::Stale(_)) => {
+                    let fresh = self.connect(deadline, timeout, req.path)?;
+                    self.round_trip(fresh, deadline)
+                }
+                other => other,
+            },
+            None => {
+                let fresh = self.connect(deadline, timeout, req.path)?;
+                self.round_trip(fresh, deadline)
+            }
         };
-        if let Err(Fail::Stale(_)) = result {
-            let stream = self.connect(deadline, timeout, req.path)?;
-            result = self.round_trip(stream, deadline);
-        }
         let url = || self.endpoint.url(req.path);
         match result {
             Ok((status, retry_after, stream)) => {

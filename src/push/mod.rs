@@ -5,7 +5,7 @@
 //! with [`RemoteWrite::start`], see [`RemoteWriter`]), for central stores.
 //!
 //! ```no_run
-//! use std::time::{Duration, Instant};
+//! use std::time::Duration;
 //! use telemeter::push::RemoteWrite;
 //! use telemeter::Registry;
 //!
@@ -149,8 +149,9 @@ impl Conn {
     }
 
     fn client(&self) -> std::sync::MutexGuard<'_, client::Client> {
-        // A panic inside an exchange leaves at worst a connection that the
-        // next exchange finds dead; the buffers are cleared before use.
+        // A panic inside an exchange leaves no connection behind (the
+        // exchange takes it out first and puts it back only after a whole
+        // answer), and every buffer is cleared before use.
         self.client.lock().unwrap_or_else(|e| e.into_inner())
     }
 
